@@ -1,0 +1,79 @@
+/**
+ * Noise CipherState (Noise spec §5.1) for ChaChaPoly: a 32-byte key and a 64-bit nonce
+ * counter, encoded as 32 zero bits followed by the little-endian 64-bit counter.
+ */
+import { aeadOpen, aeadSeal, AEAD_NONCE_LEN, KEY_LEN } from '../crypto.js';
+import { PlushlinkError } from '../errors.js';
+
+/** The largest counter value a CipherState will use (2^53 − 1: JS safe integers; 2^64 − 1 is reserved by Noise). */
+export const MAX_NONCE = Number.MAX_SAFE_INTEGER;
+
+/** Encodes a Noise ChaChaPoly nonce: 4 zero bytes then the counter as 64-bit little-endian. */
+export function chachaNonce(n: number | bigint): Uint8Array {
+  const out = new Uint8Array(AEAD_NONCE_LEN);
+  let v = BigInt(n);
+  for (let i = 4; i < 12; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+const REKEY_NONCE = chachaNonce(0xffffffffffffffffn);
+
+export class CipherState {
+  private k: Uint8Array | undefined;
+  private n = 0;
+
+  constructor(key?: Uint8Array) {
+    if (key) this.initializeKey(key);
+  }
+
+  initializeKey(key: Uint8Array | undefined): void {
+    if (key !== undefined && key.length !== KEY_LEN) throw new PlushlinkError('INVALID_KEY', 'cipher key must be 32 bytes');
+    this.k = key === undefined ? undefined : Uint8Array.from(key);
+    this.n = 0;
+  }
+
+  hasKey(): boolean {
+    return this.k !== undefined;
+  }
+
+  /** The next nonce value this state will use. */
+  get nonce(): number {
+    return this.n;
+  }
+
+  setNonce(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('nonce must be a non-negative safe integer');
+    this.n = n;
+  }
+
+  encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    if (!this.k) return Uint8Array.from(plaintext);
+    if (this.n >= MAX_NONCE) throw new PlushlinkError('NONCE_EXHAUSTED', 'cipher nonce space exhausted; rekey or re-handshake');
+    const out = aeadSeal(this.k, chachaNonce(this.n), ad, plaintext);
+    this.n++;
+    return out;
+  }
+
+  /** Decrypts; on failure throws `DECRYPT_FAILED` and the nonce does not advance. */
+  decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+    if (!this.k) return Uint8Array.from(ciphertext);
+    if (this.n >= MAX_NONCE) throw new PlushlinkError('NONCE_EXHAUSTED', 'cipher nonce space exhausted; rekey or re-handshake');
+    const out = aeadOpen(this.k, chachaNonce(this.n), ad, ciphertext);
+    this.n++;
+    return out;
+  }
+
+  /** Noise REKEY(): k = first 32 bytes of ENCRYPT(k, 2^64 − 1, empty, 32 zero bytes). Nonce is kept. */
+  rekey(): void {
+    if (!this.k) throw new PlushlinkError('MISSING_KEY', 'cannot rekey a cipher state without a key');
+    this.k = aeadSeal(this.k, REKEY_NONCE, new Uint8Array(0), new Uint8Array(KEY_LEN)).slice(0, KEY_LEN);
+  }
+
+  /** The raw key (for the record layer, which carries explicit counters). */
+  get key(): Uint8Array | undefined {
+    return this.k;
+  }
+}

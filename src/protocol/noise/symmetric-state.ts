@@ -1,0 +1,59 @@
+/** Noise SymmetricState (Noise spec §5.2) for SHA-512. */
+import { HASH_LEN, KEY_LEN, noiseHkdf, sha512 } from '../crypto.js';
+import { concatBytes, utf8 } from '../bytes.js';
+import { CipherState } from './cipher-state.js';
+
+export class SymmetricState {
+  readonly cipher = new CipherState();
+  private ck: Uint8Array;
+  private h: Uint8Array;
+
+  constructor(protocolName: string) {
+    const name = utf8(protocolName);
+    if (name.length <= HASH_LEN) {
+      this.h = new Uint8Array(HASH_LEN);
+      this.h.set(name);
+    } else {
+      this.h = sha512(name);
+    }
+    this.ck = Uint8Array.from(this.h);
+  }
+
+  mixKey(ikm: Uint8Array): void {
+    const [ck, tempK] = noiseHkdf(this.ck, ikm, 2) as [Uint8Array, Uint8Array];
+    this.ck = ck;
+    this.cipher.initializeKey(tempK.slice(0, KEY_LEN));
+  }
+
+  mixHash(data: Uint8Array): void {
+    this.h = sha512(concatBytes(this.h, data));
+  }
+
+  mixKeyAndHash(ikm: Uint8Array): void {
+    const [ck, tempH, tempK] = noiseHkdf(this.ck, ikm, 3) as [Uint8Array, Uint8Array, Uint8Array];
+    this.ck = ck;
+    this.mixHash(tempH);
+    this.cipher.initializeKey(tempK.slice(0, KEY_LEN));
+  }
+
+  get handshakeHash(): Uint8Array {
+    return Uint8Array.from(this.h);
+  }
+
+  encryptAndHash(plaintext: Uint8Array): Uint8Array {
+    const c = this.cipher.encryptWithAd(this.h, plaintext);
+    this.mixHash(c);
+    return c;
+  }
+
+  decryptAndHash(ciphertext: Uint8Array): Uint8Array {
+    const p = this.cipher.decryptWithAd(this.h, ciphertext);
+    this.mixHash(ciphertext);
+    return p;
+  }
+
+  split(): [CipherState, CipherState] {
+    const [k1, k2] = noiseHkdf(this.ck, new Uint8Array(0), 2) as [Uint8Array, Uint8Array];
+    return [new CipherState(k1.slice(0, KEY_LEN)), new CipherState(k2.slice(0, KEY_LEN))];
+  }
+}
