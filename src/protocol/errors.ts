@@ -58,6 +58,7 @@ export type ErrorCode =
   | 'BAD_SIGNATURE'
   | 'NOT_A_RECIPIENT'
   | 'TAMPERED'
+  | 'UNTRUSTED_SENDER'
   | 'OUTBOX_ERROR'
   | 'INTERNAL';
 
