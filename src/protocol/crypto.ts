@@ -73,8 +73,17 @@ export function hmacSha512(key: Uint8Array, data: Uint8Array): Uint8Array {
   return hmac(nobleSha512, key, data);
 }
 
-/** HKDF-SHA-512 (RFC 5869) extract-and-expand (@noble/hashes). */
+/** Largest HKDF-SHA-512 output, 255 · HashLen bytes (RFC 5869 §2.3). */
+export const HKDF_MAX_LEN = 255 * HASH_LEN;
+
+/**
+ * HKDF-SHA-512 (RFC 5869) extract-and-expand (@noble/hashes). Throws `INVALID_KEY` when
+ * `length` is not an integer in 0..{@link HKDF_MAX_LEN}.
+ */
 export function hkdfSha512(ikm: Uint8Array, salt: Uint8Array | undefined, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isSafeInteger(length) || length < 0 || length > HKDF_MAX_LEN) {
+    throw new PlushlinkError('INVALID_KEY', `HKDF-SHA-512 output length must be an integer in 0..${HKDF_MAX_LEN}`);
+  }
   return hkdf(nobleSha512, ikm, salt, info, length);
 }
 
@@ -132,9 +141,30 @@ export function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Ar
   return nacl.sign.detached(message, secretKey);
 }
 
-/** Ed25519 verification; false for any malformed input (never throws on attacker input). */
+/** Ed25519 group order L, little-endian (RFC 8032 §5.1). */
+const ED25519_L = Uint8Array.from([
+  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+]);
+
+/** True when the 32-byte little-endian scalar S = signature[32..64) satisfies S < L. */
+function ed25519CanonicalS(signature: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const s = signature[32 + i]!;
+    const l = ED25519_L[i]!;
+    if (s !== l) return s < l;
+  }
+  return false; // S == L
+}
+
+/**
+ * Ed25519 verification; false for any malformed input (never throws on attacker input).
+ * Rejects a non-canonical S ≥ L (RFC 8032 §5.1.7, signature malleability), which tweetnacl
+ * alone accepts.
+ */
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
+  if (!ed25519CanonicalS(signature)) return false;
   try {
     return nacl.sign.detached.verify(message, signature, publicKey);
   } catch {
