@@ -1,0 +1,11 @@
+/**
+ * End-to-end sealed voice messages, family keys, the durable outbox, relays, retention and
+ * deletion. Format: docs/MESSAGES.md.
+ */
+export * from './family.js';
+export * from './envelope.js';
+export * from './fsio.js';
+export * from './relay.js';
+export * from './outbox.js';
+export * from './retention.js';
+export * from './files.js';
