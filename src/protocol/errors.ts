@@ -46,6 +46,7 @@ export type ErrorCode =
   | 'ABORTED'
   | 'DISCONNECTED'
   | 'TRANSPORT_UNAVAILABLE'
+  | 'NOT_SUBSCRIBED'
   | 'KEYSTORE_CORRUPT'
   | 'NOT_FOUND'
   // audio

@@ -1,0 +1,109 @@
+/**
+ * A secure channel after the handshake: the record layer for both channels (control and
+ * audio) of one party, shared by the toy and the companion. Pure.
+ */
+import { decodeAudioPayload, audioPayloadFrameCount, encodeAudioPayload } from './audio-record.js';
+import { decodeControl, encodeControl, type ControlMessage } from './control.js';
+import { PlushlinkError, isPlushlinkError } from './errors.js';
+import type { SessionKeys } from './handshake.js';
+import { RecordReceiver, RecordSender, channelKey } from './record.js';
+import { encodeWire } from './wire.js';
+
+/** An opened audio record. */
+export interface AudioBatch {
+  /** Sequence number of the first frame. */
+  firstFrame: number;
+  frames: Uint8Array[];
+}
+
+export class SecureChannel {
+  private readonly controlOut: RecordSender;
+  private readonly controlIn: RecordReceiver;
+  private readonly audioOut: RecordSender;
+  private readonly audioIn: RecordReceiver;
+  private dead = false;
+
+  constructor(keys: SessionKeys) {
+    this.controlOut = new RecordSender(channelKey(keys.sendKey, 'control'));
+    this.audioOut = new RecordSender(channelKey(keys.sendKey, 'audio'));
+    this.controlIn = new RecordReceiver(channelKey(keys.receiveKey, 'control'));
+    this.audioIn = new RecordReceiver(channelKey(keys.receiveKey, 'audio'));
+  }
+
+  /** False after an authentication failure or `destroy()`. */
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  /** Sequence number the next sent audio frame gets. */
+  get nextAudioFrame(): number {
+    return this.audioOut.counter;
+  }
+
+  /** Seals a control message into a control-characteristic wire message. */
+  sealControl(m: ControlMessage): Uint8Array {
+    this.check();
+    return encodeWire({ kind: 'record', record: this.controlOut.seal(encodeControl(m)) });
+  }
+
+  /**
+   * Opens a control record (the body of a wire `record`). Throws `REPLAYED_RECORD` (ignore),
+   * `RECORD_AUTH_FAILED` (fatal: the channel is dead) or `BAD_CONTROL_MESSAGE`.
+   */
+  openControl(record: Uint8Array): ControlMessage {
+    this.check();
+    const { plaintext } = this.guard(() => this.controlIn.open(record));
+    return decodeControl(plaintext);
+  }
+
+  /** Seals a batch of Opus frames into an audio record (the message for speaker/microphone). */
+  sealAudio(frames: readonly Uint8Array[]): { record: Uint8Array; firstFrame: number } {
+    this.check();
+    const payload = encodeAudioPayload(frames);
+    const firstFrame = this.audioOut.counter;
+    return { record: this.audioOut.seal(payload, frames.length), firstFrame };
+  }
+
+  /** Opens an audio record. Same errors as {@link openControl}, plus `BAD_AUDIO`. */
+  openAudio(record: Uint8Array): AudioBatch {
+    this.check();
+    let frames: Uint8Array[] | undefined;
+    const { counter } = this.guard(() =>
+      this.audioIn.open(record, (p) => {
+        audioPayloadFrameCount(p);
+        frames = decodeAudioPayload(p);
+        return frames.length;
+      }),
+    );
+    return { firstFrame: counter, frames: frames! };
+  }
+
+  /** Moves both sending channels to their next key epoch. */
+  rekey(): void {
+    this.check();
+    this.controlOut.rekey();
+    this.audioOut.rekey();
+  }
+
+  /** Wipes all keys. */
+  destroy(): void {
+    this.dead = true;
+    this.controlOut.destroy();
+    this.controlIn.destroy();
+    this.audioOut.destroy();
+    this.audioIn.destroy();
+  }
+
+  private check(): void {
+    if (this.dead) throw new PlushlinkError('SESSION_CLOSED', 'the secure channel is closed');
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (isPlushlinkError(e, 'RECORD_AUTH_FAILED')) this.destroy();
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * The plushlink handshakes (PROTOCOL.md "Handshakes"), built on the Noise core:
+ *
+ * - Pairing: `Noise_IKpsk1_25519_ChaChaPoly_SHA512`. The companion (initiator) knows the toy's
+ *   static key from the QR label (or from the toy's pairing-info answer when the code was
+ *   typed); the PSK comes from the setup code. A wrong setup code fails the toy's read of
+ *   message 1, before the toy answers.
+ * - Reconnect: `Noise_IK_25519_ChaChaPoly_SHA512`: one round trip. Message 1 can be replayed
+ *   by anyone who recorded it, so its payload carries only descriptive data and never causes
+ *   an action; the session starts only after message 2, which needs the toy's fresh ephemeral.
+ *
+ * The prologue binds protocol name, version, mode and roles. Payloads are versioned TLV.
+ */
+import { fromUtf8, utf8 } from './bytes.js';
+import type { RandomSource, X25519KeyPair } from './crypto.js';
+import { PlushlinkError, isPlushlinkError } from './errors.js';
+import { HandshakeState } from './noise/handshake-state.js';
+import { setupCodePsk, type SetupCode } from './setup-code.js';
+import { decodeTlv, encodeTlv, readUint, u16be, u32be } from './tlv.js';
+
+export const PAIRING_PROTOCOL = 'Noise_IKpsk1_25519_ChaChaPoly_SHA512';
+export const RECONNECT_PROTOCOL = 'Noise_IK_25519_ChaChaPoly_SHA512';
+/** The plushlink protocol version these handshakes speak. */
+export const PROTOCOL_VERSION = 1;
+/** Version byte of the handshake payloads. */
+export const PAYLOAD_VERSION = 1;
+
+export type HandshakeMode = 'pair' | 'reconnect';
+
+/** Prologue bytes: ASCII `plushlink/1 pair initiator=companion responder=toy` (or `reconnect`). */
+export function handshakePrologue(mode: HandshakeMode): Uint8Array {
+  return utf8(`plushlink/${PROTOCOL_VERSION} ${mode} initiator=companion responder=toy`);
+}
+
+/** What the companion tells the toy in message 1. */
+export interface CompanionHello {
+  /** A name the owner recognises in the toy's pairing list (1–32 UTF-8 bytes). */
+  displayName: string;
+}
+
+/** Capability bits the toy announces. */
+export const Capability = {
+  SPEAKER: 1 << 0,
+  MICROPHONE: 1 << 1,
+  BATTERY: 1 << 2,
+  VOLUME: 1 << 3,
+} as const;
+
+/** The companion's role on the toy's allow-list. */
+export type PairingRole = 'owner' | 'guest';
+
+/** What the toy tells the companion in message 2. */
+export interface ToyHello {
+  /** Firmware version string (1–32 UTF-8 bytes). */
+  firmwareVersion: string;
+  /** {@link Capability} bits. */
+  capabilities: number;
+  /** The toy's speaker buffer in milliseconds. */
+  speakerBufferMs: number;
+  /** The companion's role on the toy's allow-list. */
+  role: PairingRole;
+  /** The toy's 32-byte advertising key (rotating tags, PROTOCOL.md "Advertising"). */
+  advertisingKey: Uint8Array;
+}
+
+const T_DISPLAY_NAME = 0x01;
+const T_FIRMWARE = 0x10;
+const T_CAPS = 0x11;
+const T_SPEAKER_MS = 0x12;
+const T_ROLE = 0x13;
+const T_ADV_KEY = 0x14;
+
+function checkText(s: string, what: string): Uint8Array {
+  const b = utf8(s);
+  if (b.length < 1 || b.length > 32) throw new PlushlinkError('BAD_PAYLOAD', `${what} must be 1–32 UTF-8 bytes`);
+  return b;
+}
+
+function readText(v: Uint8Array | undefined, what: string): string {
+  if (!v || v.length < 1 || v.length > 32) throw new PlushlinkError('BAD_PAYLOAD', `${what} must be 1–32 UTF-8 bytes`);
+  try {
+    return fromUtf8(v);
+  } catch {
+    throw new PlushlinkError('BAD_PAYLOAD', `${what} is not valid UTF-8`);
+  }
+}
+
+export function encodeCompanionHello(h: CompanionHello): Uint8Array {
+  return encodeTlv(PAYLOAD_VERSION, [[T_DISPLAY_NAME, checkText(h.displayName, 'display name')]]);
+}
+
+export function decodeCompanionHello(b: Uint8Array): CompanionHello {
+  const m = decodeTlv(b, PAYLOAD_VERSION, new Set([T_DISPLAY_NAME]), 'companion hello');
+  return { displayName: readText(m.get(T_DISPLAY_NAME), 'display name') };
+}
+
+export function encodeToyHello(h: ToyHello): Uint8Array {
+  if (h.advertisingKey.length !== 32) throw new PlushlinkError('BAD_PAYLOAD', 'advertising key must be 32 bytes');
+  return encodeTlv(PAYLOAD_VERSION, [
+    [T_FIRMWARE, checkText(h.firmwareVersion, 'firmware version')],
+    [T_CAPS, u32be(h.capabilities >>> 0)],
+    [T_SPEAKER_MS, u16be(h.speakerBufferMs)],
+    [T_ROLE, new Uint8Array([h.role === 'owner' ? 0 : 1])],
+    [T_ADV_KEY, h.advertisingKey],
+  ]);
+}
+
+export function decodeToyHello(b: Uint8Array): ToyHello {
+  const m = decodeTlv(b, PAYLOAD_VERSION, new Set([T_FIRMWARE, T_CAPS, T_SPEAKER_MS, T_ROLE, T_ADV_KEY]), 'toy hello');
+  const role = readUint(m.get(T_ROLE), 1, 'role');
+  if (role > 1) throw new PlushlinkError('BAD_PAYLOAD', `unknown role ${role}`);
+  const adv = m.get(T_ADV_KEY);
+  if (!adv || adv.length !== 32) throw new PlushlinkError('BAD_PAYLOAD', 'advertising key must be 32 bytes');
+  return {
+    firmwareVersion: readText(m.get(T_FIRMWARE), 'firmware version'),
+    capabilities: readUint(m.get(T_CAPS), 4, 'capabilities'),
+    speakerBufferMs: readUint(m.get(T_SPEAKER_MS), 2, 'speaker buffer'),
+    role: role === 0 ? 'owner' : 'guest',
+    advertisingKey: adv,
+  };
+}
+
+/** Per-direction record keys from the Noise split, plus the channel binding. */
+export interface SessionKeys {
+  /** Key for records this party sends. */
+  sendKey: Uint8Array;
+  /** Key for records this party receives. */
+  receiveKey: Uint8Array;
+  /** The final handshake hash. */
+  handshakeHash: Uint8Array;
+}
+
+function keysOf(hs: HandshakeState): SessionKeys {
+  const { send, receive, handshakeHash } = hs.split();
+  return { sendKey: send.key!, receiveKey: receive.key!, handshakeHash };
+}
+
+function newState(mode: HandshakeMode, initiator: boolean, s: X25519KeyPair, rs: Uint8Array | undefined, psk: Uint8Array | undefined, random?: RandomSource): HandshakeState {
+  return new HandshakeState({
+    protocolName: mode === 'pair' ? PAIRING_PROTOCOL : RECONNECT_PROTOCOL,
+    initiator,
+    prologue: handshakePrologue(mode),
+    s,
+    rs,
+    psks: psk ? [psk] : [],
+    random,
+  });
+}
+
+/** Options of the companion's side. */
+export interface CompanionHandshakeOptions {
+  /** The companion's static key pair. */
+  companion: X25519KeyPair;
+  /** The toy's static public key (pinned from the QR or from pairing). */
+  toyPublicKey: Uint8Array;
+  hello: CompanionHello;
+  /** Required for `pair`. */
+  setupCode?: SetupCode;
+  random?: RandomSource;
+}
+
+/** The companion (initiator) side of one handshake. */
+export class CompanionHandshake {
+  readonly mode: HandshakeMode;
+  /** Message 1, to send to the toy. */
+  readonly message1: Uint8Array;
+  private readonly hs: HandshakeState;
+
+  constructor(mode: HandshakeMode, opts: CompanionHandshakeOptions) {
+    this.mode = mode;
+    let psk: Uint8Array | undefined;
+    if (mode === 'pair') {
+      if (!opts.setupCode) throw new PlushlinkError('MISSING_KEY', 'pairing needs the setup code');
+      psk = setupCodePsk(opts.setupCode, opts.toyPublicKey);
+    }
+    this.hs = newState(mode, true, opts.companion, opts.toyPublicKey, psk, opts.random);
+    this.message1 = this.hs.writeMessage(encodeCompanionHello(opts.hello));
+  }
+
+  /**
+   * Reads the toy's message 2. Throws `HANDSHAKE_FAILED` (wrapping the Noise error) when it
+   * does not authenticate — the toy is not the pinned one, or the setup code differs — or
+   * `BAD_PAYLOAD`/`UNKNOWN_VERSION` when its payload is malformed.
+   */
+  readMessage2(message2: Uint8Array): { toy: ToyHello; keys: SessionKeys } {
+    let payload: Uint8Array;
+    try {
+      payload = this.hs.readMessage(message2);
+    } catch (e) {
+      if (isPlushlinkError(e) && e.code === 'DECRYPT_FAILED') {
+        throw new PlushlinkError('HANDSHAKE_FAILED', 'the toy did not prove the pinned key (or the setup code differs)', undefined, { cause: e });
+      }
+      throw e;
+    }
+    return { toy: decodeToyHello(payload), keys: keysOf(this.hs) };
+  }
+}
+
+/** Result of the toy reading message 1. */
+export interface ToyReadResult {
+  /** The companion's static public key, authenticated by message 1. */
+  companionPublicKey: Uint8Array;
+  companion: CompanionHello;
+  /** Writes message 2 and returns it with the session keys. Call at most once. */
+  respond(hello: ToyHello): { message2: Uint8Array; keys: SessionKeys };
+}
+
+/** Options of the toy's side. */
+export interface ToyHandshakeOptions {
+  toy: X25519KeyPair;
+  /** Required for `pair`. */
+  setupCode?: SetupCode;
+  random?: RandomSource;
+}
+
+/**
+ * The toy (responder) reads message 1. Throws `DECRYPT_FAILED` when it does not
+ * authenticate (for `pair`: a wrong setup code), `MESSAGE_TOO_SHORT`, `LOW_ORDER_POINT`,
+ * `BAD_PAYLOAD` or `UNKNOWN_VERSION`.
+ */
+export function toyReadMessage1(mode: HandshakeMode, message1: Uint8Array, opts: ToyHandshakeOptions): ToyReadResult {
+  let psk: Uint8Array | undefined;
+  if (mode === 'pair') {
+    if (!opts.setupCode) throw new PlushlinkError('MISSING_KEY', 'pairing needs the setup code');
+    psk = setupCodePsk(opts.setupCode, opts.toy.publicKey);
+  }
+  const hs = newState(mode, false, opts.toy, undefined, psk, opts.random);
+  const payload = hs.readMessage(message1);
+  const companion = decodeCompanionHello(payload);
+  let used = false;
+  return {
+    companionPublicKey: hs.remoteStaticKey!,
+    companion,
+    respond(hello: ToyHello) {
+      if (used) throw new PlushlinkError('HANDSHAKE_STATE', 'respond() may be called once');
+      used = true;
+      const message2 = hs.writeMessage(encodeToyHello(hello));
+      return { message2, keys: keysOf(hs) };
+    },
+  };
+}
