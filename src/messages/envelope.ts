@@ -183,7 +183,7 @@ export function sealVoiceMessage(options: SealVoiceMessageOptions): Uint8Array {
   const messageId = options.messageId !== undefined ? normaliseMessageId(options.messageId) : random(MESSAGE_ID_LEN);
   if (messageId.length !== MESSAGE_ID_LEN) throw new PlushlinkError('INTERNAL', 'random source returned the wrong length');
 
-  const contentKey = random(32);
+  const contentKey = Uint8Array.from(random(32)); // copy: wiped below, never the caller's buffer
   const ephemeral = x25519KeyPairFromSecret(random(32));
   try {
     const fixed = new Uint8Array(FIXED_HEADER_LEN);
