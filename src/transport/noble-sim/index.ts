@@ -1,0 +1,185 @@
+/**
+ * noble-sim: real noble and real bleno GATT code, in-process, with no Bluetooth hardware.
+ *
+ * - Central: a real {@link NobleCentral} over a real noble (`@abandonware/noble/with-bindings`)
+ *   whose bindings are noble's own HCI bindings (`lib/hci-socket/bindings.js`) and GAP
+ *   (`lib/hci-socket/gap.js`), driven by a fake HCI controller. noble's ATT client runs unchanged:
+ *   MTU exchange, discovery, CCCD writes, writes with and without response, notifications,
+ *   indications and their confirmations. Advertising PDUs are parsed by noble's own GAP.
+ * - Peripheral: bleno's own GATT server (`lib/hci-socket/gatt.js`, `setAclStream`) serving the
+ *   plushlink service built with bleno's own classes, one server per connection.
+ * - Between them: an ACL loopback with one-way latency, MTU limits on both sides, a packet hook
+ *   (drop, or drop the link at any chosen PDU) and disconnect injection.
+ *
+ * Everything the rig starts is stopped by {@link NobleSimRadio.close}: timers, and the SIGINT/exit
+ * handlers noble's HCI bindings install.
+ */
+import { EventEmitter as NodeEventEmitter } from 'node:events';
+import { NobleCentral, type NobleCentralOptions, type NobleLike } from '../noble/central.js';
+import { requireOptional } from '../noble/optional-require.js';
+import { HCI_REASON, SimAir, SimCentralHci, type SimPacket, type SimPacketVerdict, type SimStats } from './air.js';
+import { SimBlenoPeripheral } from './peripheral.js';
+
+export { HCI_REASON, SimAir, SimCentralHci, SimBlenoPeripheral };
+export type { SimPacket, SimPacketVerdict, SimStats };
+
+/** Options of {@link createNobleSimRadio}. */
+export interface NobleSimOptions {
+  /** One-way latency of every PDU in ms. Default 0 (delivered on the next macrotask). */
+  latencyMs?: number;
+  /**
+   * The ATT MTU the central asks for. Default 256, what noble 1.9.2-26 always asks for; other
+   * values are modelled by rewriting noble's MTU request in the fake controller.
+   */
+  centralMaxMtu?: number;
+  /** bleno's `maxMtu`. Default 256 (bleno's default). */
+  peripheralMaxMtu?: number;
+  /** Centrals a peripheral accepts at once. Default unlimited; 1 models real bleno. */
+  maxConnections?: number;
+  /** Advertising interval in ms. Default 20. */
+  advertisingIntervalMs?: number;
+  /** RSSI reported in advertisements. Default −50. */
+  rssi?: number;
+  /** Sees every PDU before it crosses; return `drop` or `disconnect` to inject faults. */
+  onPacket?: (packet: SimPacket) => SimPacketVerdict | void;
+  /** Timeouts of the {@link NobleCentral}s the rig creates. */
+  central?: Omit<NobleCentralOptions, 'noble'>;
+  /** Indication confirmation timeout of the peripheral links. Default 10 000 ms. */
+  indicationTimeoutMs?: number;
+}
+
+/** The rig. */
+export interface NobleSimRadio {
+  /** A real NobleCentral over simulated noble (the first central). */
+  readonly central: NobleCentral;
+  /** The toy side: bleno's GATT server on the air (the first peripheral). */
+  readonly peripheral: SimBlenoPeripheral;
+  /** The air: stats, links, packet hook (`air.onPacket` may be replaced at any time). */
+  readonly air: SimAir;
+  /** Another central with its own noble and address (e.g. a stranger's phone). */
+  createCentral(options?: Omit<NobleCentralOptions, 'noble'>): NobleCentral;
+  /** Another peripheral with its own address. */
+  createPeripheral(): SimBlenoPeripheral;
+  /** Live links. */
+  links(): { handle: number; centralAddress: string; peripheralAddress: string }[];
+  /** Injects a link loss (default: supervision timeout) on every live link; in-flight PDUs are lost. */
+  disconnectAll(reason?: number): void;
+  /** Injects a link loss on one link. */
+  disconnect(handle: number, reason?: number): void;
+  /** Closes every central and peripheral, stops every timer and removes noble's process handlers. */
+  close(): Promise<void>;
+}
+
+type NobleBindingsCtor = { prototype: object };
+type GapCtor = new (hci: SimCentralHci) => object;
+
+function address(prefix: number, n: number): string {
+  const bytes = [prefix, 0x5b, 0xa1, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * Builds a noble instance whose bindings are noble's own HCI bindings over `hci`. The bindings'
+ * constructor (which opens a real HCI socket) is bypassed: its fields are set as it would set
+ * them (noble 1.9.2-26), with the fake controller and noble's own GAP in place of the real ones.
+ */
+function createSimNoble(hci: SimCentralHci, cleanups: (() => void)[]): NobleLike {
+  const pkg = '@abandonware/noble';
+  const NobleBindings = requireOptional<NobleBindingsCtor>(pkg, `${pkg}/lib/hci-socket/bindings.js`);
+  const Gap = requireOptional<GapCtor>(pkg, `${pkg}/lib/hci-socket/gap.js`);
+  const withBindings = requireOptional<(bindings: unknown) => NobleLike>(pkg, `${pkg}/with-bindings`);
+
+  const bindings = Object.create(NobleBindings.prototype) as NodeEventEmitter & Record<string, unknown>;
+  NodeEventEmitter.call(bindings);
+  Object.assign(bindings, {
+    _state: null,
+    _addresses: {},
+    _addresseTypes: {},
+    _connectable: {},
+    _isExtended: false,
+    scannable: {},
+    _pendingConnectionUuid: null,
+    _connectionQueue: [],
+    _handles: {},
+    _gatts: {},
+    _aclStreams: {},
+    _signalings: {},
+    _hci: hci,
+    _gap: new Gap(hci),
+  });
+  const init = bindings.init as (this: unknown) => void;
+  bindings.init = function simInit(this: unknown): void {
+    const before = { SIGINT: new Set(process.listeners('SIGINT')), exit: new Set(process.listeners('exit')) };
+    init.call(this);
+    // noble's HCI bindings install process handlers (SIGINT → exit, exit → disconnect all): remove them on close.
+    for (const ev of ['SIGINT', 'exit'] as const) {
+  (NodeEventEmitter as unknown as (this: unknown) => void).call(bindings);
+        if (!before[ev].has(fn)) cleanups.push(() => process.removeListener(ev, fn as (...a: unknown[]) => void));
+      }
+    }
+  };
+  return withBindings(bindings);
+}
+
+/** Creates the noble-sim rig. Synchronous; nothing runs until a central scans or connects. */
+export function createNobleSimRadio(options: NobleSimOptions = {}): NobleSimRadio {
+  const air = new SimAir({
+    latencyMs: options.latencyMs,
+    advertisingIntervalMs: options.advertisingIntervalMs,
+    rssi: options.rssi,
+    onPacket: options.onPacket,
+  });
+  const cleanups: (() => void)[] = [];
+  const centrals: NobleCentral[] = [];
+  const peripherals: SimBlenoPeripheral[] = [];
+  let nCentral = 0;
+  let nPeripheral = 0;
+
+  const createCentral = (centralOptions: Omit<NobleCentralOptions, 'noble'> = options.central ?? {}): NobleCentral => {
+    const hci = new SimCentralHci(air, address(0xc0, ++nCentral), options.centralMaxMtu === 256 ? undefined : options.centralMaxMtu);
+    const noble = createSimNoble(hci, cleanups);
+    const central = new NobleCentral({ ...centralOptions, noble });
+    centrals.push(central);
+    cleanups.push(() => {
+      hci.removeAllListeners();
+      (noble as unknown as NodeEventEmitter).removeAllListeners();
+    });
+    return central;
+  };
+  const createPeripheral = (): SimBlenoPeripheral => {
+    const p = new SimBlenoPeripheral(air, {
+      address: address(0xf0, ++nPeripheral),
+      maxMtu: options.peripheralMaxMtu,
+      maxConnections: options.maxConnections,
+      indicationTimeoutMs: options.indicationTimeoutMs,
+    });
+    peripherals.push(p);
+    return p;
+  };
+
+  const central = createCentral();
+  const peripheral = createPeripheral();
+  let closed: Promise<void> | undefined;
+
+  return {
+    central,
+    peripheral,
+    air,
+    createCentral,
+    createPeripheral,
+    links: () => air.links(),
+    disconnectAll: (reason = HCI_REASON.SUPERVISION_TIMEOUT) => {
+      for (const l of air.links()) air.disconnect(l.handle, reason, 'air');
+    },
+    disconnect: (handle, reason = HCI_REASON.SUPERVISION_TIMEOUT) => air.disconnect(handle, reason, 'air'),
+    close: () => {
+      closed ??= (async () => {
+        await Promise.all(centrals.map((c) => c.close()));
+        await Promise.all(peripherals.map((p) => p.close()));
+        air.close();
+        for (const fn of cleanups.splice(0)) fn();
+      })();
+      return closed;
+    },
+  };
+}
