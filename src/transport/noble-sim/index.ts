@@ -90,7 +90,7 @@ function createSimNoble(hci: SimCentralHci, cleanups: (() => void)[]): NobleLike
   const withBindings = requireOptional<(bindings: unknown) => NobleLike>(pkg, `${pkg}/with-bindings`);
 
   const bindings = Object.create(NobleBindings.prototype) as NodeEventEmitter & Record<string, unknown>;
-  NodeEventEmitter.call(bindings);
+  (NodeEventEmitter as unknown as (this: unknown) => void).call(bindings);
   Object.assign(bindings, {
     _state: null,
     _addresses: {},
@@ -109,12 +109,13 @@ function createSimNoble(hci: SimCentralHci, cleanups: (() => void)[]): NobleLike
   });
   const init = bindings.init as (this: unknown) => void;
   bindings.init = function simInit(this: unknown): void {
-    const before = { SIGINT: new Set(process.listeners('SIGINT')), exit: new Set(process.listeners('exit')) };
+    const before = { SIGINT: new Set<unknown>(process.listeners('SIGINT')), exit: new Set<unknown>(process.listeners('exit')) };
     init.call(this);
     // noble's HCI bindings install process handlers (SIGINT → exit, exit → disconnect all): remove them on close.
     for (const ev of ['SIGINT', 'exit'] as const) {
-  (NodeEventEmitter as unknown as (this: unknown) => void).call(bindings);
-        if (!before[ev].has(fn)) cleanups.push(() => process.removeListener(ev, fn as (...a: unknown[]) => void));
+      const now: ((...a: any[]) => void)[] = ev === 'SIGINT' ? process.listeners('SIGINT') : process.listeners('exit');
+      for (const fn of now) {
+        if (!before[ev].has(fn)) cleanups.push(() => process.removeListener(ev, fn));
       }
     }
   };
