@@ -1,0 +1,87 @@
+/**
+ * Turns the ordered output of a {@link JitterBuffer} (received Opus packets and lost runs) into
+ * continuous mono 16 kHz PCM, concealing lost and undecodable frames with the decoder's PLC.
+ */
+import { PlushlinkError } from '../protocol/errors.js';
+import type { JitterOutput } from './jitter-buffer.js';
+import type { OpusDecoder } from './opus-codec.js';
+
+/** Counters of a {@link ConcealingDecoder}. */
+export interface ConcealingDecoderStats {
+  /** Frames decoded from a received packet. */
+  received: number;
+  /** Frames synthesised by loss concealment (lost, or received but undecodable). */
+  concealed: number;
+  /** Received packets that failed to decode (included in `concealed`). */
+  decodeErrors: number;
+  /** Lost frames beyond `maxGapFrames` in one run: counted, but no audio is produced for them. */
+  skipped: number;
+}
+
+/** Options of {@link ConcealingDecoder}. */
+export interface ConcealingDecoderOptions {
+  /**
+   * Longest lost run (in frames) that is concealed frame by frame, keeping the timeline; longer
+   * runs (a stall, a jump in sequence numbers) produce this many frames and count the rest as
+   * `skipped`. Default 500 (10 s).
+   */
+  maxGapFrames?: number;
+}
+
+/** Decodes jitter-buffer output to PCM with concealment. Feed outputs in the order they came. */
+export class ConcealingDecoder {
+  readonly stats: ConcealingDecoderStats = { received: 0, concealed: 0, decodeErrors: 0, skipped: 0 };
+  readonly #decoder: OpusDecoder;
+  readonly #maxGap: number;
+
+  /** @param decoder a ready {@link OpusDecoder} (not freed by this class). */
+  constructor(decoder: OpusDecoder, options: ConcealingDecoderOptions = {}) {
+    const maxGap = options.maxGapFrames ?? 500;
+    if (!Number.isInteger(maxGap) || maxGap < 0) throw new PlushlinkError('BAD_AUDIO', 'maxGapFrames must be an integer ≥ 0', { maxGap });
+    this.#decoder = decoder;
+    this.#maxGap = maxGap;
+  }
+
+  /** PCM for one output: 320 samples per 20 ms frame (received or concealed). */
+  process(item: JitterOutput<Uint8Array>): Int16Array {
+    if (item.kind === 'frame') {
+      try {
+        const pcm = this.#decoder.decode(item.data);
+        this.stats.received++;
+        return pcm;
+      } catch (e) {
+        if (!(e instanceof PlushlinkError) || e.code !== 'CODEC_ERROR') throw e;
+        this.stats.decodeErrors++;
+        this.stats.concealed++;
+        return this.#decoder.conceal();
+      }
+    }
+    const n = Math.min(item.count, this.#maxGap);
+    this.stats.skipped += item.count - n;
+    if (n === 0) return new Int16Array(0);
+    const parts: Int16Array[] = [];
+    for (let i = 0; i < n; i++) parts.push(this.#decoder.conceal());
+    this.stats.concealed += n;
+    return concat(parts);
+  }
+
+  /** PCM for several outputs, concatenated. */
+  processAll(items: Iterable<JitterOutput<Uint8Array>>): Int16Array {
+    const parts: Int16Array[] = [];
+    for (const it of items) parts.push(this.process(it));
+    return concat(parts);
+  }
+}
+
+function concat(parts: Int16Array[]): Int16Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Int16Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
