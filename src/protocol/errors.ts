@@ -49,7 +49,6 @@ export type ErrorCode =
   | 'NOT_SUBSCRIBED'
   | 'KEYSTORE_CORRUPT'
   | 'NOT_FOUND'
-  | 'NOT_SUBSCRIBED'
   // audio
   | 'BAD_AUDIO'
   | 'BAD_OGG'
