@@ -248,7 +248,7 @@ export class OggOpusWriter {
     this.#maxPageSamples = Math.floor(maxMs * 48);
     this.#head = encodeOpusHead({ channels, preSkip, inputSampleRate, outputGain });
     this.#tags = encodeOpusTags({ vendor: options.vendor ?? 'plushlink', comments: options.comments ?? [] });
-    if (this.#tags.length > 255 * 255 - 1) throw badArg('OpusTags too large for one page');
+    if (this.#tags.length > 1 << 20) throw badArg('OpusTags larger than 1 MiB');
   }
 
   /** Audio packets written so far. */
