@@ -1,0 +1,198 @@
+/**
+ * The reference toy: {@link ToyCore} driven by a {@link Peripheral} adapter, a clock, a
+ * storage and optional audio hooks. Runs in-process over the in-memory radio (tests, demo),
+ * over noble-sim, and on a Linux board over bleno (`plushlink simulate-toy`).
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { RandomSource, X25519KeyPair } from '../protocol/crypto.js';
+import type { SetupCode } from '../protocol/setup-code.js';
+import type { NotifyingCharacteristic, Peripheral, PeripheralLink } from '../transport/types.js';
+import { FRAME_MS } from './speaker-buffer.js';
+import { MemoryToyStorage, type ToyStorage } from './storage.js';
+import { ToyCore } from './toy-core.js';
+import type { ToyAction, ToyConfig, ToyLogEvent, ToyPersistentState } from './types.js';
+
+/** Events of a {@link ReferenceToy}. */
+export interface ReferenceToyEvents {
+  log: (event: ToyLogEvent) => void;
+  /** Frames the speaker played (in order, in real time). */
+  play: (frames: Uint8Array[]) => void;
+  microphone: (active: boolean) => void;
+  error: (error: Error) => void;
+}
+
+/** A source of microphone frames: called when the mic starts; yields 20 ms Opus frames. */
+export type MicrophoneSource = () => Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+
+export interface ReferenceToyOptions {
+  peripheral: Peripheral;
+  identity: X25519KeyPair;
+  setupCode: SetupCode;
+  storage?: ToyStorage;
+  config?: ToyConfig;
+  /** Clock in ms since the Unix epoch (default Date.now). */
+  clock?: () => number;
+  random?: RandomSource;
+  /** What the microphone hears (default: silence is not sent; the mic yields nothing). */
+  microphone?: MicrophoneSource;
+  /** Tick period (default 10 ms). */
+  tickMs?: number;
+}
+
+export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
+  core!: ToyCore;
+  private readonly opts: ReferenceToyOptions;
+  private readonly storage: ToyStorage;
+  private readonly clock: () => number;
+  private readonly links = new Map<string, PeripheralLink>();
+  private readonly sendChains = new Map<string, Promise<void>>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private micRun = 0;
+  private nextConn = 1;
+  private persistChain: Promise<void> = Promise.resolve();
+  private readonly onConnect = (link: PeripheralLink): void => this.attach(link);
+
+  constructor(opts: ReferenceToyOptions) {
+    super();
+    this.opts = opts;
+    this.storage = opts.storage ?? new MemoryToyStorage();
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  /** Loads state, starts advertising and the tick timer. */
+  async start(): Promise<void> {
+    const state = await this.storage.load();
+    this.core = new ToyCore({
+      identity: this.opts.identity,
+      setupCode: this.opts.setupCode,
+      state,
+      config: this.opts.config,
+      random: this.opts.random,
+      now: this.clock(),
+    });
+    this.opts.peripheral.on('connect', this.onConnect);
+    this.run(this.core.start(this.clock()));
+    this.timer = setInterval(() => this.run(this.core.tick(this.clock())), this.opts.tickMs ?? 10);
+    this.timer.unref?.();
+  }
+
+  /** The button: `hold` opens the pairing window, `reset` is a factory reset. */
+  pressButton(kind: 'hold' | 'reset' = 'hold'): void {
+    this.run(this.core.button(kind, this.clock()));
+  }
+
+  /** Waits until every pending state write is on storage. */
+  async flush(): Promise<void> {
+    await this.persistChain;
+  }
+
+  get persistentState(): ToyPersistentState {
+    return this.core.persistentState;
+  }
+
+  /** Stops timers, disconnects everyone and closes the peripheral. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.micRun++;
+    this.opts.peripheral.off('connect', this.onConnect);
+    for (const l of this.links.values()) l.disconnect();
+    this.links.clear();
+    await this.persistChain;
+    await this.opts.peripheral.close();
+  }
+
+  private attach(link: PeripheralLink): void {
+    const id = `c${this.nextConn++}`;
+    this.links.set(id, link);
+    link.on('write', (ch, value) => this.run(this.core.write(id, ch, value, this.clock())));
+    link.on('disconnect', () => {
+      this.links.delete(id);
+      this.run(this.core.disconnect(id, this.clock()));
+    });
+    this.run(this.core.connect(id, link.mtu, this.clock()));
+  }
+
+  private run(actions: ToyAction[]): void {
+    for (const a of actions) {
+      try {
+        this.apply(a);
+      } catch (e) {
+        this.emit('error', e as Error);
+      }
+    }
+  }
+
+  private apply(a: ToyAction): void {
+    switch (a.type) {
+      case 'send': {
+        const link = this.links.get(a.connection);
+        if (!link) return;
+        this.enqueueSend(a.connection, link, a.characteristic, a.value);
+        return;
+      }
+      case 'disconnect': {
+        const link = this.links.get(a.connection);
+        this.links.delete(a.connection);
+        if (link) {
+          // let queued sends (e.g. the refusal message) go out first
+          const chain = this.sendChains.get(`${a.connection}/control`) ?? Promise.resolve();
+          void chain.finally(() => link.disconnect());
+        }
+        return;
+      }
+      case 'advertise':
+        void this.opts.peripheral.advertise(a.serviceData).catch((e: Error) => this.emit('error', e));
+        return;
+      case 'persist': {
+        const s = a.state;
+        this.persistChain = this.persistChain.then(() => this.storage.save(s)).catch((e: Error) => void this.emit('error', e));
+        return;
+      }
+      case 'play':
+        this.emit('play', a.frames);
+        return;
+      case 'microphone':
+        this.emit('microphone', a.active);
+        if (a.active) void this.runMicrophone();
+        else this.micRun++;
+        return;
+      case 'log':
+        this.emit('log', a.event);
+        return;
+    }
+  }
+
+  private enqueueSend(conn: string, link: PeripheralLink, ch: NotifyingCharacteristic, value: Uint8Array): void {
+    const key = `${conn}/${ch}`;
+    const prev = this.sendChains.get(key) ?? Promise.resolve();
+    const next = prev.then(() => (link.connected ? link.send(ch, value) : undefined)).catch(() => undefined);
+    this.sendChains.set(key, next);
+  }
+
+  private async runMicrophone(): Promise<void> {
+    const run = ++this.micRun;
+    const src = this.opts.microphone?.();
+    if (!src) return;
+    const t0 = this.clock();
+    let k = 0;
+    const iter = (Symbol.asyncIterator in src ? src[Symbol.asyncIterator]() : (src as Iterable<Uint8Array>)[Symbol.iterator]()) as
+      | AsyncIterator<Uint8Array>
+      | Iterator<Uint8Array>;
+    try {
+      for (;;) {
+        if (run !== this.micRun) return;
+        const due = t0 + k * FRAME_MS;
+        const wait = due - this.clock();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (run !== this.micRun) return;
+        const r = await iter.next();
+        if (r.done) return;
+        k++;
+        this.run(this.core.micFrame(r.value, this.clock()));
+      }
+    } finally {
+      await iter.return?.();
+    }
+  }
+}

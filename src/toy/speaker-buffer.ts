@@ -1,0 +1,136 @@
+/**
+ * The toy's speaker buffer model: a small queue of 20 ms Opus frames consumed in real time.
+ * Pure: time enters as values. Counts overruns (a frame arrived while the buffer was full:
+ * dropped) and underruns (the buffer ran dry while a stream was playing and not ended).
+ */
+import type { SpeakerState } from '../protocol/control.js';
+
+export const FRAME_MS = 20;
+
+export interface SpeakerStats {
+  state: SpeakerState;
+  bufferedMs: number;
+  framesPlayed: number;
+  underruns: number;
+  overruns: number;
+  framesLost: number;
+}
+
+export class SpeakerBuffer {
+  private queue: Uint8Array[] = [];
+  private state: SpeakerState = 'idle';
+  private playhead = 0; // time (ms) the next frame is due
+  private ended = false;
+  private expectedFrame: number | undefined;
+  private endFrame: number | undefined;
+  framesPlayed = 0;
+  underruns = 0;
+  overruns = 0;
+  framesLost = 0;
+
+  /**
+   * @param capacityMs buffer size (default 400 ms = 20 frames)
+   * @param prebufferMs how much must be buffered before playback starts (default 60 ms)
+   */
+  constructor(
+    readonly capacityMs = 400,
+    readonly prebufferMs = 60,
+  ) {}
+
+  get capacityFrames(): number {
+    return Math.floor(this.capacityMs / FRAME_MS);
+  }
+
+  /** A new stream starts at frame `firstFrame`. */
+  start(firstFrame: number): void {
+    this.queue = [];
+    this.state = 'idle';
+    this.ended = false;
+    this.endFrame = undefined;
+    this.expectedFrame = firstFrame;
+  }
+
+  /** The stream's last frame is `lastFrame`: play out what is buffered, then `done`. */
+  end(lastFrame: number, now: number): void {
+    this.ended = true;
+    this.endFrame = lastFrame;
+    if (this.state === 'idle' && this.queue.length > 0) this.begin(now);
+    if (this.state === 'playing') this.state = 'draining';
+    this.advance(now);
+  }
+
+  /** Stops at once, discarding the buffer. */
+  stop(): void {
+    this.queue = [];
+    this.state = 'stopped';
+    this.ended = false;
+  }
+
+  /** Frames arrived (in record order). Returns the frames accepted. */
+  push(firstFrame: number, frames: readonly Uint8Array[], now: number): number {
+    this.advance(now);
+    if (this.state === 'done' || this.state === 'stopped') this.state = 'idle';
+    if (this.expectedFrame !== undefined && firstFrame > this.expectedFrame) this.framesLost += firstFrame - this.expectedFrame;
+    this.expectedFrame = firstFrame + frames.length;
+    let accepted = 0;
+    for (const f of frames) {
+      if (this.queue.length >= this.capacityFrames) {
+        this.overruns++;
+        continue;
+      }
+      this.queue.push(f);
+      accepted++;
+    }
+    if (this.state === 'idle' && this.queue.length * FRAME_MS >= this.prebufferMs) this.begin(now);
+    return accepted;
+  }
+
+  private begin(now: number): void {
+    this.state = this.ended ? 'draining' : 'playing';
+    this.playhead = now;
+  }
+
+  /**
+   * Plays frames whose time has come. Returns the frames played (for the toy's decoder).
+   */
+  advance(now: number): Uint8Array[] {
+    const played: Uint8Array[] = [];
+    while ((this.state === 'playing' || this.state === 'draining') && this.playhead <= now) {
+      const f = this.queue.shift();
+      if (!f) {
+        if (this.ended) {
+          this.state = 'done';
+        } else {
+          this.underruns++;
+          this.state = 'idle'; // re-buffer
+        }
+        break;
+      }
+      played.push(f);
+      this.framesPlayed++;
+      this.playhead += FRAME_MS;
+    }
+    if (this.state === 'draining' && this.queue.length === 0 && this.playhead <= now) this.state = 'done';
+    return played;
+  }
+
+  get bufferedMs(): number {
+    return this.queue.length * FRAME_MS;
+  }
+
+  get stats(): SpeakerStats {
+    return {
+      state: this.state,
+      bufferedMs: this.bufferedMs,
+      framesPlayed: this.framesPlayed,
+      underruns: this.underruns,
+      overruns: this.overruns,
+      framesLost: this.framesLost,
+    };
+  }
+
+  /** The frame number the stream ends at, once known. */
+  get lastFrame(): number | undefined {
+    return this.endFrame;
+  }
+}

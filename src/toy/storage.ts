@@ -1,0 +1,50 @@
+/** Where the reference toy keeps its persistent state (its "flash"). */
+import { readFile } from 'node:fs/promises';
+import { PlushlinkError } from '../protocol/errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import type { ToyPersistentState } from './types.js';
+
+export interface ToyStorage {
+  load(): Promise<ToyPersistentState | undefined>;
+  save(state: ToyPersistentState): Promise<void>;
+}
+
+/** Keeps the state in memory (tests, demo). */
+export class MemoryToyStorage implements ToyStorage {
+  state: ToyPersistentState | undefined;
+  saves = 0;
+  constructor(initial?: ToyPersistentState) {
+    this.state = initial ? structuredClone(initial) : undefined;
+  }
+  async load(): Promise<ToyPersistentState | undefined> {
+    return this.state ? structuredClone(this.state) : undefined;
+  }
+  async save(state: ToyPersistentState): Promise<void> {
+    this.state = structuredClone(state);
+    this.saves++;
+  }
+}
+
+/** A JSON file written atomically (mode 0600). */
+export class FileToyStorage implements ToyStorage {
+  constructor(readonly path: string) {}
+  async load(): Promise<ToyPersistentState | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      const s = JSON.parse(text) as ToyPersistentState;
+      if (s.version !== 1 || !Array.isArray(s.pairings)) throw new Error('unexpected shape');
+      return s;
+    } catch (e) {
+      throw new PlushlinkError('KEYSTORE_CORRUPT', `toy state file ${this.path} is corrupt: ${(e as Error).message}`, { path: this.path });
+    }
+  }
+  async save(state: ToyPersistentState): Promise<void> {
+    await writeFileAtomic(this.path, JSON.stringify(state, null, 2));
+  }
+}

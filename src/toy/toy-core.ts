@@ -1,0 +1,639 @@
+/**
+ * The reference toy as a sans-IO state machine over protocol/. Inputs are events with the
+ * current time (ms since the Unix epoch); outputs are {@link ToyAction}s for the driver to
+ * carry out (send a value, disconnect, advertise, persist, play frames, switch the mic).
+ *
+ * Security rules enforced here (DESIGN.md properties 1, 2, 5):
+ * - Before a connection has a session it may send handshake messages only. Speaker writes,
+ *   any other control message and therefore microphone start are refused and counted before
+ *   any state changes. A connection without a session after `handshakeDeadlineMs` is closed.
+ * - Pairing happens only inside a window opened by a button hold on the toy, checked before
+ *   any cryptographic work; the window closes after the first success or after
+ *   `maxFailedAttempts` failures; each failure adds exponential backoff (persisted).
+ * - One owner and a bounded number of guests; only the owner lists pairings, allows guest
+ *   pairing and removes others; a guest may remove itself; a removed companion's sessions
+ *   end at once. A long press is a factory reset.
+ * - Any record authentication failure ends that connection.
+ */
+import { audioPayloadSize } from '../protocol/audio-record.js';
+import { fromHex, toHex } from '../protocol/bytes.js';
+import { SecureChannel } from '../protocol/channel.js';
+import {
+  encodeBattery,
+  encodePairings,
+  encodeToyInfo,
+  type ControlMessage,
+  type ControlRequest,
+  type PairingEntry,
+  type ResultStatusName,
+} from '../protocol/control.js';
+import { randomBytes, sha512, type RandomSource, type X25519KeyPair } from '../protocol/crypto.js';
+import { isPlushlinkError } from '../protocol/errors.js';
+import { Fragmenter, Reassembler, FRAG_END, FRAG_START } from '../protocol/fragment.js';
+import { Capability, toyReadMessage1, type HandshakeMode, type ToyHello } from '../protocol/handshake.js';
+import { RECORD_OVERHEAD } from '../protocol/record.js';
+import type { SetupCode } from '../protocol/setup-code.js';
+import { decodeWire, encodeWire, WireKind, type RefusalName } from '../protocol/wire.js';
+import { advertisingSlot, buildAdvertisement } from '../protocol/advertising.js';
+import type { NotifyingCharacteristic, WritableCharacteristic } from '../transport/types.js';
+import { FRAME_MS, SpeakerBuffer } from './speaker-buffer.js';
+import { emptyToyState, type RefusalKind, type ToyAction, type ToyConfig, type ToyLogEvent, type ToyPairing, type ToyPersistentState, type ToyRefusalCounts } from './types.js';
+
+const HANDSHAKE_KINDS = new Set<number>([WireKind.PAIR_M1, WireKind.RECONNECT_M1, WireKind.INFO_REQUEST]);
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+interface Connection {
+  id: string;
+  mtu: number;
+  openedAt: number;
+  channel: SecureChannel | undefined;
+  companionKey: string | undefined;
+  displayName: string;
+  handshakeUsed: boolean;
+  reasmControl: Reassembler;
+  reasmSpeaker: Reassembler;
+  fragControl: Fragmenter;
+  fragMic: Fragmenter;
+}
+
+/** The key id of a companion key: first 8 bytes of SHA-512, hex. */
+export function companionKeyId(companionKeyHex: string): string {
+  return toHex(sha512(fromHex(companionKeyHex)).slice(0, 8));
+}
+
+export interface ToyCoreOptions {
+  identity: X25519KeyPair;
+  setupCode: SetupCode;
+  state?: ToyPersistentState;
+  config?: ToyConfig;
+  random?: RandomSource;
+  now: number;
+}
+
+export class ToyCore {
+  readonly identity: X25519KeyPair;
+  private readonly setupCode: SetupCode;
+  private readonly random: RandomSource;
+  private readonly cfg: Required<ToyConfig>;
+  private state: ToyPersistentState;
+  private readonly conns = new Map<string, Connection>();
+  private windowUntil = 0;
+  private windowFailures = 0;
+  private guestGrantUntil = 0;
+  private advSlot = -1;
+  private advPairing = false;
+  private readonly speaker: SpeakerBuffer;
+  private speakerConn: string | undefined;
+  private lastSpeakerReport = 0;
+  private lastSpeakerState = 'idle';
+  private micConn: string | undefined;
+  private micBatch: Uint8Array[] = [];
+  private micFramesSent = 0;
+  private battery = { percent: 87, charging: false };
+  readonly refusals: ToyRefusalCounts = {
+    'speaker-write': 0,
+    'control-before-session': 0,
+    'microphone-before-session': 0,
+    'not-in-pairing-mode': 0,
+    'rate-limited': 0,
+    'wrong-setup-code': 0,
+    'bad-handshake': 0,
+    'not-paired': 0,
+    'allow-list-full': 0,
+    'replayed-record': 0,
+    'record-auth-failed': 0,
+    'handshake-timeout': 0,
+    malformed: 0,
+    'not-owner': 0,
+  };
+  /** Control requests executed, by type (for tests: proves nothing ran for strangers). */
+  readonly executed: Record<string, number> = {};
+
+  constructor(opts: ToyCoreOptions) {
+    this.identity = opts.identity;
+    this.setupCode = opts.setupCode;
+    this.random = opts.random ?? randomBytes;
+    this.state = structuredClone(opts.state ?? emptyToyState());
+    this.cfg = {
+      firmwareVersion: '1.0.0',
+      model: 'plushlink reference toy',
+      capabilities: Capability.SPEAKER | Capability.MICROPHONE | Capability.BATTERY | Capability.VOLUME,
+      pairingWindowMs: 120_000,
+      maxFailedAttempts: 5,
+      backoffBaseMs: 1000,
+      handshakeDeadlineMs: 5000,
+      maxGuests: 4,
+      guestGrantMs: 300_000,
+      speakerBufferMs: 400,
+      micLatencyBudgetMs: 60,
+      speakerStatusIntervalMs: 100,
+      ...opts.config,
+    };
+    this.speaker = new SpeakerBuffer(this.cfg.speakerBufferMs);
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  get pairings(): readonly ToyPairing[] {
+    return this.state.pairings;
+  }
+
+  get persistentState(): ToyPersistentState {
+    return structuredClone(this.state);
+  }
+
+  pairingWindowOpen(now: number): boolean {
+    return now < this.windowUntil;
+  }
+
+  get speakerStats() {
+    return this.speaker.stats;
+  }
+
+  get microphoneActive(): boolean {
+    return this.micConn !== undefined;
+  }
+
+  get config(): Readonly<Required<ToyConfig>> {
+    return this.cfg;
+  }
+
+  /** Connections that completed a handshake. */
+  get sessionCount(): number {
+    let n = 0;
+    for (const c of this.conns.values()) if (c.channel) n++;
+    return n;
+  }
+
+  hasSession(connection: string): boolean {
+    return !!this.conns.get(connection)?.channel;
+  }
+
+  setBattery(percent: number, charging: boolean): void {
+    this.battery = { percent, charging };
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Starts advertising (call once at power-up). */
+  start(now: number): ToyAction[] {
+    return this.advertise(now, true);
+  }
+
+  connect(connection: string, mtu: number, now: number): ToyAction[] {
+    this.conns.set(connection, {
+      id: connection,
+      mtu,
+      openedAt: now,
+      channel: undefined,
+      companionKey: undefined,
+      displayName: '',
+      handshakeUsed: false,
+      reasmControl: new Reassembler(1024),
+      reasmSpeaker: new Reassembler(1024),
+      fragControl: new Fragmenter(1024),
+      fragMic: new Fragmenter(1024),
+    });
+    return [];
+  }
+
+  disconnect(connection: string, _now: number): ToyAction[] {
+    const c = this.conns.get(connection);
+    if (!c) return [];
+    this.conns.delete(connection);
+    c.channel?.destroy();
+    const out: ToyAction[] = [];
+    if (this.micConn === connection) {
+      this.micConn = undefined;
+      this.micBatch = [];
+      out.push({ type: 'microphone', active: false });
+    }
+    if (this.speakerConn === connection) this.speakerConn = undefined;
+    return out;
+  }
+
+  /** Button events: `hold` (≈3 s) opens the pairing window; `reset` (≈10 s) is a factory reset. */
+  button(kind: 'hold' | 'reset', now: number): ToyAction[] {
+    const out: ToyAction[] = [];
+    if (kind === 'reset') {
+      this.state = { ...emptyToyState() };
+      this.windowUntil = 0;
+      this.windowFailures = 0;
+      this.guestGrantUntil = 0;
+      for (const c of [...this.conns.values()]) out.push(...this.drop(c, 'factory reset', now));
+      out.push({ type: 'persist', state: this.persistentState }, this.log({ kind: 'factory-reset' }));
+      out.push(...this.advertise(now, true));
+      return out;
+    }
+    const hasOwner = this.state.pairings.some((p) => p.role === 'owner');
+    if (hasOwner && now >= this.guestGrantUntil) {
+      out.push(this.log({ kind: 'pairing-window', open: false, reason: 'the toy has an owner who has not allowed guest pairing' }));
+      return out;
+    }
+    this.windowUntil = now + this.cfg.pairingWindowMs;
+    this.windowFailures = 0;
+    out.push(this.log({ kind: 'pairing-window', open: true, reason: hasOwner ? 'guest pairing' : 'owner pairing' }));
+    out.push(...this.advertise(now, true));
+    return out;
+  }
+
+  write(connection: string, characteristic: WritableCharacteristic, value: Uint8Array, now: number): ToyAction[] {
+    const c = this.conns.get(connection);
+    if (!c) return [];
+    if (characteristic === 'speaker') return this.onSpeakerWrite(c, value, now);
+    return this.onControlWrite(c, value, now);
+  }
+
+  /** A captured 20 ms Opus frame from the microphone (driver feeds them in real time). */
+  micFrame(frame: Uint8Array, now: number): ToyAction[] {
+    const c = this.micConn ? this.conns.get(this.micConn) : undefined;
+    if (!c?.channel) return [];
+    const maxFrames = Math.floor(this.cfg.micLatencyBudgetMs / FRAME_MS) + 1;
+    const payloadMax = c.mtu - 3;
+    const out: ToyAction[] = [];
+    const sizeWith = (fs: Uint8Array[]): number => 1 + RECORD_OVERHEAD + audioPayloadSize(fs.map((f) => f.length));
+    if (this.micBatch.length > 0 && sizeWith([...this.micBatch, frame]) > payloadMax) out.push(...this.flushMic(c));
+    this.micBatch.push(frame);
+    if (this.micBatch.length >= maxFrames) out.push(...this.flushMic(c));
+    void now;
+    return out;
+  }
+
+  /** Advances time: deadlines, window expiry, speaker playback and reports, advertising rotation. */
+  tick(now: number): ToyAction[] {
+    const out: ToyAction[] = [];
+    for (const c of [...this.conns.values()]) {
+      if (!c.channel && now - c.openedAt >= this.cfg.handshakeDeadlineMs) {
+        this.refuse('handshake-timeout', c.id, out);
+        out.push(...this.sendError(c, 'TIMEOUT', 0), { type: 'disconnect', connection: c.id, reason: 'no handshake within the deadline' });
+        this.conns.delete(c.id);
+      }
+    }
+    if (this.windowUntil > 0 && now >= this.windowUntil) {
+      this.windowUntil = 0;
+      out.push(this.log({ kind: 'pairing-window', open: false, reason: 'timed out' }));
+    }
+    const played = this.speaker.advance(now);
+    if (played.length) out.push({ type: 'play', frames: played });
+    out.push(...this.reportSpeaker(now, false));
+    out.push(...this.advertise(now, false));
+    return out;
+  }
+
+  // ---------------------------------------------------------------- speaker path
+
+  private onSpeakerWrite(c: Connection, value: Uint8Array, now: number): ToyAction[] {
+    const out: ToyAction[] = [];
+    if (!c.channel) {
+      this.refuse('speaker-write', c.id, out);
+      return out;
+    }
+    const r = c.reasmSpeaker.push(value);
+    if (r.kind === 'partial') return out;
+    if (r.kind === 'error') {
+      this.refuse('malformed', c.id, out, r.error.message);
+      return out;
+    }
+    try {
+      const batch = c.channel.openAudio(r.message);
+      this.speakerConn = c.id;
+      this.speaker.push(batch.firstFrame, batch.frames, now);
+      const played = this.speaker.advance(now);
+      if (played.length) out.push({ type: 'play', frames: played });
+      out.push(...this.reportSpeaker(now, false));
+    } catch (e) {
+      out.push(...this.recordError(c, e, now));
+    }
+    return out;
+  }
+
+  private reportSpeaker(now: number, force: boolean): ToyAction[] {
+    const s = this.speaker.stats;
+    const c = this.speakerConn ? this.conns.get(this.speakerConn) : undefined;
+    if (!c?.channel) return [];
+    const changed = s.state !== this.lastSpeakerState;
+    const active = s.state === 'playing' || s.state === 'draining';
+    if (!force && !changed && !(active && now - this.lastSpeakerReport >= this.cfg.speakerStatusIntervalMs)) return [];
+    this.lastSpeakerReport = now;
+    this.lastSpeakerState = s.state;
+    return this.sendControl(c, {
+      type: 'speaker-status',
+      id: 0,
+      state: s.state,
+      bufferedMs: s.bufferedMs,
+      framesPlayed: s.framesPlayed,
+      underruns: s.underruns,
+      overruns: s.overruns,
+    });
+  }
+
+  private flushMic(c: Connection): ToyAction[] {
+    if (!c.channel || this.micBatch.length === 0) return [];
+    const { record } = c.channel.sealAudio(this.micBatch);
+    this.micFramesSent += this.micBatch.length;
+    this.micBatch = [];
+    return c.fragMic.fragment(record, c.mtu - 3).map((value) => ({ type: 'send', connection: c.id, characteristic: 'microphone' as const, value }));
+  }
+
+  // ---------------------------------------------------------------- control path
+
+  private onControlWrite(c: Connection, value: Uint8Array, now: number): ToyAction[] {
+    const out: ToyAction[] = [];
+    if (!c.channel) {
+      // Refuse non-handshake messages at their first fragment, before buffering anything.
+      const h = value[0];
+      if (h !== undefined && h & FRAG_START) {
+        const kind = h & FRAG_END ? value[1] : value[3];
+        if (kind !== undefined && !HANDSHAKE_KINDS.has(kind)) {
+          this.refuse('control-before-session', c.id, out);
+          out.push(...this.sendError(c, 'NOT_AUTHENTICATED', 0));
+          return out;
+        }
+      }
+    }
+    const r = c.reasmControl.push(value);
+    if (r.kind === 'partial') return out;
+    if (r.kind === 'error') {
+      this.refuse('malformed', c.id, out, r.error.message);
+      if (!c.channel) out.push(...this.sendError(c, 'BAD_MESSAGE', 0));
+      return out;
+    }
+    let msg;
+    try {
+      msg = decodeWire(r.message);
+    } catch (e) {
+      this.refuse('malformed', c.id, out, (e as Error).message);
+      if (!c.channel) out.push(...this.sendError(c, 'BAD_MESSAGE', 0));
+      return out;
+    }
+    if (!c.channel) {
+      switch (msg.kind) {
+        case 'pair-m1':
+          return this.onHandshake(c, 'pair', msg.noise, now);
+        case 'reconnect-m1':
+          return this.onHandshake(c, 'reconnect', msg.noise, now);
+        case 'info-request':
+          if (!this.pairingWindowOpen(now)) {
+            this.refuse('not-in-pairing-mode', c.id, out);
+            return [...out, ...this.sendError(c, 'NOT_IN_PAIRING_MODE', 0)];
+          }
+          return this.sendWire(c, encodeWire({ kind: 'info-response', version: 1, toyPublicKey: this.identity.publicKey }));
+        default:
+          this.refuse('control-before-session', c.id, out);
+          return [...out, ...this.sendError(c, 'NOT_AUTHENTICATED', 0)];
+      }
+    }
+    if (msg.kind !== 'record') {
+      this.refuse('malformed', c.id, out, `${msg.kind} inside a session`);
+      return out;
+    }
+    let m: ControlMessage;
+    try {
+      m = c.channel.openControl(msg.record);
+    } catch (e) {
+      return [...out, ...this.recordError(c, e, now)];
+    }
+    return [...out, ...this.onRequest(c, m, now)];
+  }
+
+  private onHandshake(c: Connection, mode: HandshakeMode, noise: Uint8Array, now: number): ToyAction[] {
+    const out: ToyAction[] = [];
+    if (c.handshakeUsed) {
+      this.refuse('bad-handshake', c.id, out, 'one handshake per connection');
+      return [...out, ...this.sendError(c, 'BUSY', 0)];
+    }
+    if (mode === 'pair') {
+      // Checked before any cryptographic work.
+      if (!this.pairingWindowOpen(now)) {
+        this.refuse('not-in-pairing-mode', c.id, out);
+        return [...out, ...this.sendError(c, 'NOT_IN_PAIRING_MODE', 0)];
+      }
+      if (now < this.state.lockedUntil) {
+        this.refuse('rate-limited', c.id, out);
+        return [...out, ...this.sendError(c, 'RATE_LIMITED', (this.state.lockedUntil - now) / 1000)];
+      }
+      const guests = this.state.pairings.filter((p) => p.role === 'guest').length;
+      const hasOwner = this.state.pairings.some((p) => p.role === 'owner');
+      if (hasOwner && guests >= this.cfg.maxGuests) {
+        this.refuse('allow-list-full', c.id, out);
+        return [...out, ...this.sendError(c, 'ALLOW_LIST_FULL', 0)];
+      }
+    }
+    c.handshakeUsed = true;
+    let read;
+    try {
+      read = toyReadMessage1(mode, noise, { toy: this.identity, setupCode: this.setupCode, random: this.random });
+    } catch (e) {
+      if (mode === 'pair') {
+        const isAuth = isPlushlinkError(e, 'DECRYPT_FAILED');
+        this.refuse(isAuth ? 'wrong-setup-code' : 'bad-handshake', c.id, out, (e as Error).message);
+        this.state.failedAttempts++;
+        this.windowFailures++;
+        const backoff = Math.min(MAX_BACKOFF_MS, this.cfg.backoffBaseMs * 2 ** (this.state.failedAttempts - 1));
+        this.state.lockedUntil = now + backoff;
+        out.push({ type: 'persist', state: this.persistentState });
+        if (this.windowFailures >= this.cfg.maxFailedAttempts) {
+          this.windowUntil = 0;
+          out.push(this.log({ kind: 'pairing-window', open: false, reason: `${this.windowFailures} failed attempts` }));
+          out.push(...this.advertise(now, true));
+        }
+        out.push(...this.sendError(c, 'HANDSHAKE_FAILED', backoff / 1000), { type: 'disconnect', connection: c.id, reason: 'pairing failed' });
+      } else {
+        this.refuse('bad-handshake', c.id, out, (e as Error).message);
+        out.push(...this.sendError(c, 'HANDSHAKE_FAILED', 0), { type: 'disconnect', connection: c.id, reason: 'reconnect failed' });
+      }
+      this.conns.delete(c.id);
+      return out;
+    }
+    const keyHex = toHex(read.companionPublicKey);
+    const existing = this.state.pairings.find((p) => p.companionKey === keyHex);
+    let role: 'owner' | 'guest';
+    if (mode === 'reconnect') {
+      if (!existing) {
+        this.refuse('not-paired', c.id, out);
+        out.push(...this.sendError(c, 'NOT_PAIRED', 0), { type: 'disconnect', connection: c.id, reason: 'not paired' });
+        this.conns.delete(c.id);
+        return out;
+      }
+      role = existing.role;
+    } else {
+      if (existing) {
+        existing.displayName = read.companion.displayName;
+        role = existing.role;
+      } else {
+        role = this.state.pairings.some((p) => p.role === 'owner') ? 'guest' : 'owner';
+        this.state.pairings.push({ companionKey: keyHex, role, displayName: read.companion.displayName, pairedAt: now });
+      }
+      if (!this.state.advertisingKey) this.state.advertisingKey = toHex(this.random(32));
+      this.state.failedAttempts = 0;
+      this.state.lockedUntil = 0;
+      this.windowUntil = 0; // closes after the first success
+      this.guestGrantUntil = 0;
+      out.push({ type: 'persist', state: this.persistentState });
+      out.push(this.log({ kind: 'paired', connection: c.id, role, displayName: read.companion.displayName }));
+      out.push(this.log({ kind: 'pairing-window', open: false, reason: 'paired' }));
+    }
+    const hello: ToyHello = {
+      firmwareVersion: this.cfg.firmwareVersion,
+      capabilities: this.cfg.capabilities,
+      speakerBufferMs: this.cfg.speakerBufferMs,
+      role,
+      advertisingKey: fromHex(this.state.advertisingKey!),
+    };
+    const { message2, keys } = read.respond(hello);
+    c.channel = new SecureChannel(keys);
+    c.companionKey = keyHex;
+    c.displayName = existing?.displayName ?? read.companion.displayName;
+    out.push(...this.sendWire(c, encodeWire({ kind: mode === 'pair' ? 'pair-m2' : 'reconnect-m2', noise: message2 })));
+    out.push(this.log({ kind: 'session', connection: c.id, mode, displayName: c.displayName }));
+    if (mode === 'pair') out.push(...this.advertise(now, true));
+    return out;
+  }
+
+  private onRequest(c: Connection, m: ControlMessage, now: number): ToyAction[] {
+    const out: ToyAction[] = [];
+    if (m.type === 'result' || m.type === 'speaker-status' || m.type === 'mic-status' || m.type === 'goodbye') {
+      this.refuse('malformed', c.id, out, `${m.type} is toy-to-companion`);
+      return out;
+    }
+    const req = m as ControlRequest;
+    this.executed[req.type] = (this.executed[req.type] ?? 0) + 1;
+    const result = (status: ResultStatusName, body: Uint8Array = new Uint8Array(0)): ToyAction[] =>
+      this.sendControl(c, { type: 'result', id: req.id, status, body });
+    const me = this.state.pairings.find((p) => p.companionKey === c.companionKey);
+    const isOwner = me?.role === 'owner';
+    switch (req.type) {
+      case 'speaker-start':
+        this.speaker.start(req.firstFrame);
+        this.speakerConn = c.id;
+        this.lastSpeakerState = 'idle';
+        return result('OK');
+      case 'speaker-end':
+        this.speaker.end(req.lastFrame, now);
+        out.push(...result('OK'));
+        {
+          const played = this.speaker.advance(now);
+          if (played.length) out.push({ type: 'play', frames: played });
+        }
+        out.push(...this.reportSpeaker(now, true));
+        return out;
+      case 'speaker-stop':
+        this.speaker.stop();
+        out.push(...result('OK'), ...this.reportSpeaker(now, true));
+        return out;
+      case 'mic-start':
+        if (this.micConn && this.micConn !== c.id) return result('BUSY');
+        if (!this.micConn) out.push({ type: 'microphone', active: true });
+        this.micConn = c.id;
+        this.micBatch = [];
+        return [...out, ...result('OK')];
+      case 'mic-stop':
+        if (this.micConn !== c.id) return result('OK');
+        out.push(...this.flushMic(c));
+        this.micConn = undefined;
+        out.push({ type: 'microphone', active: false }, ...result('OK'));
+        return out;
+      case 'set-volume':
+        this.state.volume = req.volume;
+        return [{ type: 'persist', state: this.persistentState }, ...result('OK', new Uint8Array([req.volume]))];
+      case 'get-battery':
+        return result('OK', encodeBattery(this.battery));
+      case 'get-info':
+        return result(
+          'OK',
+          encodeToyInfo({ firmwareVersion: this.cfg.firmwareVersion, model: this.cfg.model, capabilities: this.cfg.capabilities, volume: this.state.volume }),
+        );
+      case 'list-pairings': {
+        if (!isOwner) {
+          this.refuse('not-owner', c.id, out);
+          return [...out, ...result('NOT_OWNER')];
+        }
+        const list: PairingEntry[] = this.state.pairings.map((p) => ({
+          keyId: companionKeyId(p.companionKey),
+          role: p.role,
+          displayName: p.displayName,
+          pairedAt: Math.floor(p.pairedAt / 1000),
+        }));
+        return result('OK', encodePairings(list));
+      }
+      case 'remove-pairing': {
+        const target = this.state.pairings.find((p) => companionKeyId(p.companionKey) === req.keyId);
+        if (!target) return result('NOT_FOUND');
+        if (!isOwner && target.companionKey !== c.companionKey) {
+          this.refuse('not-owner', c.id, out);
+          return [...out, ...result('NOT_OWNER')];
+        }
+        this.state.pairings = this.state.pairings.filter((p) => p !== target);
+        if (this.state.pairings.length === 0) delete this.state.advertisingKey;
+        out.push({ type: 'persist', state: this.persistentState }, ...result('OK'));
+        out.push(this.log({ kind: 'removed', companionKey: target.companionKey, by: c.companionKey ?? '' }));
+        for (const other of [...this.conns.values()]) {
+          if (other.companionKey === target.companionKey) out.push(...this.drop(other, 'pairing removed', now));
+        }
+        out.push(...this.advertise(now, true));
+        return out;
+      }
+      case 'allow-guest-pairing':
+        if (!isOwner) {
+          this.refuse('not-owner', c.id, out);
+          return [...out, ...result('NOT_OWNER')];
+        }
+        this.guestGrantUntil = now + this.cfg.guestGrantMs;
+        return result('OK');
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private recordError(c: Connection, e: unknown, now: number): ToyAction[] {
+    const out: ToyAction[] = [];
+    if (isPlushlinkError(e, 'REPLAYED_RECORD')) {
+      this.refuse('replayed-record', c.id, out);
+      return out;
+    }
+    if (isPlushlinkError(e, 'RECORD_AUTH_FAILED')) {
+      this.refuse('record-auth-failed', c.id, out);
+      return [...out, ...this.drop(c, 'record authentication failed', now)];
+    }
+    this.refuse('malformed', c.id, out, (e as Error).message);
+    return out;
+  }
+
+  private drop(c: Connection, reason: string, now: number): ToyAction[] {
+    const out = this.disconnect(c.id, now);
+    out.push({ type: 'disconnect', connection: c.id, reason });
+    return out;
+  }
+
+  private sendControl(c: Connection, m: ControlMessage): ToyAction[] {
+    if (!c.channel) return [];
+    return this.sendWire(c, c.channel.sealControl(m));
+  }
+
+  private sendWire(c: Connection, wire: Uint8Array): ToyAction[] {
+    return c.fragControl.fragment(wire, c.mtu - 3).map((value) => ({ type: 'send', connection: c.id, characteristic: 'control' as NotifyingCharacteristic, value }));
+  }
+
+  private sendError(c: Connection, refusal: RefusalName, retryAfterSec: number): ToyAction[] {
+    return this.sendWire(c, encodeWire({ kind: 'error', refusal, retryAfterSec }));
+  }
+
+  private refuse(what: RefusalKind, connection: string, out: ToyAction[], detail?: string): void {
+    this.refusals[what]++;
+    out.push(this.log({ kind: 'refused', connection, what, ...(detail ? { detail } : {}) }));
+  }
+
+  private log(event: ToyLogEvent): ToyAction {
+    return { type: 'log', event };
+  }
+
+  private advertise(now: number, force: boolean): ToyAction[] {
+    const slot = advertisingSlot(now);
+    const pairing = this.pairingWindowOpen(now);
+    if (!force && slot === this.advSlot && pairing === this.advPairing) return [];
+    this.advSlot = slot;
+    this.advPairing = pairing;
+    const key = this.state.advertisingKey && this.state.pairings.length ? fromHex(this.state.advertisingKey) : undefined;
+    return [{ type: 'advertise', serviceData: buildAdvertisement({ nowMs: now, pairing, advertisingKey: key, random: this.random }) }];
+  }
+}
