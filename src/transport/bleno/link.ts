@@ -167,7 +167,9 @@ export class BlenoPeripheralLink extends EventEmitter<PeripheralLinkEvents> impl
     clearTimeout(p.timer);
     this.#inFlight = null;
     p.resolve();
-    this.#pumpIndications();
+    // Not synchronously: bleno emits 'indicate' *before* it clears its `_lastIndicatedAttribute`,
+    // so an indication sent from inside this callback would never see its confirmation.
+    queueMicrotask(() => this.#pumpIndications());
   }
 
   /** @internal The connection is gone. Idempotent. */
