@@ -104,4 +104,28 @@ describe('optional Bluetooth packages', () => {
     expect(isUnavailable(e2)).toBe(true);
     expect((e2 as Error).message).toContain('@abandonware/bleno');
   });
+
+  it('the rig still runs when the native HCI socket addon is missing (no compiler on the machine)', async () => {
+    const req = Module.createRequire(import.meta.url);
+    for (const k of Object.keys(req.cache)) {
+      if (k.includes('bluetooth-hci-socket') || k.includes('noble/lib/hci-socket')) delete req.cache[k];
+    }
+    missing.add('@abandonware/bluetooth-hci-socket');
+    const { createNobleSimRadio } = await import('../../src/transport/noble-sim/index.js');
+    const radio = createNobleSimRadio();
+    try {
+      expect(attempts).toContain('@abandonware/bluetooth-hci-socket');
+      const got: number[] = [];
+      radio.peripheral.on('connect', (l) => l.on('write', (_c, v) => got.push(v[0]!)));
+      await radio.peripheral.advertise(new Uint8Array([1]));
+      const link = await radio.central.connect(radio.peripheral.address.replace(/:/g, ''));
+      await link.write('control', new Uint8Array([42]));
+      expect(got).toEqual([42]);
+      // the stub did not stay in the module cache
+      const hci = req.resolve('@abandonware/noble/lib/hci-socket/hci.js');
+      expect(req.cache[hci]).toBeUndefined();
+    } finally {
+      await radio.close();
+    }
+  });
 });

@@ -15,6 +15,7 @@
  * handlers noble's HCI bindings install.
  */
 import { EventEmitter as NodeEventEmitter } from 'node:events';
+import Module, { createRequire } from 'node:module';
 import { NobleCentral, type NobleCentralOptions, type NobleLike } from '../noble/central.js';
 import { requireOptional } from '../noble/optional-require.js';
 import { HCI_REASON, SimAir, SimCentralHci, type SimPacket, type SimPacketVerdict, type SimStats } from './air.js';
@@ -79,13 +80,56 @@ function address(prefix: number, n: number): string {
 }
 
 /**
+ * Loads noble's HCI bindings module. It requires `./hci.js`, which requires the native
+ * `@abandonware/bluetooth-hci-socket` addon at load time; the rig never uses that class, so when
+ * the addon is missing or did not build (no compiler on the machine), `./hci.js` is stubbed for
+ * this one load and both cache entries are removed again, so a later real noble load is unaffected.
+ */
+function loadNobleHciBindings(): NobleBindingsCtor {
+  const pkg = '@abandonware/noble';
+  try {
+    return requireOptional<NobleBindingsCtor>(pkg, `${pkg}/lib/hci-socket/bindings.js`);
+  } catch (e) {
+    const req = createRequire(import.meta.url);
+    let hciPath: string;
+    let bindingsPath: string;
+    let status: unknown;
+    try {
+      hciPath = req.resolve(`${pkg}/lib/hci-socket/hci.js`);
+      bindingsPath = req.resolve(`${pkg}/lib/hci-socket/bindings.js`);
+      status = req(`${pkg}/lib/hci-socket/hci-status.json`);
+    } catch {
+      throw e; // noble itself is missing: TRANSPORT_UNAVAILABLE naming it
+    }
+    const StubHci = Object.assign(
+      function StubHci(): never {
+        throw new Error('noble-sim never opens a real HCI socket');
+      },
+      { STATUS_MAPPER: status },
+    );
+    const stub = new Module(hciPath);
+    stub.filename = hciPath;
+    stub.loaded = true;
+    stub.exports = StubHci;
+    req.cache[hciPath] = stub;
+    delete req.cache[bindingsPath];
+    try {
+      return req(bindingsPath) as NobleBindingsCtor;
+    } finally {
+      delete req.cache[hciPath];
+      delete req.cache[bindingsPath];
+    }
+  }
+}
+
+/**
  * Builds a noble instance whose bindings are noble's own HCI bindings over `hci`. The bindings'
  * constructor (which opens a real HCI socket) is bypassed: its fields are set as it would set
  * them (noble 1.9.2-26), with the fake controller and noble's own GAP in place of the real ones.
  */
 function createSimNoble(hci: SimCentralHci, cleanups: (() => void)[]): NobleLike {
   const pkg = '@abandonware/noble';
-  const NobleBindings = requireOptional<NobleBindingsCtor>(pkg, `${pkg}/lib/hci-socket/bindings.js`);
+  const NobleBindings = loadNobleHciBindings();
   const Gap = requireOptional<GapCtor>(pkg, `${pkg}/lib/hci-socket/gap.js`);
   const withBindings = requireOptional<(bindings: unknown) => NobleLike>(pkg, `${pkg}/with-bindings`);
 
