@@ -155,8 +155,8 @@ describe('noble-sim: connect and MTU exchange', () => {
       await until(() => notified.length === 2);
       expect(notified.map((g) => [...g])).toEqual([[...value], [...value]]);
       // one byte more is refused on both sides (bleno would silently truncate notifications)
-      await expectCode(link.write('speaker', new Uint8Array(expected - 2)), 'MESSAGE_TOO_LONG');
-      await expectCode(plink.send('microphone', new Uint8Array(expected - 2)), 'MESSAGE_TOO_LONG');
+      await expectCode(link.write('speaker', new Uint8Array(expected - 2)), 'BAD_FRAME');
+      await expectCode(plink.send('microphone', new Uint8Array(expected - 2)), 'BAD_FRAME');
       expect(radio.links()).toHaveLength(1);
     });
   }

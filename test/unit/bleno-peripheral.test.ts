@@ -154,7 +154,7 @@ describe('BlenoPeripheral over bleno', () => {
     expect(sent).toEqual(['ind 10', 'notify 20', 'ind 11']);
     bleno.char('control').emit('indicate');
     await b;
-    expect(await code(link.send('microphone', new Uint8Array(183)))).toBe('MESSAGE_TOO_LONG');
+    expect(await code(link.send('microphone', new Uint8Array(183)))).toBe('BAD_FRAME');
     bleno.char('microphone').emit('unsubscribe');
     expect(await code(link.send('microphone', new Uint8Array([1])))).toBe('NOT_SUBSCRIBED');
     expect(events).toEqual(['write control 1,2', 'write speaker 3', 'sub control', 'sub microphone', 'unsub microphone']);

@@ -27,7 +27,7 @@ export interface AdvertisingPayload {
 export function buildAdvertisingPayload(serviceData: Uint8Array): AdvertisingPayload {
   if (serviceData.length > MAX_ADVERTISED_SERVICE_DATA) {
     throw new PlushlinkError(
-      'MESSAGE_TOO_LONG',
+      'BAD_FRAME',
       `advertised service data is ${serviceData.length} bytes; at most ${MAX_ADVERTISED_SERVICE_DATA} fit a legacy advertisement`,
       { length: serviceData.length, max: MAX_ADVERTISED_SERVICE_DATA },
     );

@@ -75,14 +75,14 @@ export class BlenoPeripheralLink extends EventEmitter<PeripheralLinkEvents> impl
    * Sends an indication (`control`, settles on the central's confirmation; indications are sent
    * one at a time as ATT requires) or a notification (`microphone`, settles when queued).
    * Rejects with `DISCONNECTED`, `NOT_SUBSCRIBED` (the central has not enabled it),
-   * `MESSAGE_TOO_LONG` (more than mtu − 3 bytes: bleno would silently truncate) or `TIMEOUT`
+   * `BAD_FRAME` (more than mtu − 3 bytes: bleno would silently truncate) or `TIMEOUT`
    * (no confirmation in time; the link is then dropped).
    */
   send(characteristic: NotifyingCharacteristic, value: Uint8Array): Promise<void> {
     if (!this.#connected) return Promise.reject(disconnected());
     if (value.length > this.mtu - 3) {
       return Promise.reject(
-        new PlushlinkError('MESSAGE_TOO_LONG', `value of ${value.length} bytes exceeds mtu − 3 = ${this.mtu - 3}`, {
+        new PlushlinkError('BAD_FRAME', `value of ${value.length} bytes exceeds mtu − 3 = ${this.mtu - 3}`, {
           length: value.length,
           mtu: this.mtu,
         }),

@@ -530,13 +530,13 @@ export class NobleCentralLink extends EventEmitter<CentralLinkEvents> implements
 
   /**
    * Writes one value of at most mtu − 3 bytes: `control` with response, `speaker` without.
-   * Rejects with `MESSAGE_TOO_LONG`, `DISCONNECTED` or `TIMEOUT` (the link is then dropped).
+   * Rejects with `BAD_FRAME`, `DISCONNECTED` or `TIMEOUT` (the link is then dropped).
    */
   write(characteristic: WritableCharacteristic, value: Uint8Array): Promise<void> {
     if (this.#state !== 'open') return Promise.reject(this.#failure ?? disconnected());
     if (value.length > this.#mtu - 3) {
       return Promise.reject(
-        new PlushlinkError('MESSAGE_TOO_LONG', `value of ${value.length} bytes exceeds mtu − 3 = ${this.#mtu - 3}`, {
+        new PlushlinkError('BAD_FRAME', `value of ${value.length} bytes exceeds mtu − 3 = ${this.#mtu - 3}`, {
           length: value.length,
           mtu: this.#mtu,
         }),
