@@ -180,7 +180,10 @@ export class JitterBuffer<T = Uint8Array> {
         remaining--;
         continue;
       }
-      const n = Math.min(this.#firstHeldOff(Math.min(remaining, this.window)), remaining);
+      // held frames all lie within `window` of next: none found there means none before target
+      const limit = Math.min(remaining, this.window);
+      const f = this.#firstHeldOff(limit);
+      const n = f < limit ? f : remaining;
       this.#releaseLost(n, out);
       remaining -= n;
     }
@@ -205,7 +208,9 @@ export class JitterBuffer<T = Uint8Array> {
   }
 
   #releaseLost(count: number, out: JitterOutput<T>[]): void {
-    out.push({ kind: 'lost', seq: this.#next!, count });
+    const prev = out[out.length - 1];
+    if (prev?.kind === 'lost') prev.count += count; // adjacent runs in one batch: one marker
+    else out.push({ kind: 'lost', seq: this.#next!, count });
     this.stats.lost += count;
     this.#advance(count);
   }
