@@ -287,16 +287,7 @@ function verifyEnvelope<T extends Uint8Array | Pick<FamilyPublicKey, 'signPublic
       });
     }
   }
-  const info: VoiceMessageInfo = {
-    version: VOICE_MESSAGE_VERSION,
-    messageId: toHex(p.messageId),
-    createdAt: p.createdAt,
-    sender: p.sender,
-    recipients: p.keyIds,
-    audioLength: p.audioLength,
-    size: bytes.length,
-  };
-  return { p, info, trusted };
+  return { p, info: infoOf(p, bytes.length), trusted };
 }
 
 /**
@@ -365,10 +356,28 @@ export function openVoiceMessage<T extends Uint8Array | Pick<FamilyPublicKey, 's
   }
 }
 
+function infoOf(p: ParsedEnvelope, size: number): VoiceMessageInfo {
+  return {
+    version: VOICE_MESSAGE_VERSION,
+    messageId: toHex(p.messageId),
+    createdAt: p.createdAt,
+    sender: p.sender,
+    recipients: p.keyIds,
+    audioLength: p.audioLength,
+    size,
+  };
+}
+
 /**
- * Reads the message id (hex) from an envelope's header after only the structural checks (1–3);
- * no signature check. For file naming and bookkeeping of envelopes already verified once.
+ * The header of an envelope after only the structural checks (1–3: `BAD_ENVELOPE`,
+ * `UNKNOWN_VERSION`); the signature is NOT checked, so nothing in it is authenticated. For
+ * bookkeeping of envelopes already verified once (the outbox verifies on `add`).
  */
+export function peekVoiceMessage(bytes: Uint8Array): VoiceMessageInfo {
+  return infoOf(parseEnvelope(bytes), bytes.length);
+}
+
+/** The message id (hex) of an envelope, after only the structural checks (see {@link peekVoiceMessage}). */
 export function peekMessageId(bytes: Uint8Array): string {
   return toHex(parseEnvelope(bytes).messageId);
 }

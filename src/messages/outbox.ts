@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import { bytesEqual } from '../protocol/bytes.js';
 import { PlushlinkError, isPlushlinkError, type ErrorCode } from '../protocol/errors.js';
-import { inspectVoiceMessage } from './envelope.js';
+import { inspectVoiceMessage, peekVoiceMessage } from './envelope.js';
 import {
   hasErrno,
   nodeFileSystem,
@@ -29,7 +29,7 @@ export interface OutboxEntry {
   size: number;
   /** Creation time from the signed header (ms); the file's mtime when the file is unreadable. */
   createdAt: number;
-  /** Set when the file does not verify as an envelope (never produced by the outbox itself). */
+  /** Set when the file does not parse as an envelope (never produced by the outbox itself). */
   error?: ErrorCode;
 }
 
@@ -193,7 +193,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       const bytes = await readIfExists(this.fs, path);
       if (bytes === undefined) continue; // removed meanwhile
       try {
-        const info = inspectVoiceMessage(bytes);
+        // Structural check only: every file here was signature-checked by add(), and the relay
+        // checks again on upload. (Verifying on every listing would cost an Ed25519 verify each.)
+        const info = peekVoiceMessage(bytes);
         if (info.messageId !== id) throw new PlushlinkError('BAD_ENVELOPE', 'file name does not match message id');
         out.push({ id, path, size: bytes.length, createdAt: info.createdAt });
       } catch (e) {
@@ -246,7 +248,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     for (const entry of await this.list()) {
       if (signal?.aborted) throw aborted();
       if (entry.error !== undefined) {
-        report.failed.push({ id: entry.id, attempts: 0, error: new PlushlinkError(entry.error, 'queued file does not verify') });
+        report.failed.push({ id: entry.id, attempts: 0, error: new PlushlinkError(entry.error, 'queued file does not parse as an envelope') });
         continue;
       }
       const bytes = await readIfExists(this.fs, entry.path);
