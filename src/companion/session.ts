@@ -21,6 +21,8 @@ import type { SessionKeys, ToyHello } from '../protocol/handshake.js';
 import type { WireMessage } from '../protocol/wire.js';
 import type { PairedToy } from './keystore.js';
 import type { ToyLink } from './toy-link.js';
+import { Speaker } from './speaker.js';
+import { Microphone } from './microphone.js';
 
 /** The toy's speaker report. */
 export type SpeakerStatus = Extract<ControlMessage, { type: 'speaker-status' }>;
@@ -66,6 +68,10 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
   private closedReason: string | undefined;
   /** Dropped inbound input, by code. */
   readonly dropped: Partial<Record<ErrorCode, number>> = {};
+  /** The toy's speaker: `await session.speaker.play('hello.ogg')`. */
+  readonly speaker: Speaker;
+  /** The toy's microphone: `const mic = await session.microphone.start()`. */
+  readonly microphone: Microphone;
 
   /** @internal created by Companion */
   constructor(
@@ -80,6 +86,8 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
     this.hello = hello;
     this.roundTrips = roundTrips;
     this.channel = new SecureChannel(keys);
+    this.speaker = new Speaker(this);
+    this.microphone = new Microphone(this);
     link.on('wire', this.onWire);
     link.on('audio', this.onAudio);
     link.on('inputError', this.onInputError);

@@ -187,7 +187,10 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         if (run !== this.micRun) return;
         const r = await iter.next();
-        if (r.done) return;
+        if (r.done) {
+          if (run === this.micRun) this.run(this.core.micEnded(this.clock()));
+          return;
+        }
         k++;
         this.run(this.core.micFrame(r.value, this.clock()));
       }

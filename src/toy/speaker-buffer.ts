@@ -50,13 +50,12 @@ export class SpeakerBuffer {
     this.expectedFrame = firstFrame;
   }
 
-  /** The stream's last frame is `lastFrame`: play out what is buffered, then `done`. */
+  /** The stream's last frame is `lastFrame`: play out what is buffered, then `done`. Call {@link advance} after it. */
   end(lastFrame: number, now: number): void {
     this.ended = true;
     this.endFrame = lastFrame;
     if (this.state === 'idle' && this.queue.length > 0) this.begin(now);
     if (this.state === 'playing') this.state = 'draining';
-    this.advance(now);
   }
 
   /** Stops at once, discarding the buffer. */
@@ -66,9 +65,8 @@ export class SpeakerBuffer {
     this.ended = false;
   }
 
-  /** Frames arrived (in record order). Returns the frames accepted. */
+  /** Frames arrived (in record order). Call {@link advance} first so the buffer is up to date. Returns the frames accepted. */
   push(firstFrame: number, frames: readonly Uint8Array[], now: number): number {
-    this.advance(now);
     if (this.state === 'done' || this.state === 'stopped') this.state = 'idle';
     if (this.expectedFrame !== undefined && firstFrame > this.expectedFrame) this.framesLost += firstFrame - this.expectedFrame;
     this.expectedFrame = firstFrame + frames.length;

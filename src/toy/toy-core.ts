@@ -259,6 +259,21 @@ export class ToyCore {
     return out;
   }
 
+  /** The microphone source ran out: flush, tell the listener where the stream ended, switch off. */
+  micEnded(_now: number): ToyAction[] {
+    const c = this.micConn ? this.conns.get(this.micConn) : undefined;
+    if (!c) return [];
+    return this.endMic(c);
+  }
+
+  private endMic(c: Connection): ToyAction[] {
+    const out = this.flushMic(c);
+    this.micConn = undefined;
+    out.push({ type: 'microphone', active: false });
+    if (c.channel) out.push(...this.sendControl(c, { type: 'mic-status', id: 0, active: false, framesSent: c.channel.nextAudioFrame }));
+    return out;
+  }
+
   /** Advances time: deadlines, window expiry, speaker playback and reports, advertising rotation. */
   tick(now: number): ToyAction[] {
     const out: ToyAction[] = [];
@@ -297,6 +312,8 @@ export class ToyCore {
     try {
       const batch = c.channel.openAudio(r.message);
       this.speakerConn = c.id;
+      const before = this.speaker.advance(now);
+      if (before.length) out.push({ type: 'play', frames: before });
       this.speaker.push(batch.firstFrame, batch.frames, now);
       const played = this.speaker.advance(now);
       if (played.length) out.push({ type: 'play', frames: played });
@@ -506,8 +523,7 @@ export class ToyCore {
       case 'speaker-start':
         this.speaker.start(req.firstFrame);
         this.speakerConn = c.id;
-        this.lastSpeakerState = 'idle';
-        return result('OK');
+        return [...result('OK'), ...this.reportSpeaker(now, true)];
       case 'speaker-end':
         this.speaker.end(req.lastFrame, now);
         out.push(...result('OK'));
@@ -521,18 +537,17 @@ export class ToyCore {
         this.speaker.stop();
         out.push(...result('OK'), ...this.reportSpeaker(now, true));
         return out;
-      case 'mic-start':
+      case 'mic-start': {
         if (this.micConn && this.micConn !== c.id) return result('BUSY');
         if (!this.micConn) out.push({ type: 'microphone', active: true });
         this.micConn = c.id;
         this.micBatch = [];
-        return [...out, ...result('OK')];
+        const first = c.channel!.nextAudioFrame;
+        return [...out, ...result('OK', new Uint8Array([(first >>> 24) & 0xff, (first >>> 16) & 0xff, (first >>> 8) & 0xff, first & 0xff]))];
+      }
       case 'mic-stop':
         if (this.micConn !== c.id) return result('OK');
-        out.push(...this.flushMic(c));
-        this.micConn = undefined;
-        out.push({ type: 'microphone', active: false }, ...result('OK'));
-        return out;
+        return [...result('OK'), ...this.endMic(c)];
       case 'set-volume':
         this.state.volume = req.volume;
         return [{ type: 'persist', state: this.persistentState }, ...result('OK', new Uint8Array([req.volume]))];

@@ -1,0 +1,245 @@
+/**
+ * The microphone path: `session.microphone.start()` asks the toy to stream what its
+ * microphone hears. Frames arrive in sequence-numbered records (notifications: some may be
+ * lost) and go through a jitter buffer; lost frames are concealed by the decoder's PLC.
+ * Consume them as Opus packets, as PCM, or record them to an Ogg Opus (and WAV) file.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { ConcealingDecoder } from '../audio/concealing-decoder.js';
+import { JitterBuffer, type JitterOutput } from '../audio/jitter-buffer.js';
+import { OpusDecoder } from '../audio/opus-codec.js';
+import { concealmentPacket } from '../audio/opus-packet.js';
+import { OggOpusFileWriter, writeWavFile } from '../audio/files.js';
+import type { AudioBatch } from '../protocol/channel.js';
+import { PlushlinkError } from '../protocol/errors.js';
+import type { ToySession } from './session.js';
+
+/** One 20 ms slot of the microphone stream, in order. */
+export type MicFrame = { seq: number; packet: Uint8Array; lost: false } | { seq: number; packet: undefined; lost: true };
+
+export interface MicrophoneStats {
+  /** Frames received from the toy. */
+  received: number;
+  /** Frames declared lost (concealed on decode). */
+  lost: number;
+  duplicates: number;
+  late: number;
+}
+
+export interface MicrophoneEvents {
+  frame: (f: MicFrame) => void;
+  end: () => void;
+}
+
+export interface MicStartOptions {
+  signal?: AbortSignal;
+  /** Jitter buffer depth in frames (default 3 = 60 ms). */
+  jitterDepth?: number;
+}
+
+/** A running microphone stream. */
+export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
+  private readonly jitter: JitterBuffer;
+  private readonly queue: MicFrame[] = [];
+  private waiters: (() => void)[] = [];
+  private ended = false;
+  private consumers = 0;
+
+  private endSeq: number | undefined;
+
+  /** @internal */
+  constructor(
+    private readonly session: ToySession,
+    depth: number,
+  ) {
+    super();
+    this.jitter = new JitterBuffer({ depth });
+    session.on('audio', this.onAudio);
+    session.on('mic-status', this.onStatus);
+    session.once('close', this.onClose);
+  }
+
+  /** @internal the toy's first frame number (from the mic-start result), so early losses count too. */
+  setFirstSeq(seq: number): void {
+    if (this.jitter.nextSeq === undefined) this.jitter.reset(seq);
+  }
+
+  get stats(): MicrophoneStats {
+    const j = this.jitter.stats;
+    return { received: j.received, lost: j.lost, duplicates: j.duplicates, late: j.late };
+  }
+
+  get active(): boolean {
+    return !this.ended;
+  }
+
+  /** Asks the toy to stop, releases what the jitter buffer holds and ends the stream. */
+  async stop(): Promise<void> {
+    if (this.ended) return;
+    const ended = new Promise<void>((r) => this.once('end', () => r()));
+    if (this.session.open) await this.session.request({ type: 'mic-stop' }).catch(() => undefined);
+    // the toy answers with a mic-status that ends the stream; do not wait forever for it
+    const t = setTimeout(() => this.finish(), 1000);
+    await ended;
+    clearTimeout(t);
+  }
+
+  /** Ordered frames (received or lost) as an async iterable. One consumer at a time. */
+  async *frames(): AsyncGenerator<MicFrame> {
+    if (this.consumers++ > 0) throw new PlushlinkError('INTERNAL', 'the microphone stream has one consumer');
+    for (;;) {
+      const f = this.queue.shift();
+      if (f) {
+        yield f;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  /** Ordered Opus packets; a lost frame yields a concealment (PLC) packet. */
+  async *packets(): AsyncGenerator<Uint8Array> {
+    let prevToc: number | undefined;
+    for await (const f of this.frames()) {
+      if (f.lost) yield concealmentPacket(prevToc);
+      else {
+        prevToc = f.packet[0];
+        yield f.packet;
+      }
+    }
+  }
+
+  /** 16 kHz mono PCM, 320 samples per frame, lost frames concealed. */
+  async *pcm(): AsyncGenerator<Int16Array> {
+    const decoder = await OpusDecoder.create();
+    try {
+      const cd = new ConcealingDecoder(decoder);
+      for await (const f of this.frames()) {
+        const item: JitterOutput<Uint8Array> = f.lost ? { kind: 'lost', seq: f.seq, count: 1 } : { kind: 'frame', seq: f.seq, data: f.packet };
+        yield cd.process(item);
+      }
+    } finally {
+      decoder.free();
+    }
+  }
+
+  /**
+   * Records until the stream ends (call `stop()`, abort `signal`, or `seconds` elapse) into an
+   * Ogg Opus file, and a WAV file when `wav` is given. Resolves with the counts.
+   */
+  async record(oggPath: string, opts: { wav?: string; seconds?: number; signal?: AbortSignal } = {}): Promise<{ frames: number; lost: number; oggPath: string; wavPath?: string }> {
+    const writer = new OggOpusFileWriter(oggPath);
+    const decoder = opts.wav ? await OpusDecoder.create() : undefined;
+    const cd = decoder ? new ConcealingDecoder(decoder) : undefined;
+    const pcm: Int16Array[] = [];
+    let frames = 0;
+    let lost = 0;
+    let prevToc: number | undefined;
+    const onAbort = (): void => void this.stop();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = opts.seconds !== undefined ? setTimeout(() => void this.stop(), opts.seconds * 1000) : undefined;
+    try {
+      for await (const f of this.frames()) {
+        frames++;
+        if (f.lost) {
+          lost++;
+          writer.writePacket(concealmentPacket(prevToc));
+          if (cd) pcm.push(cd.process({ kind: 'lost', seq: f.seq, count: 1 }));
+        } else {
+          prevToc = f.packet[0];
+          writer.writePacket(f.packet);
+          if (cd) pcm.push(cd.process({ kind: 'frame', seq: f.seq, data: f.packet }));
+        }
+      }
+      await writer.finish();
+      if (opts.wav) {
+        let n = 0;
+        for (const p of pcm) n += p.length;
+        const all = new Int16Array(n);
+        let o = 0;
+        for (const p of pcm) {
+          all.set(p, o);
+          o += p.length;
+        }
+        await writeWavFile(opts.wav, all);
+      }
+      return { frames, lost, oggPath, ...(opts.wav ? { wavPath: opts.wav } : {}) };
+    } catch (e) {
+      await writer.abort().catch(() => undefined);
+      throw e;
+    } finally {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      decoder?.free();
+    }
+  }
+
+  private push(outs: JitterOutput<Uint8Array>[]): void {
+    for (const o of outs) {
+      if (o.kind === 'frame') this.enqueue({ seq: o.seq, packet: o.data, lost: false });
+      else for (let i = 0; i < o.count; i++) this.enqueue({ seq: (o.seq + i) >>> 0, packet: undefined, lost: true });
+    }
+  }
+
+  private enqueue(f: MicFrame): void {
+    this.queue.push(f);
+    this.emit('frame', f);
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.push(this.jitter.flush());
+    // Frames the toy sent after the last one we got were lost in the air: account for them.
+    if (this.endSeq !== undefined && this.jitter.nextSeq !== undefined) {
+      let guard = 0;
+      while (this.jitter.nextSeq !== undefined && ((this.endSeq - this.jitter.nextSeq) | 0) > 0 && guard++ < 100_000) this.push(this.jitter.forceNext());
+    }
+    this.ended = true;
+    this.session.off('audio', this.onAudio);
+    this.session.off('mic-status', this.onStatus);
+    this.session.off('close', this.onClose);
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+    this.emit('end');
+  }
+
+  private readonly onAudio = (b: AudioBatch): void => {
+    if (this.ended) return;
+    for (let i = 0; i < b.frames.length; i++) this.push(this.jitter.push((b.firstFrame + i) >>> 0, b.frames[i]!));
+  };
+
+  private readonly onClose = (): void => this.finish();
+
+  private readonly onStatus = (st: { active: boolean; framesSent: number }): void => {
+    if (st.active || this.ended) return;
+    // The toy's microphone stopped after frame framesSent − 1; records still in the air get a moment to land.
+    this.endSeq = st.framesSent;
+    setTimeout(() => this.finish(), 100);
+  };
+}
+
+/** The toy's microphone, as seen from a session. */
+export class Microphone {
+  private current: MicrophoneStream | undefined;
+
+  constructor(private readonly session: ToySession) {}
+
+  /** Starts the toy's microphone. Rejects with `RATE_LIMITED` when another companion is listening. */
+  async start(opts: MicStartOptions = {}): Promise<MicrophoneStream> {
+    if (this.current?.active) throw new PlushlinkError('RATE_LIMITED', 'the microphone is already streaming');
+    const stream = new MicrophoneStream(this.session, opts.jitterDepth ?? 3);
+    const r = await this.session.request({ type: 'mic-start' }, { signal: opts.signal });
+    if (r.status !== 'OK') {
+      await stream.stop();
+      throw new PlushlinkError(r.status === 'BUSY' ? 'RATE_LIMITED' : 'BAD_CONTROL_MESSAGE', `the toy refused to start its microphone: ${r.status}`);
+    }
+    if (r.body.length === 4) stream.setFirstSeq(((r.body[0]! << 24) >>> 0) + (r.body[1]! << 16) + (r.body[2]! << 8) + r.body[3]!);
+    this.current = stream;
+    return stream;
+  }
+}

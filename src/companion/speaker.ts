@@ -1,0 +1,283 @@
+/**
+ * The speaker path: `session.speaker.play(source)` streams Opus frames to the toy, batched
+ * into records (several 20 ms frames per record up to the MTU and a latency budget) and paced
+ * so the toy's small playback buffer neither overruns nor starves. The toy reports its
+ * buffer every 100 ms while playing; between reports the companion advances its estimate by
+ * the clock. `play` resolves when the toy has played the last frame.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { readFile } from 'node:fs/promises';
+import { OpusEncoder, FRAME_SAMPLES, DEFAULT_BITRATE } from '../audio/opus-codec.js';
+import { parseOpusPacket } from '../audio/opus-packet.js';
+import { readOggOpus } from '../audio/ogg-opus.js';
+import { decodeWav } from '../audio/wav.js';
+import { audioPayloadSize, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
+import { PlushlinkError } from '../protocol/errors.js';
+import { RECORD_OVERHEAD } from '../protocol/record.js';
+import type { SpeakerStatus, ToySession } from './session.js';
+
+const FRAME_MS = 20;
+
+/** What `play` accepts. */
+export type SpeakerSource =
+  /** Ogg Opus file bytes. */
+  | Uint8Array
+  /** A path to an Ogg Opus (.ogg/.opus) or WAV (16 kHz mono s16) file. */
+  | string
+  /** 20 ms Opus packets (mono voice). */
+  | { packets: Iterable<Uint8Array> | AsyncIterable<Uint8Array> }
+  /** 16 kHz mono PCM, encoded on the fly (chunks of any length). */
+  | { pcm: Int16Array | Iterable<Int16Array> | AsyncIterable<Int16Array>; bitrate?: number };
+
+export interface PlayOptions {
+  signal?: AbortSignal;
+  /** Longest a frame waits for its batch (default 60 ms: up to 4 frames per record). */
+  latencyBudgetMs?: number;
+  /** Keep at least this much room in the toy's buffer (default 80 ms). */
+  safetyMarginMs?: number;
+  /** Give up when the toy stops reporting for this long (default 5000 ms). */
+  stallTimeoutMs?: number;
+}
+
+export interface PlayProgress {
+  framesSent: number;
+  framesPlayed: number;
+  /** The companion's estimate of the toy's buffer, ms. */
+  estimatedBufferMs: number;
+}
+
+export interface PlayResult {
+  framesSent: number;
+  framesPlayed: number;
+  records: number;
+  /** Underruns after playback had started (the toy's count, this stream only). */
+  underruns: number;
+  overruns: number;
+  durationMs: number;
+}
+
+export interface SpeakerEvents {
+  progress: (p: PlayProgress) => void;
+}
+
+/** Normalises any source into 20 ms Opus packets. */
+export async function* opusPacketsOf(source: SpeakerSource): AsyncGenerator<Uint8Array> {
+  if (typeof source === 'string') {
+    const bytes = new Uint8Array(await readFile(source));
+    if (/\.wav$/i.test(source)) {
+      const wav = decodeWav(bytes);
+      if (wav.sampleRate !== 16000 || wav.channels !== 1) throw new PlushlinkError('BAD_AUDIO', `${source}: WAV must be 16 kHz mono (got ${wav.sampleRate} Hz, ${wav.channels} ch)`);
+      yield* opusPacketsOf({ pcm: wav.samples });
+      return;
+    }
+    yield* opusPacketsOf(bytes);
+    return;
+  }
+  if (source instanceof Uint8Array) {
+    const file = readOggOpus(source);
+    if (file.head.channels !== 1) throw new PlushlinkError('BAD_AUDIO', 'the speaker plays mono Ogg Opus only');
+    for (const p of file.packets) yield p;
+    return;
+  }
+  if ('packets' in source) {
+    for await (const p of source.packets as AsyncIterable<Uint8Array>) yield p;
+    return;
+  }
+  const enc = new OpusEncoder({ bitrate: source.bitrate ?? DEFAULT_BITRATE });
+  try {
+    const chunks: AsyncIterable<Int16Array> | Iterable<Int16Array> = source.pcm instanceof Int16Array ? [source.pcm] : source.pcm;
+    let pending = new Int16Array(0);
+    for await (const chunk of chunks as AsyncIterable<Int16Array>) {
+      const all = new Int16Array(pending.length + chunk.length);
+      all.set(pending);
+      all.set(chunk, pending.length);
+      let o = 0;
+      for (; o + FRAME_SAMPLES <= all.length; o += FRAME_SAMPLES) yield enc.encode(all.subarray(o, o + FRAME_SAMPLES));
+      pending = all.slice(o);
+    }
+    if (pending.length > 0) {
+      const last = new Int16Array(FRAME_SAMPLES);
+      last.set(pending);
+      yield enc.encode(last);
+    }
+  } finally {
+    enc.free();
+  }
+}
+
+/** The toy's speaker, as seen from a session. */
+export class Speaker extends EventEmitter<SpeakerEvents> {
+  private busy = false;
+
+  constructor(
+    private readonly session: ToySession,
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    super();
+  }
+
+  /**
+   * Plays `source` on the toy and resolves when the toy has played the last frame. Rejects
+   * with `ABORTED` (the toy is told to stop), `SESSION_CLOSED`, `BAD_AUDIO`, `TIMEOUT`.
+   */
+  async play(source: SpeakerSource, opts: PlayOptions = {}): Promise<PlayResult> {
+    if (this.busy) throw new PlushlinkError('RATE_LIMITED', 'the speaker is already playing');
+    this.busy = true;
+    try {
+      return await this.run(source, opts);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async run(source: SpeakerSource, opts: PlayOptions): Promise<PlayResult> {
+    const s = this.session;
+    const signal = opts.signal;
+    signal?.throwIfAborted();
+    const capacityMs = s.hello.speakerBufferMs;
+    const maxFramesPerRecord = Math.floor((opts.latencyBudgetMs ?? 60) / FRAME_MS) + 1;
+    const maxFill = Math.max(FRAME_MS, capacityMs - (opts.safetyMarginMs ?? 80));
+    const payloadMax = s.mtu - 3;
+    const stallMs = opts.stallTimeoutMs ?? 5000;
+    const t0 = this.clock();
+
+    // The toy's state, as last reported, and when.
+    let last: SpeakerStatus | undefined;
+    let lastAt = 0;
+    let baseUnderruns: number | undefined;
+    let baseOverruns: number | undefined;
+    let basePlayed: number | undefined;
+    let wake: (() => void) | undefined;
+    const onStatus = (st: SpeakerStatus): void => {
+      if (basePlayed === undefined) return;
+      last = st;
+      lastAt = this.clock();
+      wake?.();
+    };
+    const onClose = (): void => wake?.();
+    s.on('speaker-status', onStatus);
+    s.on('close', onClose);
+    const sleep = (ms: number): Promise<void> =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(done, Math.max(1, ms));
+        function done(): void {
+          clearTimeout(t);
+          wake = undefined;
+          signal?.removeEventListener('abort', done);
+          resolve();
+        }
+        wake = done;
+        signal?.addEventListener('abort', done, { once: true });
+      });
+
+    const firstFrame = s.nextAudioFrame;
+    let sent = 0;
+    let records = 0;
+    const played = (): number => {
+      if (!last || basePlayed === undefined) return 0;
+      let p = last.framesPlayed - basePlayed;
+      if (last.state === 'playing' || last.state === 'draining') p += Math.floor((this.clock() - lastAt) / FRAME_MS);
+      return Math.max(0, Math.min(sent, p));
+    };
+    const check = (): void => {
+      if (signal?.aborted) throw new PlushlinkError('ABORTED', 'playback aborted');
+      if (!s.open) throw new PlushlinkError('SESSION_CLOSED', 'the session closed during playback');
+    };
+    try {
+      const startStatus = await this.startStream(firstFrame, signal);
+      basePlayed = startStatus.framesPlayed;
+      baseUnderruns = startStatus.underruns;
+      baseOverruns = startStatus.overruns;
+      const it = opusPacketsOf(source)[Symbol.asyncIterator]();
+      let pendingFrame: Uint8Array | undefined;
+      let exhausted = false;
+      while (!exhausted || pendingFrame) {
+        check();
+        // Gather a batch: up to maxFramesPerRecord frames that fit one ATT value (fragment header + record).
+        const batch: Uint8Array[] = [];
+        for (;;) {
+          let f = pendingFrame;
+          pendingFrame = undefined;
+          if (!f) {
+            if (exhausted) break;
+            const r = await it.next();
+            if (r.done) {
+              exhausted = true;
+              break;
+            }
+            f = r.value;
+            validateFrame(f);
+          }
+          const size = 1 + RECORD_OVERHEAD + audioPayloadSize([...batch, f].map((x) => x.length));
+          if (batch.length > 0 && size > payloadMax) {
+            pendingFrame = f;
+            break;
+          }
+          batch.push(f);
+          if (batch.length >= maxFramesPerRecord) break;
+        }
+        if (batch.length === 0) break;
+        // Pace: wait until the toy's buffer has room for this batch.
+        for (;;) {
+          check();
+          const buffered = (sent - played()) * FRAME_MS;
+          if (buffered + batch.length * FRAME_MS <= maxFill) break;
+          if (lastAt && this.clock() - lastAt > stallMs) throw new PlushlinkError('TIMEOUT', `the toy stopped reporting its speaker for ${stallMs} ms`);
+          const wait = buffered + batch.length * FRAME_MS - maxFill;
+          await sleep(Math.min(wait, 50));
+        }
+        await s.sendAudio(batch);
+        sent += batch.length;
+        records++;
+        this.emit('progress', { framesSent: sent, framesPlayed: played(), estimatedBufferMs: (sent - played()) * FRAME_MS });
+      }
+      if (sent === 0) throw new PlushlinkError('BAD_AUDIO', 'the source held no audio');
+      await s.request({ type: 'speaker-end', lastFrame: firstFrame + sent - 1 }, { signal });
+      // Wait until the toy has played everything.
+      const deadline = () => lastAt + stallMs;
+      while (!(last && last.state === 'done' && last.framesPlayed - basePlayed >= sent - (last.overruns - baseOverruns))) {
+        check();
+        if (this.clock() > deadline() && lastAt) throw new PlushlinkError('TIMEOUT', 'the toy did not finish playing');
+        await sleep(Math.max(20, (sent - played()) * FRAME_MS));
+        this.emit('progress', { framesSent: sent, framesPlayed: played(), estimatedBufferMs: (sent - played()) * FRAME_MS });
+      }
+      return {
+        framesSent: sent,
+        framesPlayed: last.framesPlayed - basePlayed,
+        records,
+        underruns: last.underruns - (baseUnderruns ?? 0),
+        overruns: last.overruns - baseOverruns,
+        durationMs: this.clock() - t0,
+      };
+    } catch (e) {
+      if (s.open) await s.request({ type: 'speaker-stop' }, { timeoutMs: 2000 }).catch(() => undefined);
+      throw e;
+    } finally {
+      s.off('speaker-status', onStatus);
+      s.off('close', onClose);
+    }
+  }
+
+  /** Sends speaker-start and waits for the toy's first status (which gives the baseline counters). */
+  private async startStream(firstFrame: number, signal?: AbortSignal): Promise<SpeakerStatus> {
+    const s = this.session;
+    let first: SpeakerStatus | undefined;
+    const got = new Promise<SpeakerStatus>((resolve) => {
+      const on = (st: SpeakerStatus): void => {
+        first = st;
+        s.off('speaker-status', on);
+        resolve(st);
+      };
+      s.on('speaker-status', on);
+    });
+    await s.request({ type: 'speaker-start', firstFrame }, { signal });
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new PlushlinkError('TIMEOUT', 'the toy did not report its speaker')), 5000).unref?.());
+    return first ?? (await Promise.race([got, timeout]));
+  }
+}
+
+function validateFrame(f: Uint8Array): void {
+  if (f.length < 1 || f.length > MAX_FRAME_BYTES) throw new PlushlinkError('BAD_AUDIO', `an Opus frame must be 1..${MAX_FRAME_BYTES} bytes (got ${f.length}); lower the bitrate`);
+  const info = parseOpusPacket(f);
+  if (info.samples48k !== 960) throw new PlushlinkError('BAD_AUDIO', `the speaker takes 20 ms Opus packets (got ${info.samples48k / 48} ms)`);
+}
