@@ -65,7 +65,7 @@ export function encodeWav(samples: Int16Array, sampleRate = 16000, channels = 1)
 /**
  * Reads a 16-bit PCM WAV file.
  * A data chunk whose declared size runs past the end of the buffer is accepted only when the size
- * is the streaming placeholder 0xFFFFFFFF (or 0); then the rest of the buffer is the data.
+ * is the streaming placeholder 0xFFFFFFFF; then the rest of the buffer is the data.
  * @throws PlushlinkError `BAD_WAV` for anything malformed or not 16-bit PCM.
  */
 export function decodeWav(bytes: Uint8Array): WavAudio {
@@ -99,10 +99,8 @@ export function decodeWav(bytes: Uint8Array): WavAudio {
       if (!fmt) throw bad('data chunk before fmt chunk');
       let len = size;
       if (body + len > bytes.length) {
-        if (size !== 0xffffffff && size !== 0) throw bad('data chunk runs past the end of the file', { size });
-        len = bytes.length - body;
-      } else if (size === 0) {
-        len = 0;
+        if (size !== 0xffffffff) throw bad('data chunk runs past the end of the file', { size });
+        len = bytes.length - body; // streaming writers leave the size unset
       }
       const frames = Math.floor(len / fmt.blockAlign);
       const samples = new Int16Array(frames * fmt.channels);

@@ -134,7 +134,7 @@ describe('Opus codec', () => {
     await dec.reset();
     const { packets } = encodePcm(speech, { bitrate: 16000 });
     // decode up to a voiced region, then conceal one frame
-    let last = new Int16Array(0);
+    let last: Int16Array = new Int16Array(0);
     for (let i = 0; i < 60; i++) last = dec.decode(packets[i]!);
     const plc = dec.conceal();
     expect(plc.length).toBe(320);
