@@ -13,7 +13,7 @@
  *
  * Stdout protocol (pipe writes are synchronous on Linux, so a printed line is never lost):
  *   start | added <id> <index> (only after add() resolved: the message is durable)
- *   | flushed <uploaded> <duplicates> | done <ops>
+ *   | flushed <uploaded> <duplicates> | done <ops> <workload ms>
  * Stderr: `crash <k> <op>` right before self-kill.
  */
 import { writeSync } from 'node:fs';
@@ -74,6 +74,7 @@ const crashingFs: DurableFileSystem = {
 
 async function main(): Promise<void> {
   const n = Number(process.env.MESSAGES ?? 8);
+  const t0 = performance.now();
   say('start');
   const outbox = await Outbox.open(process.env.OUTBOX_DIR!, { fs: crashingFs, sleep: async () => undefined });
   const folder = await FolderRelay.open(process.env.RELAY_DIR!, { fs: crashingFs });
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
   }
   const r = await outbox.flush(flaky, { maxAttempts: 5 });
   say(`flushed ${r.uploaded.length} ${r.duplicates.length}`);
-  say(`done ${ops}`);
+  say(`done ${ops} ${Math.round(performance.now() - t0)}`);
 }
 
 main().catch((e) => {
