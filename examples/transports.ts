@@ -1,0 +1,49 @@
+/**
+ * Builds the in-process "air" the demo and `simulate-toy --in-process` run on: the in-memory
+ * radio, or noble-sim (real noble + real bleno GATT code, no hardware).
+ */
+import { MemoryRadio } from '../src/transport/memory/index.js';
+import { createNobleSimRadio } from '../src/transport/noble-sim/index.js';
+import type { Central, Peripheral } from '../src/transport/types.js';
+
+export type InProcessTransport = 'memory' | 'noble-sim';
+
+export interface Air {
+  kind: InProcessTransport;
+  peripheral: Peripheral;
+  /** The transport id centrals use to reach the toy. */
+  toyId: string;
+  newCentral(opts?: { mtu?: number }): Central;
+  /** Round trips counted by the radio on the most recent link (memory only). */
+  lastLinkRoundTrips?(): number | undefined;
+  close(): Promise<void>;
+}
+
+export async function createAir(kind: InProcessTransport, opts: { mtu?: number; connectionIntervalMs?: number } = {}): Promise<Air> {
+  if (kind === 'memory') {
+    const radio = new MemoryRadio({ connectionIntervalMs: opts.connectionIntervalMs ?? 7.5, advertisingIntervalMs: 50 });
+    const peripheral = radio.createPeripheral({ mtu: opts.mtu ?? 247 });
+    return {
+      kind,
+      peripheral,
+      toyId: peripheral.id,
+      newCentral: (o = {}) => radio.createCentral({ mtu: o.mtu ?? opts.mtu ?? 247 }),
+      close: () => radio.close(),
+    };
+  }
+  const sim = createNobleSimRadio({ latencyMs: 1, centralMaxMtu: opts.mtu ?? 247, peripheralMaxMtu: opts.mtu ?? 247 });
+  let first = true;
+  return {
+    kind,
+    peripheral: sim.peripheral,
+    toyId: sim.peripheral.address.replace(/:/g, '').toLowerCase(),
+    newCentral: () => {
+      if (first) {
+        first = false;
+        return sim.central;
+      }
+      return sim.createCentral();
+    },
+    close: () => sim.close(),
+  };
+}
