@@ -470,6 +470,18 @@ describe('MemoryRadio: stats and traces', () => {
     }
   });
 
+  it('does not count a round trip for a flight the peripheral starts', async () => {
+    const { radio, central, link } = await connectPair(mkRadio());
+    await link.send('control', new Uint8Array([1]));
+    await link.send('control', new Uint8Array([2]));
+    expect(central.stats).toMatchObject({ flights: 1, roundTrips: 0 });
+    await central.write('control', new Uint8Array([3]));
+    expect(central.stats).toMatchObject({ flights: 2, roundTrips: 0 });
+    await link.send('microphone', new Uint8Array([4]));
+    await radio.settle();
+    expect(central.stats).toMatchObject({ flights: 3, roundTrips: 1 });
+  });
+
   it('emits a pdu trace for every application PDU, in delivery order', async () => {
     const radio = mkRadio();
     const trace: PduTrace[] = [];
@@ -538,6 +550,21 @@ describe('MemoryRadio: timers and cleanup', () => {
     expect(vi.getTimerCount()).toBe(0);
     expect(() => radio.createCentral()).toThrow();
     await radio.close(); // idempotent
+  });
+
+  it('close() also clears a disconnect still on its way to the other side', async () => {
+    vi.useFakeTimers();
+    const radio = mkRadio({ timeScale: 1 });
+    const pr = connectPair(radio);
+    await vi.advanceTimersByTimeAsync(200);
+    const { central, link } = await pr;
+    const reasons: string[] = [];
+    link.on('disconnect', (r) => reasons.push(r));
+    await central.disconnect();
+    expect(vi.getTimerCount()).toBe(1); // the peripheral learns at the next connection event
+    await radio.close();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(reasons).toEqual(['closed']);
   });
 
   it('central.close() and peripheral.close() leave no timer once the air is quiet', async () => {

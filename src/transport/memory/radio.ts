@@ -335,8 +335,8 @@ export class RadioFaults {
 
   /**
    * Arms a one-shot "disconnect after the n-th PDU" fault on the **next** `connect()` of any
-   * central on this radio (counting starts when that link is ready). Several calls arm several
-   * specs on that same next link.
+   * central on this radio (it counts that link's application PDUs from its first one; setup
+   * exchanges never count). Several calls arm several specs on that same next link.
    */
   disconnectAfter(spec: DisconnectAfterSpec): void {
     armSpec(spec);
