@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { PlushlinkError } from '../protocol/errors.js';
 import type { PairingRole } from '../protocol/handshake.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { writeFileAtomicPath } from '../util/durable-fs.js';
 
 /** A toy this companion has paired. */
 export interface PairedToy {
@@ -92,7 +92,7 @@ export class FileKeystore implements Keystore {
   }
 
   async save(data: KeystoreData): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify(validate(data), null, 2) + '\n', { mode: 0o600 });
+    await writeFileAtomicPath(this.path, JSON.stringify(validate(data), null, 2) + '\n');
   }
 
   async clear(): Promise<number> {

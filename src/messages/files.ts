@@ -17,7 +17,7 @@ import {
   type FamilyIdentity,
   type FamilyPublicKey,
 } from './family.js';
-import { nodeFileSystem, readIfExists, writeFileAtomic } from './fsio.js';
+import { nodeFileSystem, readIfExists, writeFileAtomic } from '../util/durable-fs.js';
 import { Outbox, type FlushOptions, type FlushReport, type OutboxEntry, type OutboxOptions } from './outbox.js';
 import { FolderRelay, type Relay } from './relay.js';
 

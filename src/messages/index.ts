@@ -4,7 +4,7 @@
  */
 export * from './family.js';
 export * from './envelope.js';
-export * from './fsio.js';
+export * from '../util/durable-fs.js';
 export * from './relay.js';
 export * from './outbox.js';
 export * from './retention.js';

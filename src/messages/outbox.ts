@@ -16,7 +16,7 @@ import {
   removeTempFiles,
   writeFileAtomic,
   type DurableFileSystem,
-} from './fsio.js';
+} from '../util/durable-fs.js';
 import { ENVELOPE_FILE_RE, envelopeFileName, isMessageId, type Relay, type UploadResult } from './relay.js';
 
 /** One message waiting in the outbox. */

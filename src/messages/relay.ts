@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { bytesEqual } from '../protocol/bytes.js';
 import { PlushlinkError } from '../protocol/errors.js';
 import { inspectVoiceMessage } from './envelope.js';
-import { nodeFileSystem, readIfExists, removeTempFiles, writeFileAtomic, type DurableFileSystem } from './fsio.js';
+import { nodeFileSystem, readIfExists, removeTempFiles, writeFileAtomic, type DurableFileSystem } from '../util/durable-fs.js';
 
 /** A relay's acknowledgement: `'stored'` now, or `'duplicate'` (it already held this message id). */
 export type UploadResult = 'stored' | 'duplicate';

@@ -9,7 +9,7 @@
  */
 import { lstat, readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hasErrno, nodeFileSystem, type DurableFileSystem } from './fsio.js';
+import { hasErrno, nodeFileSystem, type DurableFileSystem } from '../util/durable-fs.js';
 import { Outbox, type ExpiredEntry } from './outbox.js';
 
 /** Configuration of {@link RetentionPolicy}. Omitting a folder or an age disables that part. */

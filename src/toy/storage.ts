@@ -1,7 +1,7 @@
 /** Where the reference toy keeps its persistent state (its "flash"). */
 import { readFile } from 'node:fs/promises';
 import { PlushlinkError } from '../protocol/errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { writeFileAtomicPath } from '../util/durable-fs.js';
 import type { ToyPersistentState } from './types.js';
 
 export interface ToyStorage {
@@ -45,6 +45,6 @@ export class FileToyStorage implements ToyStorage {
     }
   }
   async save(state: ToyPersistentState): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify(state, null, 2));
+    await writeFileAtomicPath(this.path, JSON.stringify(state, null, 2));
   }
 }

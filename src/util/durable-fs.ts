@@ -4,7 +4,7 @@
  * crash tests can stop the process between any two operations.
  */
 import { open, mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from '../protocol/crypto.js';
 import { toHex } from '../protocol/bytes.js';
 
@@ -145,4 +145,11 @@ export async function readIfExists(fs: DurableFileSystem, path: string): Promise
     if (hasErrno(e, 'ENOENT')) return undefined;
     throw e;
   }
+}
+
+/** {@link writeFileAtomic} on the Node file system by path (creates the folder, mode 0700; file mode 0600). */
+export async function writeFileAtomicPath(path: string, data: Uint8Array | string): Promise<void> {
+  const dir = dirname(path);
+  await nodeFileSystem.mkdirp(dir);
+  await writeFileAtomic(nodeFileSystem, dir, basename(path), typeof data === 'string' ? new TextEncoder().encode(data) : data);
 }
