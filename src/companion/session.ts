@@ -85,7 +85,7 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
     this.toy = toy;
     this.hello = hello;
     this.roundTrips = roundTrips;
-    this.channel = new SecureChannel(keys);
+    this.channel = new SecureChannel(keys, { now: Date.now() });
     this.speaker = new Speaker(this);
     this.microphone = new Microphone(this);
     link.on('wire', this.onWire);
@@ -119,6 +119,7 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
     }
     if (!id) throw new PlushlinkError('RATE_LIMITED', 'too many requests in flight');
     const msg = { ...body, id } as ControlMessage;
+    this.channel.tick(Date.now());
     return new Promise<ControlResult>((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? 5000;
       const timer = setTimeout(() => finish(new PlushlinkError('TIMEOUT', `${body.type}: no answer within ${timeoutMs} ms`)), timeoutMs);
@@ -176,6 +177,7 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
   /** Low level: sends a batch of Opus frames as one audio record; returns the first frame's number. */
   async sendAudio(frames: readonly Uint8Array[]): Promise<number> {
     this.assertOpen();
+    this.channel.tick(Date.now());
     const { record, firstFrame } = this.channel.sealAudio(frames);
     await this.link.sendAudio(record);
     return firstFrame;

@@ -16,14 +16,28 @@ export interface AudioBatch {
   frames: Uint8Array[];
 }
 
+/** Default time between sender rekeys (10 minutes). */
+export const DEFAULT_REKEY_INTERVAL_MS = 10 * 60_000;
+
+export interface SecureChannelOptions {
+  /** Time (ms) the channel was created; enables time-based rekeying through {@link SecureChannel.tick}. */
+  now?: number;
+  /** Move both sending channels to a new key epoch this often (default 10 min). */
+  rekeyIntervalMs?: number;
+}
+
 export class SecureChannel {
   private readonly controlOut: RecordSender;
   private readonly controlIn: RecordReceiver;
   private readonly audioOut: RecordSender;
   private readonly audioIn: RecordReceiver;
   private dead = false;
+  private lastRekey: number | undefined;
+  private readonly rekeyIntervalMs: number;
 
-  constructor(keys: SessionKeys) {
+  constructor(keys: SessionKeys, opts: SecureChannelOptions = {}) {
+    this.lastRekey = opts.now;
+    this.rekeyIntervalMs = opts.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS;
     this.controlOut = new RecordSender(channelKey(keys.sendKey, 'control'));
     this.audioOut = new RecordSender(channelKey(keys.sendKey, 'audio'));
     this.controlIn = new RecordReceiver(channelKey(keys.receiveKey, 'control'));
@@ -76,6 +90,28 @@ export class SecureChannel {
       }),
     );
     return { firstFrame: counter, frames: frames! };
+  }
+
+  /**
+   * Time-based rekey: when `rekeyIntervalMs` has passed since the last rekey, both sending
+   * channels move to their next key epoch (the receiver follows from the counter alone).
+   * Returns true when it rekeyed.
+   */
+  tick(now: number): boolean {
+    if (this.dead) return false;
+    if (this.lastRekey === undefined) {
+      this.lastRekey = now;
+      return false;
+    }
+    if (now - this.lastRekey < this.rekeyIntervalMs) return false;
+    this.lastRekey = now;
+    this.rekey();
+    return true;
+  }
+
+  /** The key epoch of the sending channels (control, audio). */
+  get sendEpochs(): { control: number; audio: number } {
+    return { control: this.controlOut.epoch, audio: this.audioOut.epoch };
   }
 
   /** Moves both sending channels to their next key epoch. */

@@ -278,6 +278,7 @@ export class ToyCore {
   tick(now: number): ToyAction[] {
     const out: ToyAction[] = [];
     for (const c of [...this.conns.values()]) {
+      c.channel?.tick(now);
       if (!c.channel && now - c.openedAt >= this.cfg.handshakeDeadlineMs) {
         this.refuse('handshake-timeout', c.id, out);
         out.push(...this.sendError(c, 'TIMEOUT', 0), { type: 'disconnect', connection: c.id, reason: 'no handshake within the deadline' });
@@ -498,7 +499,7 @@ export class ToyCore {
       advertisingKey: fromHex(this.state.advertisingKey!),
     };
     const { message2, keys } = read.respond(hello);
-    c.channel = new SecureChannel(keys);
+    c.channel = new SecureChannel(keys, { now });
     c.companionKey = keyHex;
     c.displayName = existing?.displayName ?? read.companion.displayName;
     out.push(...this.sendWire(c, encodeWire({ kind: mode === 'pair' ? 'pair-m2' : 'reconnect-m2', noise: message2 })));
