@@ -112,6 +112,7 @@ export class Reassembler {
     if (start) {
       if (end) {
         if (value.length < 2) return this.fail('empty message', discarded);
+        if (value.length - 1 > this.maxMessage) return { kind: 'error', error: new PlushlinkError('REASSEMBLY_OVERFLOW', `message of ${value.length - 1} bytes exceeds ${this.maxMessage}`), discarded };
         return { kind: 'message', message: value.slice(1), discarded };
       }
       if (value.length < 4) return this.fail('first fragment too short for its length field', discarded);
