@@ -26,6 +26,7 @@ import {
   advertisingSlot,
   advertisingTag,
   aeadOpen,
+  aeadSeal,
   buildAdvertisement,
   chachaNonce,
   channelKey,
@@ -66,6 +67,7 @@ import {
   toyKeyFingerprint,
   toyReadMessage1,
   utf8,
+  x25519,
   x25519KeyPairFromSecret,
   x25519PublicKey,
   type ControlMessage,
@@ -588,6 +590,139 @@ describe('own vectors: control.json', () => {
     // the companion hello of handshakes.json decodes with the payload decoder too
     const hs = load('handshakes.json');
     expect(decodeCompanionHello(b(hs.pairing.companionHello.payload)).displayName).toBe(hs.pairing.companionHello.displayName);
+  });
+});
+
+/**
+ * PROTOCOL.md §6.1 and §3 implemented from the text alone, with nothing but the primitives of
+ * crypto.ts: if the document and the vectors ever disagree, this fails.
+ */
+describe('own vectors: PROTOCOL.md written out step by step reproduces the vectors', () => {
+  const v = load('handshakes.json');
+
+  function specHandshake(h: J, pairing: boolean): { m1: Uint8Array; m2: Uint8Array; hashAfter1: Uint8Array; h: Uint8Array; k1: Uint8Array; k2: Uint8Array } {
+    const sI = b(v.companionStatic.secretKey);
+    const SI = b(v.companionStatic.publicKey);
+    const sR = b(v.toyStatic.secretKey);
+    const SR = b(v.toyStatic.publicKey);
+    const eI = b(h.companionEphemeral.secretKey);
+    const EI = b(h.companionEphemeral.publicKey);
+    const eR = b(h.toyEphemeral.secretKey);
+    const ER = b(h.toyEphemeral.publicKey);
+    const name = utf8(h.protocolName);
+    let hh: Uint8Array = new Uint8Array(64);
+    hh.set(name);
+    let ck: Uint8Array = Uint8Array.from(hh);
+    let k: Uint8Array | undefined;
+    let n = 0;
+    const mixHash = (x: Uint8Array): void => {
+      hh = sha512(concatBytes(hh, x));
+    };
+    const hkdfN = (ikm: Uint8Array, count: number): Uint8Array[] => {
+      const okm = hkdfSha512(ikm, ck, new Uint8Array(0), 64 * count);
+      return Array.from({ length: count }, (_, i) => okm.slice(64 * i, 64 * (i + 1)));
+    };
+    const mixKey = (x: Uint8Array): void => {
+      const [c, t] = hkdfN(x, 2) as [Uint8Array, Uint8Array];
+      ck = c;
+      k = t.slice(0, 32);
+      n = 0;
+    };
+    const mixKeyAndHash = (x: Uint8Array): void => {
+      const [c, th, tk] = hkdfN(x, 3) as [Uint8Array, Uint8Array, Uint8Array];
+      ck = c;
+      mixHash(th);
+      k = tk.slice(0, 32);
+      n = 0;
+    };
+    const encryptAndHash = (p: Uint8Array): Uint8Array => {
+      const c = k ? aeadSeal(k, chachaNonce(n++), hh, p) : p;
+      mixHash(c);
+      return c;
+    };
+    mixHash(b(h.prologue));
+    mixHash(SR);
+    // message 1
+    mixHash(EI);
+    if (pairing) mixKey(EI);
+    mixKey(x25519(eI, SR));
+    const encS = encryptAndHash(SI);
+    mixKey(x25519(sI, SR));
+    if (pairing) mixKeyAndHash(b(h.psk));
+    const m1 = concatBytes(EI, encS, encryptAndHash(b(h.companionHello.payload)));
+    const hashAfter1 = hh;
+    // message 2
+    mixHash(ER);
+    if (pairing) mixKey(ER);
+    mixKey(x25519(eR, EI));
+    mixKey(x25519(eR, SI));
+    const m2 = concatBytes(ER, encryptAndHash(b(h.toyHello.payload)));
+    const [t1, t2] = hkdfN(new Uint8Array(0), 2) as [Uint8Array, Uint8Array];
+    return { m1, m2, hashAfter1, h: hh, k1: t1.slice(0, 32), k2: t2.slice(0, 32) };
+  }
+
+  for (const [label, pairing] of [['pairing', true], ['reconnect', false]] as const) {
+    it(`${label} handshake`, () => {
+      const h = v[label];
+      const r = specHandshake(h, pairing);
+      expect(hx(r.m1)).toBe(h.message1.noise);
+      expect(hx(r.hashAfter1)).toBe(h.message1.handshakeHashAfter);
+      expect(hx(r.m2)).toBe(h.message2.noise);
+      expect(hx(r.h)).toBe(h.handshakeHash);
+      expect(hx(r.k1)).toBe(h.split.initiatorToResponder);
+      expect(hx(r.k2)).toBe(h.split.responderToInitiator);
+    });
+  }
+
+  it('fragmentation (§3)', () => {
+    const specFragments = (msg: Uint8Array, mtu: number, q0: number): string[] => {
+      const P = mtu - 3;
+      let q = q0;
+      const next = (): number => q++ % 64;
+      if (msg.length + 1 <= P) return [hx(concatBytes(new Uint8Array([0xc0 | next()]), msg))];
+      const out = [hx(concatBytes(new Uint8Array([0x80 | next(), msg.length >> 8, msg.length & 0xff]), msg.subarray(0, P - 3)))];
+      for (let off = P - 3; off < msg.length; off += P - 1) {
+        const part = msg.subarray(off, off + P - 1);
+        const last = off + part.length >= msg.length;
+        out.push(hx(concatBytes(new Uint8Array([(last ? 0x40 : 0) | next()]), part)));
+      }
+      return out;
+    };
+    for (const f of load('records.json').fragmentation as J[]) expect(specFragments(b(f.message), f.mtu, f.firstCounter)).toEqual(f.fragments);
+    for (const m of [v.pairing.message1, v.pairing.message2, v.reconnect.message1]) {
+      expect(specFragments(b(m.wire), 23, 0)).toEqual(m.fragmentsMtu23);
+      expect(specFragments(b(m.wire), 247, 0)).toEqual(m.fragmentsMtu247);
+    }
+  });
+
+  it('setup code check symbols, QR check and fingerprint (§5)', () => {
+    const sc = load('setup-codes.json');
+    const A = CROCKFORD_ALPHABET;
+    const b32 = (bytes: Uint8Array): string => {
+      let bits = '';
+      for (const x of bytes) bits += x.toString(2).padStart(8, '0');
+      while (bits.length % 5) bits += '0';
+      let out = '';
+      for (let i = 0; i < bits.length; i += 5) out += A[parseInt(bits.slice(i, i + 5), 2)];
+      return out;
+    };
+    for (const c of sc.codes as J[]) {
+      expect(b32(b(c.randomBytes)).slice(0, 22)).toBe(c.secret);
+      let factor = 2;
+      let sum = 0;
+      for (let i = 21; i >= 0; i--) {
+        const p = factor * A.indexOf(c.secret[i]);
+        sum += Math.floor(p / 32) + (p % 32);
+        factor = factor === 2 ? 1 : 2;
+      }
+      const c1 = A[(32 - (sum % 32)) % 32]!;
+      const c2 = A[sha512(utf8('plushlink/1 setup-code check:' + c.secret))[0]! & 31]!;
+      expect((c.secret + c1 + c2).match(/.{4}/g)!.join('-')).toBe(c.humanForm);
+      const body = 'PL1:' + c.secret + b32(b(c.toyPublicKey));
+      expect(body + b32(sha512(utf8(body)).slice(0, 3)).slice(0, 4)).toBe(c.qr.payload);
+    }
+    const d = sha512(concatBytes(utf8('plushlink/1 toy key fingerprint:'), b(sc.toyStatic.publicKey)));
+    expect(b32(d.slice(0, 10)).match(/.{4}/g)!.join('-')).toBe(sc.fingerprint.value);
   });
 });
 
