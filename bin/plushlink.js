@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// The `plushlink` command. Runs the compiled CLI (dist/examples/cli.js) when the package was
+// built; in a source checkout it registers tsx (a devDependency) and runs examples/cli.ts.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const built = join(root, 'dist', 'examples', 'cli.js');
+
+let cli;
+if (existsSync(built)) {
+  cli = await import(pathToFileURL(built).href);
+} else {
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    process.stderr.write('error INTERNAL: plushlink is not built (no dist/) and tsx is not installed: run `npm run build` or `npm install`\n');
+    process.exit(1);
+  }
+  register();
+  cli = await import(pathToFileURL(join(root, 'examples', 'cli.ts')).href);
+}
+const code = await cli.main(process.argv);
+// Exit even when a Bluetooth library keeps a handle open; wait for stdout to drain first.
+process.stdout.write("", () => process.exit(code));

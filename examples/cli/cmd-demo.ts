@@ -1,0 +1,20 @@
+/** `plushlink demo`: the same run as `npm run demo`. */
+import type { Command } from 'commander';
+import { runDemo } from '../demo.js';
+import { UsageError, out, outJson, transportOf, type GlobalOptions } from './common.js';
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('no hardware: pair with an in-process toy, reconnect, control it, stream voice both ways, then refuse a stranger (same as `npm run demo`)')
+    .option('--json', 'print one JSON object with the verdicts')
+    .option('--out <dir>', 'where the microphone recordings go', 'out')
+    .addHelpText('after', `
+--transport memory (default here) or noble-sim (real noble + bleno GATT code, in-process).`)
+    .action(async (o: { json?: boolean; out: string }, cmd: Command) => {
+      const transport = transportOf(cmd.optsWithGlobals<GlobalOptions>(), 'memory');
+      if (transport === 'noble') throw new UsageError('the demo runs in-process: use --transport memory or noble-sim');
+      const r = await runDemo({ transport, outDir: o.out, ...(o.json ? {} : { log: (l: string) => out(l) }) });
+      if (o.json) outJson(r);
+    });
+}
