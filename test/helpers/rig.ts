@@ -1,11 +1,11 @@
 /** A toy and a companion on one in-memory radio, for integration, attack and fault tests. */
-import { MemoryRadio, type MemoryRadioOptions } from '../../src/transport/memory/index.js';
+import { MemoryRadio, type MemoryPeripheral, type MemoryRadioOptions } from '../../src/transport/memory/index.js';
 import { ReferenceToy, type ReferenceToyOptions } from '../../src/toy/reference-toy.js';
 import { MemoryToyStorage } from '../../src/toy/storage.js';
-import { Companion } from '../../src/companion/companion.js';
+import { Companion, type CompanionOptions } from '../../src/companion/companion.js';
 import { MemoryKeystore } from '../../src/companion/keystore.js';
-import { generateX25519KeyPair } from '../../src/protocol/crypto.js';
-import { formatSetupCode, formatSetupQr, generateSetupCode } from '../../src/protocol/setup-code.js';
+import { generateX25519KeyPair, type X25519KeyPair } from '../../src/protocol/crypto.js';
+import { formatSetupCode, formatSetupQr, generateSetupCode, type SetupCode } from '../../src/protocol/setup-code.js';
 import type { ToyConfig } from '../../src/toy/types.js';
 
 export interface Rig {
@@ -15,7 +15,13 @@ export interface Rig {
   code: string;
   qr: string;
   toyId: string;
-  newCompanion(name?: string, mtu?: number): Promise<Companion>;
+  /** The toy's peripheral on the radio (its open links, address). */
+  peripheral: MemoryPeripheral;
+  /** The toy's static key pair (for tests that forge or restart a toy). */
+  identity: X25519KeyPair;
+  /** The toy's setup code. */
+  setup: SetupCode;
+  newCompanion(name?: string, mtu?: number, options?: Partial<CompanionOptions>): Promise<Companion>;
   close(): Promise<void>;
 }
 
@@ -35,8 +41,11 @@ export async function makeRig(opts: { radio?: MemoryRadioOptions; toyMtu?: numbe
     code: formatSetupCode(setup),
     qr: formatSetupQr(setup, identity.publicKey),
     toyId: peripheral.id,
-    async newCompanion(name = 'parent', mtu = 247) {
-      const c = await Companion.open({ central: radio.createCentral({ mtu }), keystore: new MemoryKeystore(), displayName: name, handshakeTimeoutMs: 2000 });
+    peripheral,
+    identity,
+    setup,
+    async newCompanion(name = 'parent', mtu = 247, options = {}) {
+      const c = await Companion.open({ central: radio.createCentral({ mtu }), keystore: new MemoryKeystore(), displayName: name, handshakeTimeoutMs: 2000, ...options });
       companions.push(c);
       return c;
     },
