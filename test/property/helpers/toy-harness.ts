@@ -1,0 +1,94 @@
+/** Drives the sans-IO ToyCore directly with a fake clock: centrals that fragment, write and read back. */
+import { SecureChannel } from '../../../src/protocol/channel.js';
+import { generateX25519KeyPair, type X25519KeyPair } from '../../../src/protocol/crypto.js';
+import { Fragmenter, Reassembler } from '../../../src/protocol/fragment.js';
+import { CompanionHandshake, type HandshakeMode } from '../../../src/protocol/handshake.js';
+import { generateSetupCode, type SetupCode } from '../../../src/protocol/setup-code.js';
+import { decodeWire, encodeWire, type WireMessage } from '../../../src/protocol/wire.js';
+import { ToyCore } from '../../../src/toy/toy-core.js';
+import type { ToyAction, ToyConfig } from '../../../src/toy/types.js';
+
+/** A fixed start time (ms since the epoch) for the fake clock. */
+export const T0 = 1_700_000_000_000;
+
+export function newToy(opts: { identity?: X25519KeyPair; setupCode?: SetupCode; config?: ToyConfig; now?: number } = {}): { toy: ToyCore; identity: X25519KeyPair; code: SetupCode } {
+  const identity = opts.identity ?? generateX25519KeyPair();
+  const code = opts.setupCode ?? generateSetupCode();
+  const toy = new ToyCore({ identity, setupCode: code, config: opts.config, now: opts.now ?? T0 });
+  toy.start(opts.now ?? T0);
+  return { toy, identity, code };
+}
+
+/** One central connection to a ToyCore: fragments what it sends, reassembles what the toy indicates. */
+export class FakeCentral {
+  // senders allow oversized messages so tests can push past the toy's 1024-byte reassembly bound
+  readonly frag = { control: new Fragmenter(65535), speaker: new Fragmenter(65535) };
+  private readonly reasm = new Reassembler(1024);
+  /** Control messages the toy sent to this connection. */
+  readonly received: WireMessage[] = [];
+  disconnected = false;
+
+  constructor(
+    readonly toy: ToyCore,
+    readonly id: string,
+    readonly mtu = 247,
+  ) {}
+
+  connect(now: number): ToyAction[] {
+    return this.absorb(this.toy.connect(this.id, this.mtu, now));
+  }
+
+  /** Fragments and writes one message. */
+  send(ch: 'control' | 'speaker', message: Uint8Array, now: number): ToyAction[] {
+    const out: ToyAction[] = [];
+    for (const v of this.frag[ch].fragment(message, this.mtu - 3)) out.push(...this.toy.write(this.id, ch, v, now));
+    return this.absorb(out);
+  }
+
+  /** Writes one raw ATT value. */
+  write(ch: 'control' | 'speaker', value: Uint8Array, now: number): ToyAction[] {
+    return this.absorb(this.toy.write(this.id, ch, value, now));
+  }
+
+  /** Picks this connection's sends and disconnects out of actions (from any toy call). */
+  absorb(actions: ToyAction[]): ToyAction[] {
+    for (const a of actions) {
+      if (a.type === 'disconnect' && a.connection === this.id) this.disconnected = true;
+      if (a.type !== 'send' || a.connection !== this.id || a.characteristic !== 'control') continue;
+      const r = this.reasm.push(a.value);
+      if (r.kind === 'message') this.received.push(decodeWire(r.message));
+    }
+    return actions;
+  }
+
+  last(): WireMessage | undefined {
+    return this.received[this.received.length - 1];
+  }
+}
+
+export interface HandshakeOutcome {
+  channel?: SecureChannel;
+  reply?: WireMessage;
+  actions: ToyAction[];
+  /** The handshake message 1 as sent on the wire (for replays). */
+  wire: Uint8Array;
+}
+
+/** Runs a companion handshake over `central` (already connected). */
+export function companionHandshake(central: FakeCentral, mode: HandshakeMode, companion: X25519KeyPair, toyKey: Uint8Array, code: SetupCode | undefined, now: number, name = 'parent'): HandshakeOutcome {
+  const hs = new CompanionHandshake(mode, { companion, toyPublicKey: toyKey, hello: { displayName: name }, setupCode: code });
+  const wire = encodeWire({ kind: mode === 'pair' ? 'pair-m1' : 'reconnect-m1', noise: hs.message1 });
+  const before = central.received.length;
+  const actions = central.send('control', wire, now);
+  const reply = central.received.length > before ? central.received[central.received.length - 1] : undefined;
+  if (reply && (reply.kind === 'pair-m2' || reply.kind === 'reconnect-m2')) {
+    const { keys } = hs.readMessage2(reply.noise);
+    return { channel: new SecureChannel(keys), reply, actions, wire };
+  }
+  return { reply, actions, wire };
+}
+
+/** Wire-level record of a control request sealed by `channel` (not delivered). */
+export function sealedControl(channel: SecureChannel, m: Parameters<SecureChannel['sealControl']>[0]): Uint8Array {
+  return channel.sealControl(m);
+}
