@@ -46,6 +46,15 @@ from --toy-state FILE, which may be the same file as --state here.`)
         if (o.json) process.stdout.write(JSON.stringify({ event, ...data }) + '\n');
         else out(text);
       };
+      // The label first, then the toy's events.
+      const { toy: id, created } = await loadOrCreateToyIdentity(o.state);
+      const lbl = id.label;
+      emit('label', { ...lbl, state: o.state, flash: flashPathOf(o.state), created }, [
+        `Toy label (${created ? 'new toy, saved to' : 'loaded from'} ${o.state})`,
+        `  setup code       ${lbl.code}`,
+        `  QR payload       ${lbl.qr}`,
+        `  key fingerprint  ${lbl.fingerprint}`,
+      ].join('\n'));
       let fail: (e: Error) => void = () => undefined;
       const failed = new Promise<never>((_, reject) => (fail = reject));
       failed.catch(() => undefined);
@@ -56,18 +65,18 @@ from --toy-state FILE, which may be the same file as --state here.`)
         onEvent: (e: ToyLogEvent) => emit('toy', { ...e }, `toy: ${describeToyEvent(e)}`),
         onAdvertise: (a) =>
           emit('advertising', a, `advertising: ${a.pairing ? (a.owned ? 'guest pairing window' : 'pairing mode') : a.owned ? 'owned toy, rotating tag' : 'unowned toy, random tag'} (tag ${a.tag})`),
-        // An adapter that cannot advertise (no dongle, no permission) ends the command.
+        // An adapter that stops working (advertising refused) ends the command.
         onError: (e) => {
-          if (isPlushlinkError(e, 'TRANSPORT_UNAVAILABLE') || isPlushlinkError(e, 'TIMEOUT')) fail(e);
+          if (isPlushlinkError(e, 'TRANSPORT_UNAVAILABLE')) fail(e);
         },
       });
-      const lbl = sim.label;
-      emit('label', { ...lbl, state: o.state, flash: flashPathOf(o.state), created: sim.created }, [
-        `Toy label (${sim.created ? 'new toy, saved to' : 'loaded from'} ${o.state})`,
-        `  setup code       ${lbl.code}`,
-        `  QR payload       ${lbl.qr}`,
-        `  key fingerprint  ${lbl.fingerprint}`,
-      ].join('\n'));
+      try {
+        await sim.advertising; // no dongle, no permission: fails here with TRANSPORT_UNAVAILABLE
+      } catch (e) {
+        await sim.stop().catch(() => undefined);
+        await air?.close().catch(() => undefined);
+        throw e;
+      }
       emit('ready', { transport, ...(air ? { transportId: air.toyId } : {}) }, `Running on ${transport}${air ? ` (transport id ${air.toyId})` : ''}. Keys: b = hold the button, r = factory reset, q = quit.`);
 
       let quit: () => void = () => undefined;

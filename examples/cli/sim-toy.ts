@@ -210,6 +210,8 @@ export interface SimToy {
   label: ToyLabel;
   /** True when this run created the identity file. */
   created: boolean;
+  /** Settles when the first advertisement is on the air (rejects when the adapter cannot advertise). */
+  advertising: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -220,19 +222,33 @@ export async function startSimToy(opts: SimToyOptions): Promise<SimToy> {
   // Observe what the toy advertises (for logs, `simulate-toy` output and tests).
   const advertise = peripheral.advertise.bind(peripheral);
   let lastAd = '';
+  let firstAd: Promise<void> | undefined;
   peripheral.advertise = (serviceData: Uint8Array) => {
+    let changed: { pairing: boolean; owned: boolean; tag: string } | undefined;
     try {
       const info = parseAdvertisement(serviceData);
       const key = `${info.pairing}/${info.owned}/${hex(info.tag)}`;
       if (key !== lastAd) {
         lastAd = key;
-        log.toy('advertising pairing=%s owned=%s tag=%s', info.pairing, info.owned, hex(info.tag));
-        opts.onAdvertise?.({ pairing: info.pairing, owned: info.owned, tag: hex(info.tag) });
+        changed = { pairing: info.pairing, owned: info.owned, tag: hex(info.tag) };
       }
     } catch {
       /* not ours to judge */
     }
-    return advertise(serviceData);
+    const p = advertise(serviceData);
+    if (changed) {
+      const c = changed;
+      // reported once the adapter accepted it
+      p.then(
+        () => {
+          log.toy('advertising pairing=%s owned=%s tag=%s', c.pairing, c.owned, c.tag);
+          opts.onAdvertise?.(c);
+        },
+        () => undefined,
+      );
+    }
+    firstAd ??= p;
+    return p;
   };
   const toy = new ReferenceToy({
     peripheral,
@@ -253,10 +269,13 @@ export async function startSimToy(opts: SimToyOptions): Promise<SimToy> {
   toy.on('microphone', (on) => log.toy('microphone %s', on ? 'on' : 'off'));
   await toy.start();
   let stopped: Promise<void> | undefined;
+  const advertising = firstAd ?? Promise.resolve();
+  advertising.catch(() => undefined);
   return {
     toy,
     label: id.label,
     created,
+    advertising,
     stop: () => (stopped ??= toy.stop()),
   };
 }
