@@ -13,6 +13,7 @@ import { fromHex, toHex } from '../protocol/bytes.js';
 import { generateX25519KeyPair, x25519KeyPairFromSecret, type RandomSource, type X25519KeyPair } from '../protocol/crypto.js';
 import { PlushlinkError, isPlushlinkError } from '../protocol/errors.js';
 import { CompanionHandshake, type HandshakeMode } from '../protocol/handshake.js';
+import { companionKeyId } from '../protocol/control.js';
 import { parseSetupInput, toyKeyFingerprint, type SetupCode } from '../protocol/setup-code.js';
 import { encodeWire, refusalErrorCode, type WireMessage } from '../protocol/wire.js';
 import { parseAdvertisement, resolveAdvertisingTag } from '../protocol/advertising.js';
@@ -182,7 +183,6 @@ export class Companion extends EventEmitter<CompanionEvents> {
   async forget(toy: PairedToy | string, opts: { session?: ToySession } = {}): Promise<PairedToy> {
     const stored = this.findToy(toy);
     if (opts.session?.open) {
-      const { companionKeyId } = await import('../toy/toy-core.js');
       await opts.session.removePairing(companionKeyId(this.data.identity.publicKey));
     }
     this.data.toys = this.data.toys.filter((t) => t.id !== stored.id);
@@ -271,10 +271,14 @@ export class Companion extends EventEmitter<CompanionEvents> {
       lastTransportId: link.link.id,
     };
     if (mode === 'pair' && previous) toy.pairedAt = this.now();
+    const session = new ToySession(link, res.keys, toy, res.toy, priorRoundTrips + 1);
+    // Key confirmation: our first record proves to the toy that we hold the session keys (a
+    // replayed message 1 never gets this far). The pairing takes effect on the toy only now.
+    await session.confirm();
     this.data.toys = [...this.data.toys.filter((t) => t.id !== toy.id), toy];
     await this.opts.keystore.save(this.data);
     if (mode === 'pair') this.emit('paired', structuredClone(toy));
-    return new ToySession(link, res.keys, toy, res.toy, priorRoundTrips + 1);
+    return session;
   }
 
   /** Sends one control message and waits for the toy's next one (refusals become typed errors). */

@@ -229,14 +229,14 @@ export class Microphone {
 
   constructor(private readonly session: ToySession) {}
 
-  /** Starts the toy's microphone. Rejects with `RATE_LIMITED` when another companion is listening. */
+  /** Starts the toy's microphone. Rejects with `BUSY` when another companion is listening. */
   async start(opts: MicStartOptions = {}): Promise<MicrophoneStream> {
-    if (this.current?.active) throw new PlushlinkError('RATE_LIMITED', 'the microphone is already streaming');
+    if (this.current?.active) throw new PlushlinkError('BUSY', 'the microphone is already streaming');
     const stream = new MicrophoneStream(this.session, opts.jitterDepth ?? 3);
     const r = await this.session.request({ type: 'mic-start' }, { signal: opts.signal });
     if (r.status !== 'OK') {
       await stream.stop();
-      throw new PlushlinkError(r.status === 'BUSY' ? 'RATE_LIMITED' : 'BAD_CONTROL_MESSAGE', `the toy refused to start its microphone: ${r.status}`);
+      throw new PlushlinkError(r.status === 'BUSY' ? 'BUSY' : 'BAD_CONTROL_MESSAGE', `the toy refused to start its microphone: ${r.status}`);
     }
     if (r.body.length === 4) stream.setFirstSeq(((r.body[0]! << 24) >>> 0) + (r.body[1]! << 16) + (r.body[2]! << 8) + r.body[3]!);
     this.current = stream;

@@ -141,7 +141,7 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
   private async call(body: RequestBody, opts?: RequestOptions): Promise<Uint8Array> {
     const r = await this.request(body, opts);
     if (r.status !== 'OK') {
-      const code: ErrorCode = r.status === 'NOT_OWNER' ? 'NOT_OWNER' : r.status === 'NOT_FOUND' ? 'NOT_FOUND' : r.status === 'BUSY' ? 'RATE_LIMITED' : 'BAD_CONTROL_MESSAGE';
+      const code: ErrorCode = r.status === 'NOT_OWNER' ? 'NOT_OWNER' : r.status === 'NOT_FOUND' ? 'NOT_FOUND' : r.status === 'BUSY' ? 'BUSY' : 'BAD_CONTROL_MESSAGE';
       throw new PlushlinkError(code, `${body.type} refused by the toy: ${r.status}`, { status: r.status });
     }
     return r.body;
@@ -172,6 +172,12 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
   /** Owner only: lets the next button hold on the toy open a guest pairing window. */
   async allowGuestPairing(opts?: RequestOptions): Promise<void> {
     await this.call({ type: 'allow-guest-pairing' }, opts);
+  }
+
+  /** @internal Sends the key-confirmation record (no answer); resolves when the toy's GATT layer acknowledged it. */
+  async confirm(): Promise<void> {
+    this.assertOpen();
+    await this.link.sendWire(this.channel.sealControl({ type: 'confirm', id: 1 }));
   }
 
   /** Low level: sends a batch of Opus frames as one audio record; returns the first frame's number. */

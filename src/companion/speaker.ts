@@ -121,7 +121,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
    * with `ABORTED` (the toy is told to stop), `SESSION_CLOSED`, `BAD_AUDIO`, `TIMEOUT`.
    */
   async play(source: SpeakerSource, opts: PlayOptions = {}): Promise<PlayResult> {
-    if (this.busy) throw new PlushlinkError('RATE_LIMITED', 'the speaker is already playing');
+    if (this.busy) throw new PlushlinkError('BUSY', 'the speaker is already playing');
     this.busy = true;
     try {
       return await this.run(source, opts);

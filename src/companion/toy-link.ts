@@ -27,8 +27,8 @@ export interface ToyLinkStats {
 
 export class ToyLink extends EventEmitter<ToyLinkEvents> {
   readonly stats: ToyLinkStats = { writes: { control: 0, speaker: 0 }, bytes: { control: 0, speaker: 0 }, received: { control: 0, microphone: 0 } };
-  private readonly frag = { control: new Fragmenter(1024), speaker: new Fragmenter(1024) };
-  private readonly reasm = { control: new Reassembler(1024), microphone: new Reassembler(1024) };
+  private readonly frag = { control: new Fragmenter(), speaker: new Fragmenter() };
+  private readonly reasm = { control: new Reassembler(), microphone: new Reassembler() };
   private chains: Record<WritableCharacteristic, Promise<void>> = { control: Promise.resolve(), speaker: Promise.resolve() };
   private closed = false;
 

@@ -3,8 +3,9 @@
  * records. Encoding: `type (u8) || id (u8) || body`. Requests (companion → toy) carry an id
  * 1..255 that the toy's `result` echoes; toy events carry id 0.
  */
-import { fromUtf8, utf8 } from './bytes.js';
+import { fromHex, fromUtf8, utf8 } from './bytes.js';
 import { PlushlinkError } from './errors.js';
+import { sha512 } from './crypto.js';
 
 export const ControlType = {
   SPEAKER_START: 0x01,
@@ -18,6 +19,7 @@ export const ControlType = {
   LIST_PAIRINGS: 0x09,
   REMOVE_PAIRING: 0x0a,
   ALLOW_GUEST_PAIRING: 0x0b,
+  CONFIRM: 0x0c,
   RESULT: 0x80,
   SPEAKER_STATUS: 0x81,
   MIC_STATUS: 0x82,
@@ -61,6 +63,8 @@ export type ControlMessage =
   | { type: 'list-pairings'; id: number }
   | { type: 'remove-pairing'; id: number; keyId: string }
   | { type: 'allow-guest-pairing'; id: number }
+  /** Key confirmation: the companion's first record after the handshake; the toy does not answer. */
+  | { type: 'confirm'; id: number }
   | { type: 'result'; id: number; status: ResultStatusName; body: Uint8Array }
   | {
       type: 'speaker-status';
@@ -74,7 +78,7 @@ export type ControlMessage =
   | { type: 'mic-status'; id: 0; active: boolean; framesSent: number }
   | { type: 'goodbye'; id: 0; reason: number };
 
-export type ControlRequest = Extract<ControlMessage, { type: 'speaker-start' | 'speaker-end' | 'speaker-stop' | 'mic-start' | 'mic-stop' | 'set-volume' | 'get-battery' | 'get-info' | 'list-pairings' | 'remove-pairing' | 'allow-guest-pairing' }>;
+export type ControlRequest = Extract<ControlMessage, { type: 'speaker-start' | 'speaker-end' | 'speaker-stop' | 'mic-start' | 'mic-stop' | 'set-volume' | 'get-battery' | 'get-info' | 'list-pairings' | 'remove-pairing' | 'allow-guest-pairing' | 'confirm' }>;
 
 const bad = (msg: string): PlushlinkError => new PlushlinkError('BAD_CONTROL_MESSAGE', msg);
 
@@ -146,6 +150,8 @@ export function encodeControl(m: ControlMessage): Uint8Array {
       return new Uint8Array([...head(ControlType.REMOVE_PAIRING), ...hexToBytes(m.keyId)]);
     case 'allow-guest-pairing':
       return new Uint8Array(head(ControlType.ALLOW_GUEST_PAIRING));
+    case 'confirm':
+      return new Uint8Array(head(ControlType.CONFIRM));
     case 'result':
       return new Uint8Array([...head(ControlType.RESULT), ResultStatus[m.status], ...m.body]);
     case 'speaker-status':
@@ -209,6 +215,9 @@ export function decodeControl(b: Uint8Array): ControlMessage {
       break;
     case ControlType.ALLOW_GUEST_PAIRING:
       m = { type: 'allow-guest-pairing', id };
+      break;
+    case ControlType.CONFIRM:
+      m = { type: 'confirm', id };
       break;
     case ControlType.RESULT: {
       if (id === 0) throw bad('result id must be 1..255');
@@ -320,4 +329,10 @@ export function decodePairings(body: Uint8Array): PairingEntry[] {
   }
   r.end();
   return list;
+}
+
+/** The key id of a companion's static public key: the first 8 bytes of its SHA-512, hex. */
+export function companionKeyId(companionPublicKey: Uint8Array | string): string {
+  const key = typeof companionPublicKey === 'string' ? fromHex(companionPublicKey) : companionPublicKey;
+  return hex(sha512(key).slice(0, 8));
 }

@@ -41,6 +41,7 @@ export type ErrorCode =
   | 'NOT_OWNER'
   | 'ALLOW_LIST_FULL'
   | 'RATE_LIMITED'
+  | 'BUSY'
   | 'TOY_KEY_MISMATCH'
   | 'TIMEOUT'
   | 'ABORTED'

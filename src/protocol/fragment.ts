@@ -19,8 +19,8 @@ export const FRAG_START = 0x80;
 export const FRAG_END = 0x40;
 /** Smallest ATT payload (MTU 23 − 3). */
 export const MIN_FRAGMENT_PAYLOAD = 20;
-/** Default bound on a reassembled message. */
-export const DEFAULT_MAX_MESSAGE = 2048;
+/** Default bound on a reassembled message (both sides use it; PROTOCOL.md §3). */
+export const DEFAULT_MAX_MESSAGE = 1024;
 
 /** Splits messages into fragments for one characteristic and direction. */
 export class Fragmenter {

@@ -105,7 +105,10 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
   private attach(link: PeripheralLink): void {
     const id = `c${this.nextConn++}`;
     this.links.set(id, link);
-    link.on('write', (ch, value) => this.run(this.core.write(id, ch, value, this.clock())));
+    link.on('write', (ch, value) => {
+      this.core.updateMtu(id, link.mtu);
+      this.run(this.core.write(id, ch, value, this.clock()));
+    });
     link.on('disconnect', () => {
       this.links.delete(id);
       this.run(this.core.disconnect(id, this.clock()));

@@ -19,6 +19,7 @@ import { audioPayloadSize } from '../protocol/audio-record.js';
 import { fromHex, toHex } from '../protocol/bytes.js';
 import { SecureChannel } from '../protocol/channel.js';
 import {
+  companionKeyId,
   encodeBattery,
   encodePairings,
   encodeToyInfo,
@@ -27,9 +28,9 @@ import {
   type PairingEntry,
   type ResultStatusName,
 } from '../protocol/control.js';
-import { randomBytes, sha512, type RandomSource, type X25519KeyPair } from '../protocol/crypto.js';
+import { randomBytes, type RandomSource, type X25519KeyPair } from '../protocol/crypto.js';
 import { isPlushlinkError } from '../protocol/errors.js';
-import { Fragmenter, Reassembler, FRAG_END, FRAG_START } from '../protocol/fragment.js';
+import { DEFAULT_MAX_MESSAGE as MAX_MESSAGE, Fragmenter, Reassembler, FRAG_END, FRAG_START } from '../protocol/fragment.js';
 import { Capability, toyReadMessage1, type HandshakeMode, type ToyHello } from '../protocol/handshake.js';
 import { RECORD_OVERHEAD } from '../protocol/record.js';
 import type { SetupCode } from '../protocol/setup-code.js';
@@ -50,16 +51,17 @@ interface Connection {
   companionKey: string | undefined;
   displayName: string;
   handshakeUsed: boolean;
+  /** True once the companion proved it holds the session keys (its first authenticated record). */
+  confirmed: boolean;
+  /** A pairing that takes effect when the companion confirms. */
+  pendingPairing: { role: 'owner' | 'guest'; displayName: string; advertisingKey: string } | undefined;
   reasmControl: Reassembler;
   reasmSpeaker: Reassembler;
   fragControl: Fragmenter;
   fragMic: Fragmenter;
 }
 
-/** The key id of a companion key: first 8 bytes of SHA-512, hex. */
-export function companionKeyId(companionKeyHex: string): string {
-  return toHex(sha512(fromHex(companionKeyHex)).slice(0, 8));
-}
+export { companionKeyId };
 
 export interface ToyCoreOptions {
   identity: X25519KeyPair;
@@ -88,7 +90,6 @@ export class ToyCore {
   private lastSpeakerState = 'idle';
   private micConn: string | undefined;
   private micBatch: Uint8Array[] = [];
-  private micFramesSent = 0;
   private battery = { percent: 87, charging: false };
   readonly refusals: ToyRefusalCounts = {
     'speaker-write': 0,
@@ -189,12 +190,20 @@ export class ToyCore {
       companionKey: undefined,
       displayName: '',
       handshakeUsed: false,
-      reasmControl: new Reassembler(1024),
-      reasmSpeaker: new Reassembler(1024),
-      fragControl: new Fragmenter(1024),
-      fragMic: new Fragmenter(1024),
+      confirmed: false,
+      pendingPairing: undefined,
+      reasmControl: new Reassembler(MAX_MESSAGE),
+      reasmSpeaker: new Reassembler(MAX_MESSAGE),
+      fragControl: new Fragmenter(MAX_MESSAGE),
+      fragMic: new Fragmenter(MAX_MESSAGE),
     });
     return [];
+  }
+
+  /** The link's ATT MTU changed (bleno finishes the MTU exchange after the connect event). */
+  updateMtu(connection: string, mtu: number): void {
+    const c = this.conns.get(connection);
+    if (c && mtu >= 23) c.mtu = mtu;
   }
 
   disconnect(connection: string, _now: number): ToyAction[] {
@@ -216,7 +225,8 @@ export class ToyCore {
   button(kind: 'hold' | 'reset', now: number): ToyAction[] {
     const out: ToyAction[] = [];
     if (kind === 'reset') {
-      this.state = { ...emptyToyState() };
+      // Everything goes except the pairing backoff: a reset must not reset a guesser's penalty.
+      this.state = { ...emptyToyState(), failedAttempts: this.state.failedAttempts, lockedUntil: this.state.lockedUntil };
       this.windowUntil = 0;
       this.windowFailures = 0;
       this.guestGrantUntil = 0;
@@ -279,7 +289,7 @@ export class ToyCore {
     const out: ToyAction[] = [];
     for (const c of [...this.conns.values()]) {
       c.channel?.tick(now);
-      if (!c.channel && now - c.openedAt >= this.cfg.handshakeDeadlineMs) {
+      if (!c.confirmed && now - c.openedAt >= this.cfg.handshakeDeadlineMs) {
         this.refuse('handshake-timeout', c.id, out);
         out.push(...this.sendError(c, 'TIMEOUT', 0), { type: 'disconnect', connection: c.id, reason: 'no handshake within the deadline' });
         this.conns.delete(c.id);
@@ -312,6 +322,7 @@ export class ToyCore {
     }
     try {
       const batch = c.channel.openAudio(r.message);
+      if (!this.confirm(c, now, out)) return out;
       this.speakerConn = c.id;
       const before = this.speaker.advance(now);
       if (before.length) out.push({ type: 'play', frames: before });
@@ -348,7 +359,6 @@ export class ToyCore {
   private flushMic(c: Connection): ToyAction[] {
     if (!c.channel || this.micBatch.length === 0) return [];
     const { record } = c.channel.sealAudio(this.micBatch);
-    this.micFramesSent += this.micBatch.length;
     this.micBatch = [];
     return c.fragMic.fragment(record, c.mtu - 3).map((value) => ({ type: 'send', connection: c.id, characteristic: 'microphone' as const, value }));
   }
@@ -411,6 +421,7 @@ export class ToyCore {
     } catch (e) {
       return [...out, ...this.recordError(c, e, now)];
     }
+    if (!this.confirm(c, now, out)) return out;
     return [...out, ...this.onRequest(c, m, now)];
   }
 
@@ -429,12 +440,6 @@ export class ToyCore {
       if (now < this.state.lockedUntil) {
         this.refuse('rate-limited', c.id, out);
         return [...out, ...this.sendError(c, 'RATE_LIMITED', (this.state.lockedUntil - now) / 1000)];
-      }
-      const guests = this.state.pairings.filter((p) => p.role === 'guest').length;
-      const hasOwner = this.state.pairings.some((p) => p.role === 'owner');
-      if (hasOwner && guests >= this.cfg.maxGuests) {
-        this.refuse('allow-list-full', c.id, out);
-        return [...out, ...this.sendError(c, 'ALLOW_LIST_FULL', 0)];
       }
     }
     c.handshakeUsed = true;
@@ -475,37 +480,66 @@ export class ToyCore {
       }
       role = existing.role;
     } else {
-      if (existing) {
-        existing.displayName = read.companion.displayName;
-        role = existing.role;
-      } else {
-        role = this.state.pairings.some((p) => p.role === 'owner') ? 'guest' : 'owner';
-        this.state.pairings.push({ companionKey: keyHex, role, displayName: read.companion.displayName, pairedAt: now });
+      // Nothing changes yet: message 1 may be a replay. The pairing takes effect when the
+      // companion confirms with its first authenticated record (see confirm()).
+      const hasOwner = this.state.pairings.some((p) => p.role === 'owner');
+      const guests = this.state.pairings.filter((p) => p.role === 'guest').length;
+      if (!existing && hasOwner && guests >= this.cfg.maxGuests) {
+        this.refuse('allow-list-full', c.id, out);
+        out.push(...this.sendError(c, 'ALLOW_LIST_FULL', 0), { type: 'disconnect', connection: c.id, reason: 'allow-list full' });
+        this.conns.delete(c.id);
+        return out;
       }
-      if (!this.state.advertisingKey) this.state.advertisingKey = toHex(this.random(32));
-      this.state.failedAttempts = 0;
-      this.state.lockedUntil = 0;
-      this.windowUntil = 0; // closes after the first success
-      this.guestGrantUntil = 0;
-      out.push({ type: 'persist', state: this.persistentState });
-      out.push(this.log({ kind: 'paired', connection: c.id, role, displayName: read.companion.displayName }));
-      out.push(this.log({ kind: 'pairing-window', open: false, reason: 'paired' }));
+      role = existing?.role ?? (hasOwner ? 'guest' : 'owner');
+      c.pendingPairing = { role, displayName: read.companion.displayName, advertisingKey: this.state.advertisingKey ?? toHex(this.random(32)) };
     }
     const hello: ToyHello = {
       firmwareVersion: this.cfg.firmwareVersion,
       capabilities: this.cfg.capabilities,
       speakerBufferMs: this.cfg.speakerBufferMs,
       role,
-      advertisingKey: fromHex(this.state.advertisingKey!),
+      advertisingKey: fromHex(c.pendingPairing?.advertisingKey ?? this.state.advertisingKey!),
     };
     const { message2, keys } = read.respond(hello);
     c.channel = new SecureChannel(keys, { now });
     c.companionKey = keyHex;
     c.displayName = existing?.displayName ?? read.companion.displayName;
     out.push(...this.sendWire(c, encodeWire({ kind: mode === 'pair' ? 'pair-m2' : 'reconnect-m2', noise: message2 })));
-    out.push(this.log({ kind: 'session', connection: c.id, mode, displayName: c.displayName }));
-    if (mode === 'pair') out.push(...this.advertise(now, true));
     return out;
+  }
+
+  /**
+   * The companion's first authenticated record proves it holds the session keys (a replayed
+   * message 1 cannot get here). Only now does a pairing take effect and the handshake
+   * deadline stop. Returns false (and drops the connection) when the pairing can no longer be
+   * committed.
+   */
+  private confirm(c: Connection, now: number, out: ToyAction[]): boolean {
+    if (c.confirmed) return true;
+    c.confirmed = true;
+    const p = c.pendingPairing;
+    c.pendingPairing = undefined;
+    if (p) {
+      if (this.state.advertisingKey && this.state.advertisingKey !== p.advertisingKey) {
+        // another companion completed a first pairing meanwhile; this one holds a stale key
+        out.push(...this.drop(c, 'pairing superseded', now));
+        return false;
+      }
+      const existing = this.state.pairings.find((x) => x.companionKey === c.companionKey);
+      if (existing) existing.displayName = p.displayName;
+      else this.state.pairings.push({ companionKey: c.companionKey!, role: p.role, displayName: p.displayName, pairedAt: now });
+      this.state.advertisingKey = p.advertisingKey;
+      this.state.failedAttempts = 0;
+      this.state.lockedUntil = 0;
+      this.windowUntil = 0; // closes after the first success
+      this.guestGrantUntil = 0;
+      out.push({ type: 'persist', state: this.persistentState });
+      out.push(this.log({ kind: 'paired', connection: c.id, role: p.role, displayName: p.displayName }));
+      out.push(this.log({ kind: 'pairing-window', open: false, reason: 'paired' }));
+      out.push(...this.advertise(now, true));
+    }
+    out.push(this.log({ kind: 'session', connection: c.id, mode: p ? 'pair' : 'reconnect', displayName: c.displayName }));
+    return true;
   }
 
   private onRequest(c: Connection, m: ControlMessage, now: number): ToyAction[] {
@@ -515,12 +549,14 @@ export class ToyCore {
       return out;
     }
     const req = m as ControlRequest;
-    this.executed[req.type] = (this.executed[req.type] ?? 0) + 1;
+    if (req.type !== 'confirm') this.executed[req.type] = (this.executed[req.type] ?? 0) + 1;
     const result = (status: ResultStatusName, body: Uint8Array = new Uint8Array(0)): ToyAction[] =>
       this.sendControl(c, { type: 'result', id: req.id, status, body });
     const me = this.state.pairings.find((p) => p.companionKey === c.companionKey);
     const isOwner = me?.role === 'owner';
     switch (req.type) {
+      case 'confirm':
+        return out; // key confirmation only; handled by confirm()
       case 'speaker-start':
         this.speaker.start(req.firstFrame);
         this.speakerConn = c.id;
