@@ -19,6 +19,16 @@ import type { SpeakerStats } from '../../src/toy/speaker-buffer.js';
 /** Wall-clock sleep. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `cond` every 5 ms (wall clock) until it holds; false after `ms`. */
+export async function until(cond: () => boolean, ms = 2000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
 /** One raw connection of a stranger central. */
 export class Intruder {
   /** Every control message the toy sent, decoded, in order (also those already taken by {@link next}). */
@@ -29,6 +39,8 @@ export class Intruder {
   readonly garbage: Uint8Array[] = [];
   disconnected = false;
   disconnectReason: string | undefined;
+  /** When set, every decoded control message goes here instead of the {@link next} queue (pipes, relays). */
+  onMessage: ((m: WireMessage) => void) | undefined;
   private readonly inbox: WireMessage[] = [];
   private readonly reasm = new Reassembler(4096);
   private readonly frag = { control: new Fragmenter(4096), speaker: new Fragmenter(4096) };
@@ -48,8 +60,9 @@ export class Intruder {
       }
       try {
         const m = decodeWire(r.message);
-        this.inbox.push(m);
         this.received.push(m);
+        if (this.onMessage) this.onMessage(m);
+        else this.inbox.push(m);
       } catch {
         this.garbage.push(r.message);
       }
