@@ -74,8 +74,12 @@ export interface HandshakeOutcome {
   wire: Uint8Array;
 }
 
-/** Runs a companion handshake over `central` (already connected). */
-export function companionHandshake(central: FakeCentral, mode: HandshakeMode, companion: X25519KeyPair, toyKey: Uint8Array, code: SetupCode | undefined, now: number, name = 'parent'): HandshakeOutcome {
+/**
+ * Runs a companion handshake over `central` (already connected). Like the real companion, it
+ * then sends the key-confirmation record (the toy commits a pairing only on it) unless
+ * `confirm` is false.
+ */
+export function companionHandshake(central: FakeCentral, mode: HandshakeMode, companion: X25519KeyPair, toyKey: Uint8Array, code: SetupCode | undefined, now: number, name = 'parent', confirm = true): HandshakeOutcome {
   const hs = new CompanionHandshake(mode, { companion, toyPublicKey: toyKey, hello: { displayName: name }, setupCode: code });
   const wire = encodeWire({ kind: mode === 'pair' ? 'pair-m1' : 'reconnect-m1', noise: hs.message1 });
   const before = central.received.length;
@@ -83,7 +87,9 @@ export function companionHandshake(central: FakeCentral, mode: HandshakeMode, co
   const reply = central.received.length > before ? central.received[central.received.length - 1] : undefined;
   if (reply && (reply.kind === 'pair-m2' || reply.kind === 'reconnect-m2')) {
     const { keys } = hs.readMessage2(reply.noise);
-    return { channel: new SecureChannel(keys), reply, actions, wire };
+    const channel = new SecureChannel(keys);
+    if (confirm) actions.push(...central.send('control', channel.sealControl({ type: 'confirm', id: 1 }), now));
+    return { channel, reply, actions, wire };
   }
   return { reply, actions, wire };
 }
