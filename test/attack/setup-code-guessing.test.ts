@@ -10,7 +10,7 @@ import { generateSetupCode, formatSetupCode, formatSetupQr, parseSetupQr } from 
 import { ReferenceToy } from '../../src/toy/reference-toy.js';
 import { isPlushlinkError, type PlushlinkError } from '../../src/protocol/errors.js';
 import { makeRig, type Rig } from '../helpers/rig.js';
-import { expectOnlyRefused, snapshot, sleep } from '../helpers/intruder.js';
+import { expectOnlyRefused, snapshot } from '../helpers/intruder.js';
 
 let rig: Rig | undefined;
 const extra: ReferenceToy[] = [];
@@ -20,7 +20,10 @@ afterEach(async () => {
   rig = undefined;
 });
 
-const BACKOFF = 40;
+const BACKOFF = 1000;
+/** The toy's clock, moved forward by the test instead of sleeping (real time runs along). */
+let skew = 0;
+const clock = (): number => Date.now() + skew;
 
 async function rejection(p: Promise<unknown>): Promise<PlushlinkError> {
   try {
@@ -34,7 +37,8 @@ async function rejection(p: Promise<unknown>): Promise<PlushlinkError> {
 
 describe('guessing setup codes', () => {
   it('wrong codes → WRONG_SETUP_CODE with growing backoff (RATE_LIMITED, retryAfter), the window closes after 5, the right code then fails until a new window', async () => {
-    rig = await makeRig({ config: { backoffBaseMs: BACKOFF, maxFailedAttempts: 5 } });
+    skew = 0;
+    rig = await makeRig({ config: { backoffBaseMs: BACKOFF, maxFailedAttempts: 5 }, toy: { clock } });
     const toyKey = parseSetupQr(rig.qr).toyPublicKey;
     const guesser = await rig.newCompanion('guesser');
     rig.toy.pressButton('hold');
@@ -50,7 +54,7 @@ describe('guessing setup codes', () => {
       expectOnlyRefused(before, rig.toy.core, { 'wrong-setup-code': 1 }, { stateMayChange: true });
       await rig.toy.flush();
       expect(rig.storage.state?.failedAttempts).toBe(i); // persisted at once
-      expect(rig.storage.state!.lockedUntil).toBeGreaterThan(Date.now() - 5);
+      expect(rig.storage.state!.lockedUntil).toBeGreaterThan(clock());
       if (i < 5) {
         // guessing again at once: refused before any cryptographic work, not counted as a failure
         before = snapshot(rig.toy.core);
@@ -58,13 +62,13 @@ describe('guessing setup codes', () => {
         expect(r.code).toBe('RATE_LIMITED');
         expect(r.detail?.retryAfterSec).toBeGreaterThanOrEqual(1);
         expectOnlyRefused(before, rig.toy.core, { 'rate-limited': 1 });
-        expect(rig.toy.core.pairingWindowOpen(Date.now())).toBe(true);
-        await sleep(BACKOFF * 2 ** (i - 1) + 15);
+        expect(rig.toy.core.pairingWindowOpen(clock())).toBe(true);
+        skew += BACKOFF * 2 ** (i - 1);
       }
     }
     // five failures closed the window: even the right code is refused now
-    expect(rig.toy.core.pairingWindowOpen(Date.now())).toBe(false);
-    await sleep(BACKOFF * 16 + 15);
+    expect(rig.toy.core.pairingWindowOpen(clock())).toBe(false);
+    skew += BACKOFF * 16;
     const before = snapshot(rig.toy.core);
     const owner = await rig.newCompanion('owner');
     expect((await rejection(owner.pair(rig.toyId, rig.qr))).code).toBe('NOT_IN_PAIRING_MODE');
