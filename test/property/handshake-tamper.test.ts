@@ -167,7 +167,7 @@ describe('Noise core: honest parties agree', () => {
         if (init.remoteStaticKey) expect(bytesEqual(init.remoteStaticKey, ks.r.s.publicKey)).toBe(true);
         if (resp.remoteStaticKey) expect(bytesEqual(resp.remoteStaticKey, ks.i.s.publicKey)).toBe(true);
       }),
-      { seed: SEED, numRuns: 150 },
+      { seed: SEED, numRuns: 100 },
     );
   });
 });
@@ -211,7 +211,7 @@ describe('Noise core: tampered messages', () => {
         expect(failed).toBe(true);
         expect(init.finished && resp.finished).toBe(false);
       }),
-      { seed: SEED, numRuns: 400 },
+      { seed: SEED, numRuns: 300 },
     );
     expect(immediate).toBeGreaterThan(0);
     expect(deferred).toBeGreaterThan(0);
@@ -265,7 +265,7 @@ describe('Noise core: mismatched role, pattern, prologue or psk', () => {
         const agreed = init.finished && resp.finished && bytesEqual(init.handshakeHash, resp.handshakeHash);
         expect(agreed).toBe(false);
       }),
-      { seed: SEED, numRuns: 300 },
+      { seed: SEED, numRuns: 200 },
     );
   });
 });
@@ -309,7 +309,7 @@ describe('plushlink handshakes', () => {
         expect(bytesEqual(ck.handshakeHash, tk.handshakeHash)).toBe(true);
         expectTyped(() => read.respond(hello(adv)), new Set(['HANDSHAKE_STATE']));
       }),
-      { seed: SEED, numRuns: 100 },
+      { seed: SEED, numRuns: 60 },
     );
   });
 
@@ -320,7 +320,7 @@ describe('plushlink handshakes', () => {
         const bad = mutate(f.m1, mu);
         expectTyped(() => toyReadMessage1(f.mode, bad, { toy: f.toy, setupCode: f.code, random: f.toyRandom }));
       }),
-      { seed: SEED, numRuns: 300 },
+      { seed: SEED, numRuns: 200 },
     );
   });
 
@@ -333,7 +333,7 @@ describe('plushlink handshakes', () => {
         // even the genuine message 2 is refused now: the state is burnt
         expectTyped(() => f.companion.readMessage2(message2), new Set(['HANDSHAKE_STATE']));
       }),
-      { seed: SEED, numRuns: 300 },
+      { seed: SEED, numRuns: 150 },
     );
   });
 
@@ -358,7 +358,7 @@ describe('plushlink handshakes', () => {
         // message 1 reflected back to the companion
         expectTyped(() => f.companion.readMessage2(f.m1));
       }),
-      { seed: SEED, numRuns: 100 },
+      { seed: SEED, numRuns: 60 },
     );
   });
 
@@ -377,7 +377,7 @@ describe('plushlink handshakes', () => {
         const { message2 } = toyReadMessage1(other, twin.message1, { toy: f.toy, setupCode: f.code, random: f.toyRandom }).respond(hello(adv));
         expectTyped(() => f.companion.readMessage2(message2));
       }),
-      { seed: SEED, numRuns: 60 },
+      { seed: SEED, numRuns: 40 },
     );
   });
 
@@ -388,7 +388,7 @@ describe('plushlink handshakes', () => {
         expectTyped(() => toyReadMessage1(f.mode, junk, { toy: f.toy, setupCode: f.code, random: f.toyRandom }));
         expectTyped(() => f.companion.readMessage2(junk));
       }),
-      { seed: SEED, numRuns: 200 },
+      { seed: SEED, numRuns: 100 },
     );
   });
 });
