@@ -25,18 +25,19 @@ export function registerAudioCommands(program: Command): void {
     .option('--seconds <n>', 'stop after this long (default: until Ctrl-C or the toy stops)', positiveNumber('--seconds'))
     .option('--wav <file.wav>', 'also write 16 kHz mono WAV (lost frames concealed)')
     .option('--json', 'print the result as JSON')
+    .option('--timeout <seconds>', 'give up finding and connecting to the toy after this long', positiveNumber('--timeout'), 30)
     .addHelpText('after', `
 The microphone stream goes through a jitter buffer; lost frames are concealed and counted.
 Ctrl-C stops the recording and still writes a complete file. The simulated toy's microphone
 plays a bundled clip of a child's voice.
 ${SIM_TRANSPORT_HELP}`)
-    .action(async (toy: string, file: string, o: { seconds?: number; wav?: string; json?: boolean }, cmd: Command) => {
+    .action(async (toy: string, file: string, o: { seconds?: number; wav?: string; json?: boolean; timeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const { signal, dispose } = interruptSignal();
       const progress = new Progress();
       try {
         await withCompanion(g, {}, async (ctx) => {
-          const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true));
+          const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), o.timeout);
           try {
             const mic = await session.microphone.start({ signal });
             let frames = 0;
@@ -68,18 +69,19 @@ ${SIM_TRANSPORT_HELP}`)
     .argument('<toy>', "the toy's name or id (see `toys`)")
     .argument('<file>', 'file.ogg / file.opus (Ogg Opus) or file.wav')
     .option('--json', 'print the result as JSON')
+    .option('--timeout <seconds>', 'give up finding and connecting to the toy after this long', positiveNumber('--timeout'), 30)
     .addHelpText('after', `
 Frames are batched into encrypted records and paced by the toy's buffer reports; the command
 returns when the toy has played the last frame. Ctrl-C stops playback on the toy.
 ${SIM_TRANSPORT_HELP}`)
-    .action(async (toy: string, file: string, o: { json?: boolean }, cmd: Command) => {
+    .action(async (toy: string, file: string, o: { json?: boolean; timeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const total = await frameCount(file);
       const { signal, dispose } = interruptSignal();
       const progress = new Progress();
       try {
         await withCompanion(g, {}, async (ctx) => {
-          const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true));
+          const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), o.timeout);
           try {
             session.speaker.on('progress', (p) => {
               const s = (p.framesPlayed * 20) / 1000;

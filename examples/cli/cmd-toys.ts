@@ -50,12 +50,13 @@ export function registerToyCommands(program: Command): void {
     .option('--as <name>', 'how this companion introduces itself to the toy', 'plushlink CLI')
     .option('--seconds <n>', 'with "any": how long to look for a toy in pairing mode', positiveNumber('--seconds'), 10)
     .option('--json', 'print the paired toy as JSON')
+    .option('--timeout <seconds>', 'give up connecting and pairing after this long', positiveNumber('--timeout'), 30)
     .addHelpText('after', `
 A QR payload pins the toy's public key and pairs in one round trip; a typed code first asks
 the toy for its key (answered only inside its pairing window). A wrong code fails with
 WRONG_SETUP_CODE, a mistyped one with BAD_CHECKSUM before anything is sent.
 ${SIM_TRANSPORT_HELP}`)
-    .action(async (toy: string, o: { code: string; name?: string; as: string; seconds: number; json?: boolean }, cmd: Command) => {
+    .action(async (toy: string, o: { code: string; name?: string; as: string; seconds: number; json?: boolean; timeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       parseSetupInput(o.code); // a mistyped code fails here, before the radio is touched
       const { signal, dispose } = interruptSignal();
@@ -71,7 +72,7 @@ ${SIM_TRANSPORT_HELP}`)
             target = p.transportId;
           }
           progress.update(`pairing with ${target}: connecting, handshake…`, true);
-          const session = await ctx.companion.pair(target, o.code, { signal, timeoutMs: 30_000, ...(o.name ? { name: o.name } : {}) });
+          const session = await ctx.companion.pair(target, o.code, { signal, timeoutMs: o.timeout * 1000, ...(o.name ? { name: o.name } : {}) });
           progress.done();
           try {
             const t = session.toy;
@@ -112,8 +113,9 @@ ${SIM_TRANSPORT_HELP}`)
     .argument('<toy>', 'the toy\'s name or id (see `toys`)')
     .option('--local-only', 'do not contact the toy: forget it here only (the toy keeps listing this companion until its owner removes it or it is factory reset)')
     .option('--json', 'print JSON')
+    .option('--timeout <seconds>', 'give up finding and connecting to the toy after this long', positiveNumber('--timeout'), 30)
     .addHelpText('after', SIM_TRANSPORT_HELP)
-    .action(async (toy: string, o: { localOnly?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (toy: string, o: { localOnly?: boolean; json?: boolean; timeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const { signal, dispose } = interruptSignal();
       const progress = new Progress();
@@ -130,7 +132,7 @@ ${SIM_TRANSPORT_HELP}`)
           return;
         }
         await withCompanion(g, {}, async (ctx) => {
-          const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true));
+          const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), o.timeout);
           progress.done();
           let t;
           try {

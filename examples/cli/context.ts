@@ -3,7 +3,7 @@
  * — for `--transport memory|noble-sim` — an in-process simulated toy on the same simulated air,
  * started from `--toy-state FILE` so that every command can run (and be tested) without hardware.
  */
-import { Companion, FileKeystore, NobleCentral, type Central, type DiscoveredToy, type ToySession } from '../../src/index.js';
+import { Companion, FileKeystore, NobleCentral, PlushlinkError, isPlushlinkError, type Central, type DiscoveredToy, type ToySession } from '../../src/index.js';
 import { createAir, type Air } from '../transports.js';
 import { defaults, log, sleep, transportOf, type GlobalOptions, type TransportKind } from './common.js';
 import { startSimToy, type SimToy } from './sim-toy.js';
@@ -123,10 +123,21 @@ export function describeDiscovered(d: DiscoveredToy): string {
 }
 
 /** Connects to a paired toy (scans for its rotating tag) with a progress line. */
-export async function connectToy(ctx: CompanionContext, toy: string, signal: AbortSignal, onProgress?: (s: string) => void): Promise<ToySession> {
+export async function connectToy(ctx: CompanionContext, toy: string, signal: AbortSignal, onProgress?: (s: string) => void, timeoutSeconds = 30): Promise<ToySession> {
   const stored = ctx.companion.findToy(toy);
   onProgress?.(`looking for "${stored.name}" and connecting…`);
-  const session = await ctx.companion.connect(stored, { signal, timeoutMs: 30_000 });
+  let session: ToySession;
+  try {
+    session = await ctx.companion.connect(stored, { signal, timeoutMs: timeoutSeconds * 1000 });
+  } catch (e) {
+    if (isPlushlinkError(e, 'TIMEOUT')) {
+      throw new PlushlinkError(
+        'TIMEOUT',
+        `"${stored.name}" was not found or did not answer within ${timeoutSeconds} s (is it on and in range? a toy that no longer lists this companion does not advertise for it)`,
+      );
+    }
+    throw e;
+  }
   log.cli('connected to %s in %d round trip(s), mtu %d', stored.name, session.roundTrips, session.mtu);
   return session;
 }
