@@ -106,7 +106,8 @@ export class RecordSender {
    * Throws `NONCE_EXHAUSTED` when the counter space is used up.
    */
   seal(plaintext: Uint8Array, span = 1): Uint8Array {
-    if (!Number.isInteger(span) || span < 1) throw new RangeError('span must be a positive integer');
+    // a span above one epoch can never fit; refusing it here keeps a failed seal from moving the counter
+    if (!Number.isInteger(span) || span < 1 || span > EPOCH_SIZE) throw new RangeError(`span must be an integer in 1..${EPOCH_SIZE}`);
     const c = this.next;
     if (c + span - 1 > MAX_COUNTER) throw new PlushlinkError('NONCE_EXHAUSTED', 'record counter space exhausted; reconnect');
     // a record never straddles an epoch boundary
