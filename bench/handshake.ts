@@ -17,12 +17,17 @@ const INTERVAL_MS = 30;
 interface Sample {
   roundTrips: number;
   flights: number;
-  /** Simulated ms from `connect()` to the session being ready. */
+  /**
+   * Simulated ms from the link's `connect()` to the session being ready for the app: radio.now()
+   * when `Companion.pair()/connect()` resolved. It resolves after the companion's key-confirmation
+   * record was acknowledged (ATT write response); the app's CPU costs no simulated time, and the
+   * companion awaits only microtasks after that response, so the radio cannot run ahead.
+   */
   sessionMs: number;
   /** Simulated ms from `connect()` to the link being ready (GATT connect: establishment, MTU, discovery, CCCDs). */
   linkMs: number;
-  /** radio.now() when the app's `connect()` promise resolved, minus the connect time (see benchHandshakes). */
-  resolvedMs: number;
+  /** Simulated ms from `connect()` to the arrival of the toy's last handshake message (message 2). */
+  lastToyMessageMs: number;
 }
 
 const patternName = (protocol: string): string => protocol.split('_')[1]!;
@@ -50,13 +55,13 @@ export async function benchHandshakes(opts: { quick: boolean; log: (s: string) =
   const sample = (s: Awaited<ReturnType<typeof pairQr>>, resolvedAt: number): Sample => {
     const link = memoryLinkOf(s);
     const st = link.stats;
-    const done = toyMessages.get(link.serial)?.[st.roundTrips - 1] ?? NaN;
+    const lastToyMessage = toyMessages.get(link.serial)?.[st.roundTrips - 1] ?? NaN;
     return {
       roundTrips: st.roundTrips,
       flights: st.flights,
-      sessionMs: done - st.connectStartedAt,
+      sessionMs: resolvedAt - st.connectStartedAt,
       linkMs: (st.readyAt ?? NaN) - st.connectStartedAt,
-      resolvedMs: resolvedAt - st.connectStartedAt,
+      lastToyMessageMs: lastToyMessage - st.connectStartedAt,
     };
   };
 
@@ -144,7 +149,7 @@ export async function benchHandshakes(opts: { quick: boolean; log: (s: string) =
   const x = (o: OpCounts): number => o.x25519 + o.x25519Base;
   const sig = (o: OpCounts): number => o.sign + o.verify;
   const rtHow =
-    'LinkStats.roundTrips of the in-memory radio link, read when pair()/connect() resolved: application PDUs only (GATT setup exchanges, write responses and confirmations excluded); a round trip = a toy→companion PDU delivered after a companion→toy one';
+    'LinkStats.roundTrips of the in-memory radio link, read when pair()/connect() resolved: application PDUs only (GATT setup exchanges, write responses and confirmations excluded); a round trip = a toy→companion PDU delivered after a companion→toy one (extra.flights: message 1 ↑, message 2 ↓, key-confirmation record ↑ = 3 flights, 1 round trip)';
   return [
     row({
       key: 'pairingRoundTrips',
@@ -172,12 +177,12 @@ export async function benchHandshakes(opts: { quick: boolean; log: (s: string) =
       value: mean(recon.map((r) => r.sessionMs)),
       unit: 'ms (simulated)',
       baselines: { 'GATT connect alone': mean(recon.map((r) => r.linkMs)) },
-      how: `session ready = radio time (radio 'pdu' event) at which the last fragment of the toy's message 2 reached the companion (the companion's CPU costs no simulated time), minus LinkStats.connectStartedAt; mean of ${reconnects} reconnects at timeScale 0; baseline: LinkStats.readyAt − connectStartedAt (link establishment, MTU, 2 discovery exchanges, 2 CCCD writes), so the handshake adds the difference; extra.resolvedMean = radio.now() when connect() resolved (the as-fast-as-possible radio keeps running while the app's promise chain settles)`,
+      how: `radio.now() when Companion.connect() resolved (after message 2 and the acknowledged key-confirmation write) minus LinkStats.connectStartedAt, mean of ${reconnects} reconnects; baseline: LinkStats.readyAt − connectStartedAt (link establishment, MTU, 2 discovery exchanges, 2 CCCD writes), so the handshake adds the difference; extra.message2Ms = when the toy's message 2 arrived (radio 'pdu' event); the app's CPU costs no simulated time`,
       extra: {
         min: Math.min(...recon.map((r) => r.sessionMs)),
         max: Math.max(...recon.map((r) => r.sessionMs)),
         handshakeMs: mean(recon.map((r) => r.sessionMs - r.linkMs)),
-        resolvedMean: mean(recon.map((r) => r.resolvedMs)),
+        message2Ms: mean(recon.map((r) => r.lastToyMessageMs)),
         pairingQrMs: pairing.sessionMs,
       },
     }),
