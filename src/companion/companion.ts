@@ -274,7 +274,24 @@ export class Companion extends EventEmitter<CompanionEvents> {
     const session = new ToySession(link, res.keys, toy, res.toy, priorRoundTrips + 1);
     // Key confirmation: our first record proves to the toy that we hold the session keys (a
     // replayed message 1 never gets this far). The pairing takes effect on the toy only now.
-    await session.confirm();
+    try {
+      await session.confirm();
+    } catch (e) {
+      // The link dropped around the confirmation: the toy may have it (then it has paired us and
+      // closed its window) or not (then its window is still open). Ask it with one reconnect so
+      // that the toy is never left paired with a companion that does not know it.
+      if (mode !== 'pair' || !isPlushlinkError(e, 'DISCONNECTED')) throw e;
+      const probe = await this.link(link.link.id, signal).catch(() => undefined);
+      if (!probe) throw e;
+      try {
+        const s = await this.handshake(probe, 'reconnect', toyKey, undefined, signal, priorRoundTrips + 1, toy, name);
+        this.emit('paired', structuredClone(s.toy));
+        return s;
+      } catch (e2) {
+        await probe.close();
+        throw isPlushlinkError(e2, 'NOT_PAIRED') ? e : e2;
+      }
+    }
     this.data.toys = [...this.data.toys.filter((t) => t.id !== toy.id), toy];
     await this.opts.keystore.save(this.data);
     if (mode === 'pair') this.emit('paired', structuredClone(toy));

@@ -15,7 +15,8 @@ import { CompanionHandshake, toyReadMessage1 } from '../../src/protocol/handshak
 import { generateSetupCode } from '../../src/protocol/setup-code.js';
 import { decodeWire, encodeWire, type WireMessage } from '../../src/protocol/wire.js';
 import { ReferenceToy } from '../../src/toy/reference-toy.js';
-import type { MemoryPeripheral, MemoryPeripheralLink } from '../../src/transport/memory/index.js';
+import type { MemoryPeripheral } from '../../src/transport/memory/index.js';
+import type { PeripheralLink } from '../../src/transport/types.js';
 import { makeRig, type Rig } from '../helpers/rig.js';
 import { expectOnlyRefused, Intruder, snapshot, until } from '../helpers/intruder.js';
 
@@ -40,7 +41,7 @@ class Relay {
   upstream: Intruder | undefined;
   /** Flip one ciphertext byte of the next record the companion sends, before forwarding it. */
   tamperNext = false;
-  downstream: MemoryPeripheralLink | undefined;
+  downstream: PeripheralLink | undefined;
   private readonly down = new Fragmenter(4096);
 
   constructor(
@@ -55,7 +56,7 @@ class Relay {
     await this.peripheral.advertise(new Uint8Array([0x01, 0x00, ...randomBytes(8)]));
   }
 
-  private attach(link: MemoryPeripheralLink): void {
+  private attach(link: PeripheralLink): void {
     this.downstream = link;
     const reasm = new Reassembler(4096);
     const queue: Uint8Array[] = [];
