@@ -33,11 +33,12 @@ plays a bundled clip of a child's voice.
 ${SIM_TRANSPORT_HELP}`)
     .action(async (toy: string, file: string, o: { seconds?: number; wav?: string; json?: boolean; timeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
-      const { signal, dispose } = interruptSignal();
+      const { signal, dispose, rearm } = interruptSignal();
       const progress = new Progress();
       try {
         await withCompanion(g, {}, async (ctx) => {
           const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), o.timeout);
+          rearm();
           try {
             const mic = await session.microphone.start({ signal });
             let frames = 0;
@@ -77,11 +78,12 @@ ${SIM_TRANSPORT_HELP}`)
     .action(async (toy: string, file: string, o: { json?: boolean; timeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const total = await frameCount(file);
-      const { signal, dispose } = interruptSignal();
+      const { signal, dispose, rearm } = interruptSignal();
       const progress = new Progress();
       try {
         await withCompanion(g, {}, async (ctx) => {
           const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), o.timeout);
+          rearm();
           try {
             session.speaker.on('progress', (p) => {
               const s = (p.framesPlayed * 20) / 1000;

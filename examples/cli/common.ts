@@ -128,7 +128,7 @@ export function bar(fraction: number, width = 24): string {
  * `ABORTED` so the command can finish cleanly (a recording is closed properly); a second one
  * exits at once.
  */
-export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+export function interruptSignal(): { signal: AbortSignal; dispose(): void; rearm(): void } {
   const ctl = new AbortController();
   const onSignal = (): void => {
     if (ctl.signal.aborted) process.exit(EXIT.INTERRUPTED);
@@ -137,11 +137,19 @@ export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const dispose = (): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
   return {
     signal: ctl.signal,
-    dispose: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+    dispose,
+    // noble's HCI bindings add a SIGINT handler that exits at once when it is the last one:
+    // after the radio is up, move ours behind it so Ctrl-C still ends a recording cleanly.
+    rearm: () => {
+      dispose();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
     },
   };
 }
