@@ -11,7 +11,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readOggOpus } from '../src/audio/ogg-opus.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Companion } from '../src/companion/companion.js';
 import { MemoryKeystore } from '../src/companion/keystore.js';
 import { generateX25519KeyPair } from '../src/protocol/crypto.js';
@@ -23,7 +23,9 @@ import { MemoryToyStorage } from '../src/toy/storage.js';
 import { createAir, type InProcessTransport } from './transports.js';
 import { IntruderLink, RecordingCentral, describeReply, forgedChannel } from './intruder.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The package root: `examples/` sits right under it from source, `dist/examples/` when built. */
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = [resolve(HERE, '..'), resolve(HERE, '..', '..')].find((d) => existsSync(join(d, 'fixtures', 'audio'))) ?? resolve(HERE, '..');
 
 export interface DemoResult {
   transport: InProcessTransport;
