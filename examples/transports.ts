@@ -11,7 +11,7 @@ export type InProcessTransport = 'memory' | 'noble-sim';
 export interface Air {
   kind: InProcessTransport;
   peripheral: Peripheral;
-  /** The transport id centrals use to reach the toy. */
+  /** The transport id centrals use to reach the toy now (it rotates on the memory radio). */
   toyId: string;
   newCentral(opts?: { mtu?: number }): Central;
   /** Round trips counted by the radio on the most recent link (memory only). */
@@ -26,7 +26,9 @@ export async function createAir(kind: InProcessTransport, opts: { mtu?: number; 
     return {
       kind,
       peripheral,
-      toyId: peripheral.id,
+      get toyId() {
+        return peripheral.id; // the address rotates with the advertising tag
+      },
       newCentral: (o = {}) => radio.createCentral({ mtu: o.mtu ?? opts.mtu ?? 247 }),
       close: () => radio.close(),
     };

@@ -275,6 +275,7 @@ export class Companion extends EventEmitter<CompanionEvents> {
     // Key confirmation: our first record proves to the toy that we hold the session keys (a
     // replayed message 1 never gets this far). The pairing takes effect on the toy only now.
     try {
+      // The session is ready once the toy's GATT layer acknowledged the confirmation.
       await session.confirm();
     } catch (e) {
       // The link dropped around the confirmation: the toy may have it (then it has paired us and

@@ -120,6 +120,11 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
     if (!id) throw new PlushlinkError('RATE_LIMITED', 'too many requests in flight');
     const msg = { ...body, id } as ControlMessage;
     this.channel.tick(Date.now());
+    if (this.channel.exhausted) {
+      this.end('record counters exhausted: reconnect for fresh keys');
+      void this.link.close();
+      throw new PlushlinkError('SESSION_CLOSED', 'the session ran out of record counters; reconnect');
+    }
     return new Promise<ControlResult>((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? 5000;
       const timer = setTimeout(() => finish(new PlushlinkError('TIMEOUT', `${body.type}: no answer within ${timeoutMs} ms`)), timeoutMs);
@@ -183,7 +188,6 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
   /** Low level: sends a batch of Opus frames as one audio record; returns the first frame's number. */
   async sendAudio(frames: readonly Uint8Array[]): Promise<number> {
     this.assertOpen();
-    this.channel.tick(Date.now());
     const { record, firstFrame } = this.channel.sealAudio(frames);
     await this.link.sendAudio(record);
     return firstFrame;
@@ -192,6 +196,11 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
   /** The number the next sent audio frame will get. */
   get nextAudioFrame(): number {
     return this.channel.nextAudioFrame;
+  }
+
+  /** @internal A new speaker stream starts: the audio key may move to its next epoch first. */
+  audioStreamStart(): void {
+    this.channel.audioStreamStart(Date.now());
   }
 
   /** Ends the session and disconnects. */

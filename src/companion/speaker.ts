@@ -170,6 +170,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         signal?.addEventListener('abort', done, { once: true });
       });
 
+    s.audioStreamStart();
     const firstFrame = s.nextAudioFrame;
     let sent = 0;
     let records = 0;
@@ -209,7 +210,10 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
             validateFrame(f);
           }
           const size = 1 + RECORD_OVERHEAD + audioPayloadSize([...batch, f].map((x) => x.length));
-          if (batch.length > 0 && size > payloadMax) {
+          // Keep a record in one ATT value where a frame fits one; at tiny MTUs (23) records
+          // span fragments anyway, so batch by the latency budget alone.
+          const fitsOne = 1 + RECORD_OVERHEAD + audioPayloadSize([f.length]) <= payloadMax;
+          if (fitsOne && batch.length > 0 && size > payloadMax) {
             pendingFrame = f;
             break;
           }

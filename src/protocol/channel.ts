@@ -33,10 +33,13 @@ export class SecureChannel {
   private readonly audioIn: RecordReceiver;
   private dead = false;
   private lastRekey: number | undefined;
+  private lastAudioRekey: number | undefined;
   private readonly rekeyIntervalMs: number;
+  private exhaustedFlag = false;
 
   constructor(keys: SessionKeys, opts: SecureChannelOptions = {}) {
     this.lastRekey = opts.now;
+    this.lastAudioRekey = opts.now;
     this.rekeyIntervalMs = opts.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS;
     this.controlOut = new RecordSender(channelKey(keys.sendKey, 'control'));
     this.audioOut = new RecordSender(channelKey(keys.sendKey, 'audio'));
@@ -93,20 +96,53 @@ export class SecureChannel {
   }
 
   /**
-   * Time-based rekey: when `rekeyIntervalMs` has passed since the last rekey, both sending
-   * channels move to their next key epoch (the receiver follows from the counter alone).
-   * Returns true when it rekeyed.
+   * Time-based rekey of the sending control channel: when `rekeyIntervalMs` has passed since
+   * its last rekey it moves to its next key epoch (the receiver follows from the counter
+   * alone). Returns true when it rekeyed. Never throws: when no epoch is left, {@link exhausted}
+   * becomes true and the owner must end the session (a fresh handshake brings fresh keys).
    */
   tick(now: number): boolean {
-    if (this.dead) return false;
+    if (this.dead || this.exhaustedFlag) return false;
     if (this.lastRekey === undefined) {
       this.lastRekey = now;
       return false;
     }
     if (now - this.lastRekey < this.rekeyIntervalMs) return false;
     this.lastRekey = now;
-    this.rekey();
-    return true;
+    return this.tryRekey(this.controlOut);
+  }
+
+  /**
+   * Call when a new audio stream starts (speaker start, microphone start), before reading
+   * {@link nextAudioFrame}: the sending audio channel moves to its next key epoch when the
+   * rekey interval has passed. Audio is rekeyed only between streams, so the frame numbers
+   * inside a stream never jump (a jump would look like millions of lost frames).
+   */
+  audioStreamStart(now: number): boolean {
+    if (this.dead || this.exhaustedFlag) return false;
+    if (this.lastAudioRekey === undefined) {
+      this.lastAudioRekey = now;
+      return false;
+    }
+    if (now - this.lastAudioRekey < this.rekeyIntervalMs) return false;
+    this.lastAudioRekey = now;
+    return this.tryRekey(this.audioOut);
+  }
+
+  /** True once a sending channel ran out of key epochs: end the session and reconnect. */
+  get exhausted(): boolean {
+    return this.exhaustedFlag;
+  }
+
+  private tryRekey(sender: RecordSender): boolean {
+    try {
+      sender.rekey();
+      return true;
+    } catch (e) {
+      if (!isPlushlinkError(e, 'NONCE_EXHAUSTED')) throw e;
+      this.exhaustedFlag = true;
+      return false;
+    }
   }
 
   /** The key epoch of the sending channels (control, audio). */

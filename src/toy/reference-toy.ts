@@ -8,6 +8,7 @@ import type { RandomSource, X25519KeyPair } from '../protocol/crypto.js';
 import type { SetupCode } from '../protocol/setup-code.js';
 import type { NotifyingCharacteristic, Peripheral, PeripheralLink } from '../transport/types.js';
 import { FRAME_MS } from './speaker-buffer.js';
+import { advertisingSlot } from '../protocol/advertising.js';
 import { MemoryToyStorage, type ToyStorage } from './storage.js';
 import { ToyCore } from './toy-core.js';
 import type { ToyAction, ToyConfig, ToyLogEvent, ToyPersistentState } from './types.js';
@@ -37,6 +38,11 @@ export interface ReferenceToyOptions {
   microphone?: MicrophoneSource;
   /** Tick period (default 10 ms). */
   tickMs?: number;
+  /**
+   * Rotate the BLE address whenever the advertising tag's slot changes (default true) where
+   * the peripheral supports it ({@link Peripheral.rotateAddress}).
+   */
+  rotateAddress?: boolean;
 }
 
 export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
@@ -50,6 +56,7 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
   private micRun = 0;
   private nextConn = 1;
   private persistChain: Promise<void> = Promise.resolve();
+  private advertisedSlot: number | undefined;
   private readonly onConnect = (link: PeripheralLink): void => this.attach(link);
 
   constructor(opts: ReferenceToyOptions) {
@@ -144,9 +151,17 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
         }
         return;
       }
-      case 'advertise':
-        void this.opts.peripheral.advertise(a.serviceData).catch((e: Error) => this.emit('error', e));
+      case 'advertise': {
+        const p = this.opts.peripheral;
+        // When the tag's slot changes, the address changes with it: nothing stays stable on the air.
+        const slot = advertisingSlot(this.clock());
+        const rotate = this.advertisedSlot !== undefined && slot !== this.advertisedSlot && this.opts.rotateAddress !== false && p.rotateAddress;
+        this.advertisedSlot = slot;
+        void Promise.resolve(rotate ? p.rotateAddress!() : '')
+          .then(() => p.advertise(a.serviceData))
+          .catch((e: Error) => this.emit('error', e));
         return;
+      }
       case 'persist': {
         const s = a.state;
         this.persistChain = this.persistChain.then(() => this.storage.save(s)).catch((e: Error) => void this.emit('error', e));

@@ -30,11 +30,11 @@ export class SpeakerBuffer {
 
   /**
    * @param capacityMs buffer size (default 400 ms = 20 frames)
-   * @param prebufferMs how much must be buffered before playback starts (default 60 ms)
+   * @param prebufferMs how much must be buffered before playback starts (default 100 ms)
    */
   constructor(
     readonly capacityMs = 400,
-    readonly prebufferMs = 60,
+    readonly prebufferMs = 100,
   ) {}
 
   get capacityFrames(): number {

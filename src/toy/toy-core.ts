@@ -94,7 +94,6 @@ export class ToyCore {
   readonly refusals: ToyRefusalCounts = {
     'speaker-write': 0,
     'control-before-session': 0,
-    'microphone-before-session': 0,
     'not-in-pairing-mode': 0,
     'rate-limited': 0,
     'wrong-setup-code': 0,
@@ -126,11 +125,12 @@ export class ToyCore {
       maxGuests: 4,
       guestGrantMs: 300_000,
       speakerBufferMs: 400,
+      speakerPrebufferMs: 100,
       micLatencyBudgetMs: 60,
       speakerStatusIntervalMs: 100,
       ...opts.config,
     };
-    this.speaker = new SpeakerBuffer(this.cfg.speakerBufferMs);
+    this.speaker = new SpeakerBuffer(this.cfg.speakerBufferMs, this.cfg.speakerPrebufferMs);
   }
 
   // ---------------------------------------------------------------- queries
@@ -262,7 +262,9 @@ export class ToyCore {
     const payloadMax = c.mtu - 3;
     const out: ToyAction[] = [];
     const sizeWith = (fs: Uint8Array[]): number => 1 + RECORD_OVERHEAD + audioPayloadSize(fs.map((f) => f.length));
-    if (this.micBatch.length > 0 && sizeWith([...this.micBatch, frame]) > payloadMax) out.push(...this.flushMic(c));
+    // Keep a record in one ATT value where a frame fits one; at tiny MTUs records span fragments anyway.
+    const fitsOne = sizeWith([frame]) <= payloadMax;
+    if (fitsOne && this.micBatch.length > 0 && sizeWith([...this.micBatch, frame]) > payloadMax) out.push(...this.flushMic(c));
     this.micBatch.push(frame);
     if (this.micBatch.length >= maxFrames) out.push(...this.flushMic(c));
     void now;
@@ -289,6 +291,10 @@ export class ToyCore {
     const out: ToyAction[] = [];
     for (const c of [...this.conns.values()]) {
       c.channel?.tick(now);
+      if (c.channel?.exhausted) {
+        out.push(...this.drop(c, 'record counters exhausted: reconnect for fresh keys', now));
+        continue;
+      }
       if (!c.confirmed && now - c.openedAt >= this.cfg.handshakeDeadlineMs) {
         this.refuse('handshake-timeout', c.id, out);
         out.push(...this.sendError(c, 'TIMEOUT', 0), { type: 'disconnect', connection: c.id, reason: 'no handshake within the deadline' });
@@ -520,12 +526,20 @@ export class ToyCore {
     const p = c.pendingPairing;
     c.pendingPairing = undefined;
     if (p) {
-      if (this.state.advertisingKey && this.state.advertisingKey !== p.advertisingKey) {
-        // another companion completed a first pairing meanwhile; this one holds a stale key
+      const existing = this.state.pairings.find((x) => x.companionKey === c.companionKey);
+      const hasOwner = this.state.pairings.some((x) => x.role === 'owner');
+      const guests = this.state.pairings.filter((x) => x.role === 'guest').length;
+      // The window admits one pairing: a concurrent one that confirms after it closed (or
+      // with a role, key or slot that no longer holds) is dropped, never committed.
+      const stale =
+        !this.pairingWindowOpen(now) ||
+        (this.state.advertisingKey !== undefined && this.state.advertisingKey !== p.advertisingKey) ||
+        (!existing && (p.role === 'owner') === hasOwner) ||
+        (!existing && hasOwner && guests >= this.cfg.maxGuests);
+      if (stale) {
         out.push(...this.drop(c, 'pairing superseded', now));
         return false;
       }
-      const existing = this.state.pairings.find((x) => x.companionKey === c.companionKey);
       if (existing) existing.displayName = p.displayName;
       else this.state.pairings.push({ companionKey: c.companionKey!, role: p.role, displayName: p.displayName, pairedAt: now });
       this.state.advertisingKey = p.advertisingKey;
@@ -549,9 +563,11 @@ export class ToyCore {
       return out;
     }
     const req = m as ControlRequest;
-    if (req.type !== 'confirm') this.executed[req.type] = (this.executed[req.type] ?? 0) + 1;
-    const result = (status: ResultStatusName, body: Uint8Array = new Uint8Array(0)): ToyAction[] =>
-      this.sendControl(c, { type: 'result', id: req.id, status, body });
+    // `executed` counts requests the toy carried out (answered OK), never refused ones.
+    const result = (status: ResultStatusName, body: Uint8Array = new Uint8Array(0)): ToyAction[] => {
+      if (status === 'OK') this.executed[req.type] = (this.executed[req.type] ?? 0) + 1;
+      return this.sendControl(c, { type: 'result', id: req.id, status, body });
+    };
     const me = this.state.pairings.find((p) => p.companionKey === c.companionKey);
     const isOwner = me?.role === 'owner';
     switch (req.type) {
@@ -579,6 +595,7 @@ export class ToyCore {
         if (!this.micConn) out.push({ type: 'microphone', active: true });
         this.micConn = c.id;
         this.micBatch = [];
+        c.channel!.audioStreamStart(now);
         const first = c.channel!.nextAudioFrame;
         return [...out, ...result('OK', new Uint8Array([(first >>> 24) & 0xff, (first >>> 16) & 0xff, (first >>> 8) & 0xff, first & 0xff]))];
       }

@@ -52,7 +52,6 @@ export type ToyLogEvent =
 export type RefusalKind =
   | 'speaker-write'
   | 'control-before-session'
-  | 'microphone-before-session'
   | 'not-in-pairing-mode'
   | 'rate-limited'
   | 'wrong-setup-code'
@@ -87,6 +86,8 @@ export interface ToyConfig {
   guestGrantMs?: number;
   /** Speaker buffer (default 400). */
   speakerBufferMs?: number;
+  /** Audio buffered before playback starts (default 100: one 80 ms record plus air jitter). */
+  speakerPrebufferMs?: number;
   /** Microphone batching latency budget (default 60): frames per record ≤ budget/20 + 1. */
   micLatencyBudgetMs?: number;
   /** How often the toy reports its speaker state while playing (default 100). */

@@ -122,6 +122,12 @@ export interface Peripheral extends EventEmitter<PeripheralEvents> {
   advertise(serviceData: Uint8Array): Promise<void>;
   /** Stops advertising. */
   stopAdvertising(): Promise<void>;
+  /**
+   * Optional: moves to a fresh random BLE address (privacy; the toy calls it when its
+   * advertising tag rotates so that no stable field stays on the air). Live links are kept.
+   * Adapters whose controller rotates addresses itself (BlueZ with `btmgmt privacy on`) omit it.
+   */
+  rotateAddress?(): string | Promise<string>;
   /** Stops advertising and disconnects every link. */
   close(): Promise<void>;
 }

@@ -31,7 +31,7 @@ export async function makeRig(opts: { radio?: MemoryRadioOptions; toyMtu?: numbe
   const identity = generateX25519KeyPair();
   const setup = generateSetupCode();
   const storage = new MemoryToyStorage();
-  const toy = new ReferenceToy({ peripheral, identity, setupCode: setup, storage, config: opts.config, ...opts.toy });
+  const toy = new ReferenceToy({ peripheral, identity, setupCode: setup, storage, config: opts.config, rotateAddress: false, ...opts.toy });
   await toy.start();
   const companions: Companion[] = [];
   return {

@@ -20,6 +20,10 @@ describe('time-based rekey of the secure channel', () => {
     const w1 = a.sealControl({ type: 'get-battery', id: 1 });
     expect(b.openControl(w1.subarray(1))).toEqual({ type: 'get-battery', id: 1 });
     expect(a.tick(1000)).toBe(true);
+    // audio moves only when a new stream starts, so frame numbers never jump inside a stream
+    expect(a.sendEpochs).toEqual({ control: 1, audio: 0 });
+    expect(a.audioStreamStart(1000)).toBe(true);
+    expect(a.audioStreamStart(1500)).toBe(false);
     expect(a.sendEpochs).toEqual({ control: 1, audio: 1 });
     const w2 = a.sealControl({ type: 'get-info', id: 2 });
     // the counter of the new record is in epoch 1
@@ -56,5 +60,17 @@ describe('time-based rekey of the secure channel', () => {
       expect(isPlushlinkError(e, 'RECORD_AUTH_FAILED')).toBe(true);
     }
     expect(b.alive).toBe(false);
+  });
+});
+
+describe('rekey exhaustion', () => {
+  it('never throws from tick: the channel reports exhausted and the owner ends the session', () => {
+    const { a } = pair(0, 1);
+    let t = 0;
+    for (let i = 0; i < 255; i++) expect(a.tick((t += 10))).toBe(true);
+    expect(a.exhausted).toBe(false);
+    expect(a.tick((t += 10))).toBe(false);
+    expect(a.exhausted).toBe(true);
+    expect(a.tick((t += 10))).toBe(false);
   });
 });
