@@ -3,6 +3,7 @@
  * continuous mono 16 kHz PCM, concealing lost and undecodable frames with the decoder's PLC.
  */
 import { PlushlinkError } from '../protocol/errors.js';
+import { concatPcm } from './convert.js';
 import type { JitterOutput } from './jitter-buffer.js';
 import type { OpusDecoder } from './opus-codec.js';
 
@@ -62,26 +63,13 @@ export class ConcealingDecoder {
     const parts: Int16Array[] = [];
     for (let i = 0; i < n; i++) parts.push(this.#decoder.conceal());
     this.stats.concealed += n;
-    return concat(parts);
+    return concatPcm(parts);
   }
 
   /** PCM for several outputs, concatenated. */
   processAll(items: Iterable<JitterOutput<Uint8Array>>): Int16Array {
     const parts: Int16Array[] = [];
     for (const it of items) parts.push(this.process(it));
-    return concat(parts);
+    return concatPcm(parts);
   }
-}
-
-function concat(parts: Int16Array[]): Int16Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Int16Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

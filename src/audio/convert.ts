@@ -3,6 +3,20 @@ import { PlushlinkError } from '../protocol/errors.js';
 import { decodePackets, encodePcm, OPUS_PRE_SKIP_48K, type OpusDecoder, type OpusEncoder, type OpusEncoderOptions } from './opus-codec.js';
 import { readOggOpus, writeOggOpus, type OggOpusFile, type OggOpusWriterOptions } from './ogg-opus.js';
 
+/** Joins PCM chunks into one buffer (returns the only chunk itself when there is one). */
+export function concatPcm(parts: readonly Int16Array[]): Int16Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Int16Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 /**
  * Encodes mono 16 kHz PCM to a complete Ogg Opus file (pre-skip 312, end trimmed to the exact
  * sample count). Pass `encoder` to reuse a long-lived encoder.

@@ -16,7 +16,7 @@
  * Page checksum: CRC-32, polynomial 0x04C11DB7, not reflected, initial value 0, no final xor.
  */
 import { PlushlinkError } from '../protocol/errors.js';
-import { fromUtf8, utf8 } from '../protocol/bytes.js';
+import { concatBytes, fromUtf8, utf8 } from '../protocol/bytes.js';
 import { randomBytes } from '../protocol/crypto.js';
 import { parseOpusPacket } from './opus-packet.js';
 
@@ -384,15 +384,7 @@ export function writeOggOpus(packets: Iterable<Uint8Array>, options: OggOpusWrit
   const w = new OggOpusWriter((p) => pages.push(p), options);
   for (const p of packets) w.writePacket(p);
   w.end(options.sampleCount);
-  let n = 0;
-  for (const p of pages) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of pages) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...pages);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,7 +510,7 @@ export function readOggOpus(bytes: Uint8Array): OggOpusFile {
       p += l;
       if (l < 255) {
         pieces.push(bytes.subarray(segStart, p));
-        all.push(joinPieces(pieces));
+        all.push(pieces.length === 1 ? pieces[0]!.slice() : concatBytes(...pieces));
         pieces.length = 0;
         completed++;
         segStart = p;
@@ -580,17 +572,4 @@ export function readOggOpus(bytes: Uint8Array): OggOpusFile {
     pageCount,
     complete: eos,
   };
-}
-
-function joinPieces(pieces: Uint8Array[]): Uint8Array {
-  if (pieces.length === 1) return pieces[0]!.slice();
-  let n = 0;
-  for (const p of pieces) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of pieces) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

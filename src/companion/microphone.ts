@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { ConcealingDecoder } from '../audio/concealing-decoder.js';
+import { concatPcm } from '../audio/convert.js';
 import { JitterBuffer, type JitterOutput } from '../audio/jitter-buffer.js';
 import { OpusDecoder } from '../audio/opus-codec.js';
 import { concealmentPacket } from '../audio/opus-packet.js';
@@ -154,15 +155,7 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
       }
       await writer.finish();
       if (opts.wav) {
-        let n = 0;
-        for (const p of pcm) n += p.length;
-        const all = new Int16Array(n);
-        let o = 0;
-        for (const p of pcm) {
-          all.set(p, o);
-          o += p.length;
-        }
-        await writeWavFile(opts.wav, all);
+        await writeWavFile(opts.wav, concatPcm(pcm));
       }
       return { frames, lost, oggPath, ...(opts.wav ? { wavPath: opts.wav } : {}) };
     } catch (e) {

@@ -26,6 +26,7 @@ import { isTempName } from '../../src/util/durable-fs.js';
 import { isPlushlinkError } from '../../src/protocol/errors.js';
 import { buildChild } from './helpers/build-child.js';
 import { keystoreVersion, versionOf } from './helpers/keystore-shared.js';
+import { seededRandom } from '../../src/transport/memory/prng.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD_TS = fileURLToPath(new URL('./helpers/keystore-writer.ts', import.meta.url));
@@ -42,17 +43,6 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** mulberry32: the seeded PRNG behind the kill moments. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Run {
   start: number;
@@ -91,7 +81,7 @@ describe('FileKeystore', () => {
   it(`survives ${KILLS} SIGKILLs at random moments of repeated saves: always the old or the new version, never a broken file`, async () => {
     const dir = join(work, 'crash');
     const path = join(dir, 'keystore.json');
-    const rand = prng(42);
+    const rand = seededRandom(42);
     let inFlightSeen = 0;
     let totalSaved = 0;
     let previous = 0;

@@ -22,6 +22,7 @@ import { toHex } from '../../src/protocol/bytes.js';
 import { FolderRelay, Outbox, openVoiceMessage } from '../../src/messages/index.js';
 import { audioOf, recipient } from './helpers/outbox-crash-shared.js';
 import { buildChild } from './helpers/build-child.js';
+import { seededRandom } from '../../src/transport/memory/prng.js';
 
 const CHILD_TS = fileURLToPath(new URL('./helpers/outbox-crash-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -136,17 +137,6 @@ async function checkAfterKill(outboxDir: string, relayDir: string, stdout: strin
   return problems.map((p) => `[${label}] ${p}`);
 }
 
-/** Deterministic PRNG (mulberry32) so the chosen kill points are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -176,7 +166,7 @@ describe('outbox crash safety (child process SIGKILLed at ≥ 50 points)', () =>
       expect(await checkAfterKill(join(base, 'full-o'), join(base, 'full-r'), full.stdout, 'full')).toEqual([]);
 
       // 2. Kill points: at least 3 of every operation kind, the rest seeded-random, all distinct.
-      const rnd = prng(42);
+      const rnd = seededRandom(42);
       const chosen = new Set<number>();
       const kinds = [...new Set(ops)];
       for (const kind of kinds) {
