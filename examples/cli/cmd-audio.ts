@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { decodeWav, readOggOpus } from '../../src/index.js';
-import { bar, interruptSignal, out, outJson, positiveNumber, Progress, type GlobalOptions } from './common.js';
-import { SIM_TRANSPORT_HELP, connectToy, withCompanion } from './context.js';
+import { bar, out, outJson, positiveNumber, type GlobalOptions } from './common.js';
+import { SIM_TRANSPORT_HELP, withToySession } from './context.js';
 
 /** How many 20 ms frames a file holds (for the progress bar). */
 async function frameCount(path: string): Promise<number | undefined> {
@@ -33,35 +33,22 @@ plays a bundled clip of a child's voice.
 ${SIM_TRANSPORT_HELP}`)
     .action(async (toy: string, file: string, o: { seconds?: number; wav?: string; json?: boolean; timeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
-      const { signal, dispose, rearm } = interruptSignal();
-      const progress = new Progress();
-      try {
-        await withCompanion(g, {}, async (ctx) => {
-          const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), o.timeout);
-          rearm();
-          try {
-            const mic = await session.microphone.start({ signal });
-            let frames = 0;
-            let lost = 0;
-            mic.on('frame', (f) => {
-              frames++;
-              if (f.lost) lost++;
-              const s = (frames * 20) / 1000;
-              progress.update(`recording ${o.seconds ? bar(s / o.seconds) + ' ' : ''}${s.toFixed(1)} s, ${lost} lost`);
-            });
-            const r = await mic.record(file, { signal, ...(o.seconds !== undefined ? { seconds: o.seconds } : {}), ...(o.wav ? { wav: o.wav } : {}) });
-            progress.done();
-            const result = { toy: session.toy.name, file: r.oggPath, wav: r.wavPath, frames: r.frames, lost: r.lost, seconds: (r.frames * 20) / 1000, interrupted: signal.aborted };
-            if (o.json) outJson(result);
-            else out(`recorded ${result.seconds.toFixed(2)} s from "${result.toy}" (${r.frames} frames, ${r.lost} concealed) → ${r.oggPath}${r.wavPath ? ` and ${r.wavPath}` : ''}`);
-          } finally {
-            await session.close();
-          }
+      await withToySession(g, toy, o.timeout, async (session, signal, progress) => {
+        const mic = await session.microphone.start({ signal });
+        let frames = 0;
+        let lost = 0;
+        mic.on('frame', (f) => {
+          frames++;
+          if (f.lost) lost++;
+          const s = (frames * 20) / 1000;
+          progress.update(`recording ${o.seconds ? bar(s / o.seconds) + ' ' : ''}${s.toFixed(1)} s, ${lost} lost`);
         });
-      } finally {
+        const r = await mic.record(file, { signal, ...(o.seconds !== undefined ? { seconds: o.seconds } : {}), ...(o.wav ? { wav: o.wav } : {}) });
         progress.done();
-        dispose();
-      }
+        const result = { toy: session.toy.name, file: r.oggPath, wav: r.wavPath, frames: r.frames, lost: r.lost, seconds: (r.frames * 20) / 1000, interrupted: signal.aborted };
+        if (o.json) outJson(result);
+        else out(`recorded ${result.seconds.toFixed(2)} s from "${result.toy}" (${r.frames} frames, ${r.lost} concealed) → ${r.oggPath}${r.wavPath ? ` and ${r.wavPath}` : ''}`);
+      });
     });
 
   program
@@ -78,29 +65,16 @@ ${SIM_TRANSPORT_HELP}`)
     .action(async (toy: string, file: string, o: { json?: boolean; timeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const total = await frameCount(file);
-      const { signal, dispose, rearm } = interruptSignal();
-      const progress = new Progress();
-      try {
-        await withCompanion(g, {}, async (ctx) => {
-          const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), o.timeout);
-          rearm();
-          try {
-            session.speaker.on('progress', (p) => {
-              const s = (p.framesPlayed * 20) / 1000;
-              progress.update(`playing ${total ? bar(p.framesPlayed / total) + ' ' : ''}${s.toFixed(1)} s played, ${p.estimatedBufferMs} ms buffered`);
-            });
-            const r = await session.speaker.play(file, { signal });
-            progress.done();
-            const result = { toy: session.toy.name, file, framesSent: r.framesSent, framesPlayed: r.framesPlayed, records: r.records, underruns: r.underruns, overruns: r.overruns, seconds: r.durationMs / 1000 };
-            if (o.json) outJson(result);
-            else out(`played ${r.framesPlayed}/${r.framesSent} frames on "${result.toy}" in ${r.records} records, ${r.underruns} underruns, ${r.overruns} overruns (${result.seconds.toFixed(1)} s)`);
-          } finally {
-            await session.close();
-          }
+      await withToySession(g, toy, o.timeout, async (session, signal, progress) => {
+        session.speaker.on('progress', (p) => {
+          const s = (p.framesPlayed * 20) / 1000;
+          progress.update(`playing ${total ? bar(p.framesPlayed / total) + ' ' : ''}${s.toFixed(1)} s played, ${p.estimatedBufferMs} ms buffered`);
         });
-      } finally {
+        const r = await session.speaker.play(file, { signal });
         progress.done();
-        dispose();
-      }
+        const result = { toy: session.toy.name, file, framesSent: r.framesSent, framesPlayed: r.framesPlayed, records: r.records, underruns: r.underruns, overruns: r.overruns, seconds: r.durationMs / 1000 };
+        if (o.json) outJson(result);
+        else out(`played ${r.framesPlayed}/${r.framesSent} frames on "${result.toy}" in ${r.records} records, ${r.underruns} underruns, ${r.overruns} overruns (${result.seconds.toFixed(1)} s)`);
+      });
     });
 }

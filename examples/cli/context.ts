@@ -5,7 +5,7 @@
  */
 import { Companion, FileKeystore, NobleCentral, PlushlinkError, isPlushlinkError, type Central, type DiscoveredToy, type ToySession } from '../../src/index.js';
 import { createAir, type Air } from '../transports.js';
-import { defaults, log, sleep, transportOf, type GlobalOptions, type TransportKind } from './common.js';
+import { defaults, interruptSignal, log, Progress, sleep, transportOf, type GlobalOptions, type TransportKind } from './common.js';
 import { startSimToy, type SimToy } from './sim-toy.js';
 
 /** What the companion commands share. */
@@ -140,4 +140,33 @@ export async function connectToy(ctx: CompanionContext, toy: string, signal: Abo
   }
   log.cli('connected to %s in %d round trip(s), mtu %d', stored.name, session.roundTrips, session.mtu);
   return session;
+}
+
+/**
+ * Runs `fn` in a session with a paired toy: opens the companion, connects with a progress line,
+ * arms Ctrl-C (the first press aborts `signal`, the second exits) and closes the session,
+ * the companion and the progress line afterwards, whatever `fn` does.
+ */
+export async function withToySession<T>(
+  g: GlobalOptions,
+  toy: string,
+  timeoutSeconds: number,
+  fn: (session: ToySession, signal: AbortSignal, progress: Progress) => Promise<T>,
+): Promise<T> {
+  const { signal, dispose, rearm } = interruptSignal();
+  const progress = new Progress();
+  try {
+    return await withCompanion(g, {}, async (ctx) => {
+      const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), timeoutSeconds);
+      rearm();
+      try {
+        return await fn(session, signal, progress);
+      } finally {
+        await session.close();
+      }
+    });
+  } finally {
+    progress.done();
+    dispose();
+  }
 }
