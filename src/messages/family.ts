@@ -16,6 +16,7 @@ import {
 } from '../protocol/crypto.js';
 import { bytesEqual, concatBytes, fromHex, fromUtf8, toHex, utf8 } from '../protocol/bytes.js';
 import { PlushlinkError } from '../protocol/errors.js';
+import { base32Encode } from '../protocol/base32.js';
 
 /** Length in bytes of a recipient key id (truncated SHA-512 of a box public key). */
 export const KEY_ID_LEN = 16;
@@ -106,23 +107,7 @@ export function keyIdOf(boxPublicKey: Uint8Array): Uint8Array {
 // QR alphanumeric mode and survives being read aloud or retyped.
 const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
-function base32Encode(data: Uint8Array): string {
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const byte of data) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += B32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    value &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += B32[(value << (5 - bits)) & 31];
-  return out;
-}
-
+/** Decodes an RFC 4648 base32 family key code (canonical form only; any length). */
 function base32Decode(s: string): Uint8Array {
   const out: number[] = [];
   let bits = 0;
@@ -165,7 +150,7 @@ export function familyKeyCode(key: FamilyPublicKey): string {
     name,
   );
   const checksum = sha512(concatBytes(CODE_CHECKSUM_CONTEXT, body)).slice(0, CODE_CHECKSUM_LEN);
-  return FAMILY_KEY_CODE_PREFIX + base32Encode(concatBytes(body, checksum));
+  return FAMILY_KEY_CODE_PREFIX + base32Encode(concatBytes(body, checksum), B32);
 }
 
 /**

@@ -17,8 +17,12 @@ export function crockfordValue(ch: string): number {
   return CROCKFORD_ALPHABET.indexOf(c);
 }
 
-/** Encodes bytes as Crockford base32, most significant bit first, padding the last group with zero bits. */
-export function base32Encode(bytes: Uint8Array): string {
+/**
+ * Encodes bytes as base32, most significant bit first, padding the last group with zero bits.
+ * The alphabet is Crockford's unless another 32-character alphabet is given (the family key
+ * codes use RFC 4648's).
+ */
+export function base32Encode(bytes: Uint8Array, alphabet: string = CROCKFORD_ALPHABET): string {
   let out = '';
   let acc = 0;
   let bits = 0;
@@ -26,12 +30,12 @@ export function base32Encode(bytes: Uint8Array): string {
     acc = (acc << 8) | b;
     bits += 8;
     while (bits >= 5) {
-      out += CROCKFORD_ALPHABET[(acc >>> (bits - 5)) & 31];
+      out += alphabet[(acc >>> (bits - 5)) & 31];
       bits -= 5;
     }
     acc &= (1 << bits) - 1;
   }
-  if (bits > 0) out += CROCKFORD_ALPHABET[(acc << (5 - bits)) & 31];
+  if (bits > 0) out += alphabet[(acc << (5 - bits)) & 31];
   return out;
 }
 
