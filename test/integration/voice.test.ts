@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readOggOpus } from '../../src/audio/ogg-opus.js';
 import { decodeWav } from '../../src/audio/wav.js';
+import { concatPcm } from '../../src/audio/convert.js';
 import { decodePackets, encodePcm } from '../../src/audio/opus-codec.js';
 import { makeRig, type Rig } from '../helpers/rig.js';
 import { PROJECT_ROOT } from '../helpers/shared.js';
@@ -83,14 +84,7 @@ describe('microphone round trip: speech → Opus → records over the radio with
       frames.forEach((f, i) => {
         if (!f.lost) expect(Buffer.from(f.packet!).equals(Buffer.from(clip.packets[i]!))).toBe(true);
       });
-      let n = 0;
-      for (const p of pcmParts) n += p.length;
-      const pcm = new Int16Array(n);
-      let o = 0;
-      for (const p of pcmParts) {
-        pcm.set(p, o);
-        o += p.length;
-      }
+      const pcm = concatPcm(pcmParts);
       // duration preserved within one frame (320 samples)
       expect(Math.abs(pcm.length - clip.packets.length * 320)).toBeLessThanOrEqual(320);
       const { r } = bestCorrelation(wav.samples.subarray(0, wav.samples.length - 400), pcm, 400);
