@@ -31,7 +31,11 @@ export type SpeakerSource =
 
 export interface PlayOptions {
   signal?: AbortSignal;
-  /** Longest a frame waits for its batch (default 60 ms: up to 4 frames per record). */
+  /**
+   * Longest a frame waits for its batch (default 60 ms: up to 4 frames per record). A source that
+   * falls behind does not hold a started batch longer than this plus half a frame (10 ms): the
+   * frames gathered so far are sent as they are.
+   */
   latencyBudgetMs?: number;
   /** Keep at least this much room in the toy's buffer (default 80 ms). */
   safetyMarginMs?: number;
@@ -135,7 +139,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     const signal = opts.signal;
     signal?.throwIfAborted();
     const capacityMs = s.hello.speakerBufferMs;
-    const maxFramesPerRecord = Math.floor((opts.latencyBudgetMs ?? 60) / FRAME_MS) + 1;
+    const budgetMs = opts.latencyBudgetMs ?? 60;
+    const maxFramesPerRecord = Math.floor(budgetMs / FRAME_MS) + 1;
     const maxFill = Math.max(FRAME_MS, capacityMs - (opts.safetyMarginMs ?? 80));
     const payloadMax = s.mtu - 3;
     const stallMs = opts.stallTimeoutMs ?? 5000;
@@ -184,24 +189,34 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       if (signal?.aborted) throw new PlushlinkError('ABORTED', 'playback aborted');
       if (!s.open) throw new PlushlinkError('SESSION_CLOSED', 'the session closed during playback');
     };
+    let it: AsyncIterator<Uint8Array> | undefined;
     try {
       const startStatus = await this.startStream(firstFrame, signal);
       basePlayed = startStatus.framesPlayed;
       baseUnderruns = startStatus.underruns;
       baseOverruns = startStatus.overruns;
-      const it = opusPacketsOf(source)[Symbol.asyncIterator]();
+      it = opusPacketsOf(source)[Symbol.asyncIterator]();
       let pendingFrame: Uint8Array | undefined;
+      // A request to the source that a batch deadline left unanswered; the next batch takes it.
+      let pendingNext: Promise<IteratorResult<Uint8Array>> | undefined;
       let exhausted = false;
       while (!exhausted || pendingFrame) {
         check();
         // Gather a batch: up to maxFramesPerRecord frames that fit one ATT value (fragment header + record).
         const batch: Uint8Array[] = [];
+        let batchDeadline = Infinity;
         for (;;) {
           let f = pendingFrame;
           pendingFrame = undefined;
           if (!f) {
             if (exhausted) break;
-            const r = await it.next();
+            pendingNext ??= it.next();
+            const r = await this.withinDeadline(pendingNext, batchDeadline, signal);
+            if (r === undefined) {
+              check(); // aborted while waiting for the source
+              break; // the source is late: send what the batch holds
+            }
+            pendingNext = undefined;
             if (r.done) {
               exhausted = true;
               break;
@@ -209,6 +224,9 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
             f = r.value;
             validateFrame(f);
           }
+          // A source that keeps up fills the batch within the budget; one that stalls does not
+          // hold the frames already gathered longer than the budget and half a frame.
+          if (batch.length === 0) batchDeadline = this.clock() + budgetMs + FRAME_MS / 2;
           const size = 1 + RECORD_OVERHEAD + audioPayloadSize([...batch, f].map((x) => x.length));
           // Keep a record in one ATT value where a frame fits one; at tiny MTUs (23) records
           // span fragments anyway, so batch by the latency budget alone.
@@ -259,6 +277,30 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     } finally {
       s.off('speaker-status', onStatus);
       s.off('close', onClose);
+      void it?.return?.(undefined)?.catch(() => undefined);
+    }
+  }
+
+  /**
+   * The source's answer if it comes before `deadline` (on this speaker's clock; Infinity: no
+   * deadline), else undefined. An abort also ends the wait with undefined.
+   */
+  private async withinDeadline<T>(p: Promise<T>, deadline: number, signal?: AbortSignal): Promise<T | undefined> {
+    if (signal?.aborted) return undefined;
+    const ms = deadline - this.clock();
+    if (ms <= 0) return Promise.race([p, Promise.resolve(undefined)]); // only an answer already there
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      if (ms !== Infinity) timer = setTimeout(() => resolve(undefined), ms);
+      onAbort = () => resolve(undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([p, late]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
   }
 

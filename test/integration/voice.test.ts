@@ -32,6 +32,45 @@ describe('voice over the in-memory radio', () => {
     expect(played.map((p) => Buffer.from(p).toString('hex'))).toEqual(clip.packets.map((p) => Buffer.from(p).toString('hex')));
     await s.close();
   });
+
+  it('speaker: a source that stalls does not hold a started batch beyond the latency budget, and abort ends a wait for a stalled source', async () => {
+    rig = await makeRig();
+    const played: Uint8Array[] = [];
+    rig.toy.on('play', (f) => played.push(...f));
+    const app = await rig.newCompanion();
+    rig.toy.pressButton('hold');
+    const s = await app.pair(rig.toyId, rig.qr);
+    const frames = clip.packets.slice(0, 4);
+    let resumedAt = 0;
+    const sentAt: number[] = [];
+    const origSend = s.sendAudio.bind(s);
+    s.sendAudio = async (batch) => {
+      sentAt.push(performance.now());
+      return origSend(batch);
+    };
+    async function* stalling(): AsyncGenerator<Uint8Array> {
+      yield frames[0]!;
+      yield frames[1]!;
+      await new Promise((r) => setTimeout(r, 400)); // the live source falls silent
+      resumedAt = performance.now();
+      yield frames[2]!;
+      yield frames[3]!;
+    }
+    const res = await s.speaker.play({ packets: stalling() }); // default budget 60 ms: up to 4 frames per record
+    expect(res.records).toBe(2); // frames 1–2 went out alone, before the source came back
+    expect(sentAt[0]!).toBeLessThan(resumedAt);
+    expect(res.framesPlayed).toBe(4);
+    expect(played.map((p) => Buffer.from(p).toString('hex'))).toEqual(frames.map((p) => Buffer.from(p).toString('hex')));
+
+    async function* silent(): AsyncGenerator<Uint8Array> {
+      yield frames[0]!;
+      await new Promise(() => undefined); // never answers again
+    }
+    const ctl = new AbortController();
+    setTimeout(() => ctl.abort(), 300);
+    await expect(s.speaker.play({ packets: silent() }, { signal: ctl.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    await s.close();
+  });
 });
 
 /** Normalised cross-correlation of b against a at the best lag in [0, maxLag]. */
