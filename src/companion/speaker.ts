@@ -11,9 +11,8 @@ import { OpusEncoder, FRAME_SAMPLES, DEFAULT_BITRATE } from '../audio/opus-codec
 import { parseOpusPacket } from '../audio/opus-packet.js';
 import { readOggOpus } from '../audio/ogg-opus.js';
 import { decodeWav } from '../audio/wav.js';
-import { audioPayloadSize, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
+import { audioFrameJoinsBatch, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
 import { PlushlinkError } from '../protocol/errors.js';
-import { RECORD_OVERHEAD } from '../protocol/record.js';
 import type { SpeakerStatus, ToySession } from './session.js';
 
 const FRAME_MS = 20;
@@ -227,11 +226,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
           // A source that keeps up fills the batch within the budget; one that stalls does not
           // hold the frames already gathered longer than the budget and half a frame.
           if (batch.length === 0) batchDeadline = this.clock() + budgetMs + FRAME_MS / 2;
-          const size = 1 + RECORD_OVERHEAD + audioPayloadSize([...batch, f].map((x) => x.length));
-          // Keep a record in one ATT value where a frame fits one; at tiny MTUs (23) records
-          // span fragments anyway, so batch by the latency budget alone.
-          const fitsOne = 1 + RECORD_OVERHEAD + audioPayloadSize([f.length]) <= payloadMax;
-          if (fitsOne && batch.length > 0 && size > payloadMax) {
+          // One ATT value per record where a frame fits one; never past the record size limit.
+          if (!audioFrameJoinsBatch(batch.map((x) => x.length), f.length, payloadMax)) {
             pendingFrame = f;
             break;
           }

@@ -6,6 +6,8 @@
  * how many frames a lost record held.
  */
 import { PlushlinkError } from './errors.js';
+import { DEFAULT_MAX_MESSAGE } from './fragment.js';
+import { RECORD_OVERHEAD } from './record.js';
 
 export const MAX_FRAMES_PER_RECORD = 64;
 export const MAX_FRAME_BYTES = 255;
@@ -15,6 +17,23 @@ export function audioPayloadSize(frameLengths: readonly number[]): number {
   let n = frameLengths.length;
   for (const l of frameLengths) n += l;
   return n; // 1 count byte + (n−1) length bytes + data
+}
+
+/**
+ * The batching rule both senders follow (PROTOCOL.md §9): may a frame of `nextLength` bytes join
+ * a batch of `batchLengths` in one audio record, given `attPayloadMax` (MTU − 3) bytes per ATT
+ * value? Never when the record would exceed {@link DEFAULT_MAX_MESSAGE} bytes or
+ * {@link MAX_FRAMES_PER_RECORD} frames; and where one frame fits one ATT value (single-fragment
+ * header + record), only while the record still fits one. At MTUs too small for that, records
+ * span fragments and only the first two limits (and the sender's latency budget) apply.
+ */
+export function audioFrameJoinsBatch(batchLengths: readonly number[], nextLength: number, attPayloadMax: number): boolean {
+  if (batchLengths.length === 0) return true;
+  if (batchLengths.length >= MAX_FRAMES_PER_RECORD) return false;
+  const record = RECORD_OVERHEAD + audioPayloadSize([...batchLengths, nextLength]);
+  if (record > DEFAULT_MAX_MESSAGE) return false;
+  const fitsOne = 1 + RECORD_OVERHEAD + audioPayloadSize([nextLength]) <= attPayloadMax;
+  return !fitsOne || 1 + record <= attPayloadMax;
 }
 
 export function encodeAudioPayload(frames: readonly Uint8Array[]): Uint8Array {

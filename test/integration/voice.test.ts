@@ -71,6 +71,26 @@ describe('voice over the in-memory radio', () => {
     await expect(s.speaker.play({ packets: silent() }, { signal: ctl.signal })).rejects.toMatchObject({ code: 'ABORTED' });
     await s.close();
   });
+
+  it('speaker at MTU 23 with the largest frames (255 bytes): records stay within the 1024-byte message limit', async () => {
+    rig = await makeRig({ toyMtu: 23 });
+    const played: Uint8Array[] = [];
+    rig.toy.on('play', (f) => played.push(...f));
+    const app = await rig.newCompanion('big frames', 23);
+    rig.toy.pressButton('hold');
+    const s = await app.pair(rig.toyId, rig.qr);
+    // 20 ms Opus packets (the TOC of a real one) padded to the largest frame the protocol carries
+    const big = Array.from({ length: 12 }, (_, i) => {
+      const f = new Uint8Array(255).fill(i + 1);
+      f[0] = clip.packets[0]![0]! & 0xfc; // code 0: one frame
+      return f;
+    });
+    const res = await s.speaker.play({ packets: big }); // default budget: 4 frames would make a 1044-byte record
+    expect(res.framesPlayed).toBe(12);
+    expect(res.records).toBe(4); // 3 frames per record: 4 + 16 + 3 + 765 = 788 bytes
+    expect(played.map((p) => Buffer.from(p).toString('hex'))).toEqual(big.map((p) => Buffer.from(p).toString('hex')));
+    await s.close();
+  });
 });
 
 /** Normalised cross-correlation of b against a at the best lag in [0, maxLag]. */

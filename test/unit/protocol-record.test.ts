@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { PlushlinkError } from '../../src/protocol/errors.js';
 import { EPOCH_SIZE, MAX_COUNTER, RECORD_OVERHEAD, RecordReceiver, RecordSender, channelKey, nextEpochKey } from '../../src/protocol/record.js';
 import { bytesEqual } from '../../src/protocol/bytes.js';
+import { audioFrameJoinsBatch, audioPayloadSize } from '../../src/protocol/audio-record.js';
+import { DEFAULT_MAX_MESSAGE } from '../../src/protocol/fragment.js';
 
 const K = new Uint8Array(32).map((_, i) => i + 1);
 const ctr = (r: Uint8Array): number => ((r[0]! << 24) >>> 0) + (r[1]! << 16) + (r[2]! << 8) + r[3]!;
@@ -102,5 +104,24 @@ describe('record layer', () => {
     c[c.length - 1] = c[c.length - 1]! ^ 1;
     expect(codeOf(() => r.open(c))).toBe('RECORD_AUTH_FAILED');
     expect(r.lastCounter).toBe(1);
+  });
+});
+
+describe('audio batching rule (audioFrameJoinsBatch)', () => {
+  it('keeps a record in one ATT value where a frame fits one', () => {
+    // MTU 247: 244 bytes per value; 1 + 20 + payload
+    expect(audioFrameJoinsBatch([], 200, 244)).toBe(true);
+    expect(audioFrameJoinsBatch([40, 40, 40], 40, 244)).toBe(true); // 1 + 20 + 164 = 185
+    expect(audioFrameJoinsBatch([100, 100], 30, 244)).toBe(false); // 1 + 20 + 233 = 254 > 244
+  });
+  it('lets records span fragments where even one frame does not fit a value, up to 1024 bytes', () => {
+    expect(audioFrameJoinsBatch([60], 60, 20)).toBe(true);
+    expect(audioFrameJoinsBatch([255, 255], 255, 20)).toBe(true); // 20 + 768 = 788
+    expect(audioFrameJoinsBatch([255, 255, 255], 255, 20)).toBe(false); // 20 + 1024 = 1044 > 1024
+    expect(RECORD_OVERHEAD + audioPayloadSize([255, 255, 255, 255])).toBeGreaterThan(DEFAULT_MAX_MESSAGE);
+  });
+  it('never exceeds 64 frames', () => {
+    expect(audioFrameJoinsBatch(new Array(63).fill(1), 1, 20)).toBe(true);
+    expect(audioFrameJoinsBatch(new Array(64).fill(1), 1, 20)).toBe(false);
   });
 });
