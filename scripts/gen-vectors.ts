@@ -126,6 +126,7 @@ export const LABELS = {
   setupCodeRandom: 'plushlink vector setup code',
   wrongSetupCodeRandom: 'plushlink vector wrong setup code',
   advertisingKey: 'plushlink vector advertising key',
+  rotatedAdvertisingKey: 'plushlink vector rotated advertising key',
 } as const;
 
 const toyStatic = () => x25519KeyPairFromSecret(labelBytes(LABELS.toyStatic));
@@ -763,8 +764,15 @@ export function buildControlVectors(): unknown {
     { type: 'speaker-status', id: 0, state: 'stopped', bufferedMs: 0, framesPlayed: 20, underruns: 0, overruns: 0 },
     { type: 'mic-status', id: 0, active: false, framesSent: 250 },
     { type: 'goodbye', id: 0, reason: 1 },
+    { type: 'advertising-key', id: 0, advertisingKey: labelBytes(LABELS.rotatedAdvertisingKey) },
   ];
-  const control = msgs.map((m) => ({ message: m.type === 'result' ? { ...m, body: hex(m.body) } : m, bytes: hex(encodeControl(m)) }));
+  const control = msgs.map((m) =>
+    m.type === 'result'
+      ? { message: { ...m, body: hex(m.body) }, bytes: hex(encodeControl(m)) }
+      : m.type === 'advertising-key'
+        ? { message: { ...m, advertisingKey: hex(m.advertisingKey) }, bytes: hex(encodeControl(m)), advertisingKeyLabel: LABELS.rotatedAdvertisingKey }
+        : { message: m, bytes: hex(encodeControl(m)) },
+  );
   const invalidControl = [
     { what: 'empty', bytes: '', error: 'BAD_CONTROL_MESSAGE' },
     { what: 'request with id 0', bytes: '0800', error: 'BAD_CONTROL_MESSAGE' },
@@ -776,6 +784,9 @@ export function buildControlVectors(): unknown {
     { what: 'truncated speaker-start', bytes: '0101000000', error: 'BAD_CONTROL_MESSAGE' },
     { what: 'unknown result status 6', bytes: '800106', error: 'BAD_CONTROL_MESSAGE' },
     { what: 'unknown speaker state 5', bytes: '8100050000000000000000000000', error: 'BAD_CONTROL_MESSAGE' },
+    { what: 'advertising-key of 31 bytes', bytes: '8400' + hex(labelBytes(LABELS.rotatedAdvertisingKey)).slice(2), error: 'BAD_CONTROL_MESSAGE' },
+    { what: 'advertising-key of 33 bytes', bytes: '8400' + hex(labelBytes(LABELS.rotatedAdvertisingKey)) + '00', error: 'BAD_CONTROL_MESSAGE' },
+    { what: 'advertising-key with id 1', bytes: '8401' + hex(labelBytes(LABELS.rotatedAdvertisingKey)), error: 'BAD_CONTROL_MESSAGE' },
   ];
   const invalidWire = [
     { what: 'empty', bytes: '', error: 'BAD_FRAME' },

@@ -16,7 +16,7 @@ import { CompanionHandshake, type HandshakeMode } from '../protocol/handshake.js
 import { companionKeyId } from '../protocol/control.js';
 import { parseSetupInput, toyKeyFingerprint, type SetupCode } from '../protocol/setup-code.js';
 import { encodeWire, refusalErrorCode, type WireMessage } from '../protocol/wire.js';
-import { parseAdvertisement, resolveAdvertisingTag } from '../protocol/advertising.js';
+import { ADV_FLAG_OWNED, parseAdvertisement, resolveAdvertisingTag } from '../protocol/advertising.js';
 import type { Advertisement, Central } from '../transport/types.js';
 import { type Keystore, type KeystoreData, type PairedToy } from './keystore.js';
 import { ToySession } from './session.js';
@@ -32,6 +32,11 @@ export interface CompanionEvents {
   /** A toy was paired and stored. */
   paired: (toy: PairedToy) => void;
   forgotten: (toy: PairedToy) => void;
+  /**
+   * A paired toy's advertising key changed (the toy rotates it whenever a pairing is removed)
+   * and the new one was stored: learnt in a session (ADVERTISING_KEY) or from a reconnect's hello.
+   */
+  'advertising-key': (toy: PairedToy) => void;
 }
 
 export interface CompanionOptions {
@@ -53,6 +58,25 @@ export interface OperationOptions {
   timeoutMs?: number;
 }
 
+/** Options of {@link Companion.connect}. */
+export interface ConnectOptions extends OperationOptions {
+  /** Connect to this transport id directly instead of scanning for the toy's tag. */
+  transportId?: string;
+  /**
+   * Fallback when the toy's tag does not resolve — the toy rotated its advertising key (a
+   * pairing was removed) while this companion was not connected, so the stored key is stale:
+   * after {@link probeAfterMs} of scanning without a match, try a reconnect handshake with the
+   * nearby plushlink toys that advertise as owned but resolve to none of our toys (strongest
+   * signal first). The handshake itself proves the toy (message 2 needs its static key); a
+   * foreign toy cannot read our message 1 and refuses it. Default true.
+   */
+  probeUnresolved?: boolean;
+  /** Scanning time before the fallback starts probing (ms, default 2000). */
+  probeAfterMs?: number;
+  /** At most this many probe handshakes per call (default 8); then `NOT_FOUND`. */
+  maxProbes?: number;
+}
+
 export interface PairOptions extends OperationOptions {
   /** A name for people (default: "toy" + fingerprint group). */
   name?: string;
@@ -61,6 +85,8 @@ export interface PairOptions extends OperationOptions {
 export class Companion extends EventEmitter<CompanionEvents> {
   private data: KeystoreData;
   private readonly identity: X25519KeyPair;
+  /** Keystore writes, in order (a key update from a session may overlap a handshake's save). */
+  private saveChain: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly opts: CompanionOptions,
@@ -159,21 +185,52 @@ export class Companion extends EventEmitter<CompanionEvents> {
 
   /**
    * Reconnects to a paired toy (one round trip). `toy` is a PairedToy, its id, or its name.
-   * Without `transportId` the toy is found by scanning for its rotating tag. Errors:
-   * `NOT_PAIRED` (the toy no longer knows us), `TOY_KEY_MISMATCH`, `NOT_FOUND`, `TIMEOUT`, `ABORTED`.
+   * Without `transportId` the toy is found by scanning for its rotating tag; when the tag does
+   * not resolve (the toy rotated its advertising key while we were away) the unresolved owned
+   * toys nearby are probed with the reconnect handshake (see {@link ConnectOptions}). The
+   * session's hello brings the current advertising key, which is stored. Errors: `NOT_PAIRED`
+   * (the toy no longer knows us), `TOY_KEY_MISMATCH`, `NOT_FOUND`, `TIMEOUT`, `ABORTED`.
    */
-  async connect(toy: PairedToy | string, opts: OperationOptions & { transportId?: string } = {}): Promise<ToySession> {
+  async connect(toy: PairedToy | string, opts: ConnectOptions = {}): Promise<ToySession> {
     const stored = this.findToy(toy);
     return this.withDeadline(opts, async (signal) => {
-      const transportId = opts.transportId ?? (await this.locate(stored, signal));
-      const link = await this.link(transportId, signal);
-      try {
-        return await this.handshake(link, 'reconnect', fromHex(stored.toyPublicKey), undefined, signal, 0, stored);
-      } catch (e) {
-        await link.close();
-        throw e;
+      if (opts.transportId !== undefined) return this.reconnectAt(opts.transportId, stored, signal);
+      const maxProbes = opts.probeUnresolved === false ? 0 : (opts.maxProbes ?? 8);
+      const tried = new Set<string>();
+      let mismatch: PlushlinkError | undefined;
+      for (;;) {
+        const found = await this.locate(stored, signal, { probeAfterMs: opts.probeAfterMs ?? 2000, exclude: tried, probe: tried.size < maxProbes });
+        if (found.kind === 'resolved') return this.reconnectAt(found.transportId, stored, signal);
+        for (const candidate of found.candidates) {
+          if (tried.size >= maxProbes) break;
+          tried.add(candidate);
+          try {
+            return await this.reconnectAt(candidate, stored, signal);
+          } catch (e) {
+            if (signal.aborted) throw e;
+            // Only the toy holding the pinned key can read our message 1, so a NOT_PAIRED
+            // refusal comes from our toy, which has removed us: stop here.
+            if (isPlushlinkError(e, 'NOT_PAIRED') && e.detail?.refusal === 'NOT_PAIRED') throw e;
+            // A message 2 that does not prove the pinned key: a look-alike; keep looking, report it if nothing else works.
+            if (isPlushlinkError(e, 'TOY_KEY_MISMATCH')) mismatch ??= e;
+            // Anything else (a foreign toy refused our message 1, it went away, timed out): next.
+          }
+        }
+        if (tried.size >= maxProbes) {
+          throw mismatch ?? new PlushlinkError('NOT_FOUND', `toy ${stored.name}: its tag was not seen and none of the ${tried.size} unresolved toys nearby was it`);
+        }
       }
     });
+  }
+
+  private async reconnectAt(transportId: string, stored: PairedToy, signal: AbortSignal): Promise<ToySession> {
+    const link = await this.link(transportId, signal);
+    try {
+      return await this.handshake(link, 'reconnect', fromHex(stored.toyPublicKey), undefined, signal, 0, stored);
+    } catch (e) {
+      await link.close();
+      throw e;
+    }
   }
 
   /**
@@ -186,7 +243,7 @@ export class Companion extends EventEmitter<CompanionEvents> {
       await opts.session.removePairing(companionKeyId(this.data.identity.publicKey));
     }
     this.data.toys = this.data.toys.filter((t) => t.id !== stored.id);
-    await this.opts.keystore.save(this.data);
+    await this.save();
     this.emit('forgotten', stored);
     return stored;
   }
@@ -201,25 +258,75 @@ export class Companion extends EventEmitter<CompanionEvents> {
 
   // ------------------------------------------------------------------ internals
 
-  private async locate(toy: PairedToy, signal: AbortSignal): Promise<string> {
+  /**
+   * Scans for `toy`'s tag. Returns at once when it resolves. With `probe`, once `probeAfterMs`
+   * have passed without a match and some unresolved toy advertising as owned was seen (not in
+   * `exclude`), returns those candidates instead, strongest signal first. When the caller's
+   * signal ends the scan, falls back to the last transport id (or `NOT_FOUND`).
+   */
+  private async locate(
+    toy: PairedToy,
+    signal: AbortSignal,
+    opts: { probeAfterMs: number; exclude: ReadonlySet<string>; probe: boolean },
+  ): Promise<{ kind: 'resolved'; transportId: string } | { kind: 'unresolved'; candidates: string[] }> {
     const inner = new AbortController();
     const onAbort = (): void => inner.abort();
     signal.addEventListener('abort', onAbort, { once: true });
+    const candidates = new Map<string, number>();
+    let graceOver = false;
+    const timer = opts.probe
+      ? setTimeout(() => {
+          graceOver = true;
+          if (candidates.size > 0) inner.abort();
+        }, opts.probeAfterMs)
+      : undefined;
     try {
-      for await (const d of this.scan({ signal: inner.signal })) {
-        if (d.kind === 'paired' && d.toy.id === toy.id) {
+      for await (const adv of this.opts.central.scan({ signal: inner.signal })) {
+        const d = this.classify(adv);
+        if (!d) continue;
+        if (d.kind === 'paired') {
+          if (d.toy.id !== toy.id) continue; // another of our toys
           toy.lastTransportId = d.transportId;
-          return d.transportId;
+          return { kind: 'resolved', transportId: d.transportId };
         }
+        // An owned toy whose tag none of our keys resolves: maybe ours under a key we missed.
+        const owned = d.kind === 'pairing' ? d.owned : (adv.serviceData[0]! & ADV_FLAG_OWNED) !== 0;
+        if (!opts.probe || !owned || opts.exclude.has(d.transportId)) continue;
+        candidates.set(d.transportId, Math.max(d.rssi ?? -127, candidates.get(d.transportId) ?? -127));
+        if (graceOver) break;
       }
     } catch (e) {
-      if (!signal.aborted) throw e;
+      if (!signal.aborted && !inner.signal.aborted) throw e;
     } finally {
+      if (timer) clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       inner.abort();
     }
-    if (toy.lastTransportId) return toy.lastTransportId;
+    if (!signal.aborted && candidates.size > 0) {
+      return { kind: 'unresolved', candidates: [...candidates].sort((a, b) => b[1] - a[1]).map(([id]) => id) };
+    }
+    if (toy.lastTransportId) return { kind: 'resolved', transportId: toy.lastTransportId };
     throw new PlushlinkError('NOT_FOUND', `toy ${toy.name} was not seen`);
+  }
+
+  /** Stores a toy's new advertising key (an ADVERTISING_KEY event in one of its sessions). */
+  private storeAdvertisingKey(session: ToySession, key: Uint8Array): void {
+    const hex = toHex(key);
+    session.toy.advertisingKey = hex;
+    const t = this.data.toys.find((x) => x.id === session.toy.id);
+    if (!t) return; // pairing not finished yet: the session's toy (updated above) is what gets stored
+    t.advertisingKey = hex;
+    // A failed write leaves the key in memory only; the next handshake's hello brings it again.
+    this.save().then(
+      () => this.emit('advertising-key', structuredClone(t)),
+      () => undefined,
+    );
+  }
+
+  private save(): Promise<void> {
+    const p = this.saveChain.catch(() => undefined).then(() => this.opts.keystore.save(this.data));
+    this.saveChain = p;
+    return p;
   }
 
   private async link(transportId: string, signal: AbortSignal): Promise<ToyLink> {
@@ -272,6 +379,8 @@ export class Companion extends EventEmitter<CompanionEvents> {
     };
     if (mode === 'pair' && previous) toy.pairedAt = this.now();
     const session = new ToySession(link, res.keys, toy, res.toy, priorRoundTrips + 1);
+    // The toy pushes a new advertising key when it rotates it during this session (a removal).
+    session.on('advertising-key', (key) => this.storeAdvertisingKey(session, key));
     // Key confirmation: our first record proves to the toy that we hold the session keys (a
     // replayed message 1 never gets this far). The pairing takes effect on the toy only now.
     try {
@@ -293,9 +402,13 @@ export class Companion extends EventEmitter<CompanionEvents> {
         throw isPlushlinkError(e2, 'NOT_PAIRED') ? e : e2;
       }
     }
+    // Every hello carries the toy's current advertising key: a reconnect after a rotation we
+    // missed updates the stored key here.
+    const keyChanged = mode === 'reconnect' && previous !== undefined && previous.advertisingKey !== toy.advertisingKey;
     this.data.toys = [...this.data.toys.filter((t) => t.id !== toy.id), toy];
-    await this.opts.keystore.save(this.data);
+    await this.save();
     if (mode === 'pair') this.emit('paired', structuredClone(toy));
+    if (keyChanged) this.emit('advertising-key', structuredClone(toy));
     return session;
   }
 

@@ -3,6 +3,7 @@
  * `Companion.connect()`; everything on it travels in records of the secure channel.
  */
 import { EventEmitter } from 'eventemitter3';
+import { toHex } from '../protocol/bytes.js';
 import type { AudioBatch } from '../protocol/channel.js';
 import { SecureChannel } from '../protocol/channel.js';
 import {
@@ -37,6 +38,11 @@ export interface ToySessionEvents {
   'mic-status': (status: MicStatus) => void;
   /** A batch of microphone frames arrived (sequence numbered). */
   audio: (batch: AudioBatch) => void;
+  /**
+   * The toy rotated its advertising key (another pairing was removed) and sent the new one over
+   * this session. `session.toy.advertisingKey` is already updated; the Companion stores it.
+   */
+  'advertising-key': (advertisingKey: Uint8Array) => void;
   /** Inbound input was dropped (malformed, replayed, lost fragment); the session goes on. */
   'input-dropped': (code: ErrorCode, detail: string) => void;
 }
@@ -270,6 +276,10 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
       case 'goodbye':
         this.end(`the toy said goodbye (${c.reason})`);
         void this.link.close();
+        return;
+      case 'advertising-key':
+        this.toy.advertisingKey = toHex(c.advertisingKey);
+        this.emit('advertising-key', Uint8Array.from(c.advertisingKey));
         return;
       default:
         this.drop('BAD_CONTROL_MESSAGE', `${c.type} is a companion-to-toy request`);

@@ -24,7 +24,11 @@ export const ControlType = {
   SPEAKER_STATUS: 0x81,
   MIC_STATUS: 0x82,
   GOODBYE: 0x83,
+  ADVERTISING_KEY: 0x84,
 } as const;
+
+/** Length of the advertising key carried by ADVERTISING_KEY (and the toy hello). */
+export const ADVERTISING_KEY_LEN = 32;
 
 /** Result status codes (u8). */
 export const ResultStatus = {
@@ -76,7 +80,12 @@ export type ControlMessage =
       overruns: number;
     }
   | { type: 'mic-status'; id: 0; active: boolean; framesSent: number }
-  | { type: 'goodbye'; id: 0; reason: number };
+  | { type: 'goodbye'; id: 0; reason: number }
+  /**
+   * The toy's advertising key changed (a pairing was removed while this companion stays on the
+   * allow-list): the companion stores it and resolves the toy's tags with it from now on.
+   */
+  | { type: 'advertising-key'; id: 0; advertisingKey: Uint8Array };
 
 export type ControlRequest = Extract<ControlMessage, { type: 'speaker-start' | 'speaker-end' | 'speaker-stop' | 'mic-start' | 'mic-stop' | 'set-volume' | 'get-battery' | 'get-info' | 'list-pairings' | 'remove-pairing' | 'allow-guest-pairing' | 'confirm' }>;
 
@@ -167,6 +176,9 @@ export function encodeControl(m: ControlMessage): Uint8Array {
       return new Uint8Array([...head(ControlType.MIC_STATUS), m.active ? 1 : 0, ...u32(m.framesSent)]);
     case 'goodbye':
       return new Uint8Array([...head(ControlType.GOODBYE), m.reason & 0xff]);
+    case 'advertising-key':
+      if (m.advertisingKey.length !== ADVERTISING_KEY_LEN) throw bad(`advertising key must be ${ADVERTISING_KEY_LEN} bytes`);
+      return new Uint8Array([...head(ControlType.ADVERTISING_KEY), ...m.advertisingKey]);
   }
 }
 
@@ -241,6 +253,9 @@ export function decodeControl(b: Uint8Array): ControlMessage {
     }
     case ControlType.GOODBYE:
       m = { type: 'goodbye', id: 0, reason: r.u8() };
+      break;
+    case ControlType.ADVERTISING_KEY:
+      m = { type: 'advertising-key', id: 0, advertisingKey: r.bytes(ADVERTISING_KEY_LEN) };
       break;
     default:
       throw bad(`unknown control message type 0x${t.toString(16)}`);

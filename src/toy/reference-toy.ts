@@ -39,8 +39,8 @@ export interface ReferenceToyOptions {
   /** Tick period (default 10 ms). */
   tickMs?: number;
   /**
-   * Rotate the BLE address whenever the advertising tag's slot changes (default true) where
-   * the peripheral supports it ({@link Peripheral.rotateAddress}).
+   * Rotate the BLE address whenever the advertising tag's slot or key changes (default true)
+   * where the peripheral supports it ({@link Peripheral.rotateAddress}).
    */
   rotateAddress?: boolean;
 }
@@ -154,8 +154,11 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
       case 'advertise': {
         const p = this.opts.peripheral;
         // When the tag's slot changes, the address changes with it: nothing stays stable on the air.
+        // So it does when the advertising key changed (a removal, a factory reset): a companion
+        // that lost the key must not follow the toy by its address for the rest of the slot.
         const slot = advertisingSlot(this.clock());
-        const rotate = this.advertisedSlot !== undefined && slot !== this.advertisedSlot && this.opts.rotateAddress !== false && p.rotateAddress;
+        const due = (this.advertisedSlot !== undefined && slot !== this.advertisedSlot) || a.newAddress === true;
+        const rotate = due && this.opts.rotateAddress !== false && p.rotateAddress;
         this.advertisedSlot = slot;
         void Promise.resolve(rotate ? p.rotateAddress!() : '')
           .then(() => p.advertise(a.serviceData))

@@ -13,6 +13,11 @@
  * - One owner and a bounded number of guests; only the owner lists pairings, allows guest
  *   pairing and removes others; a guest may remove itself; a removed companion's sessions
  *   end at once. A long press is a factory reset.
+ * - Advertising privacy (property 6): every removal that leaves pairings draws a fresh
+ *   advertising key (persisted with the allow-list change, in one write), so the removed
+ *   companion's key resolves none of the toy's tags from then on. Connected remaining
+ *   companions get the new key at once (ADVERTISING_KEY control event); the others at their
+ *   next handshake (the toy hello carries the current key).
  * - Any record authentication failure ends that connection.
  */
 import { audioPayloadSize } from '../protocol/audio-record.js';
@@ -53,8 +58,14 @@ interface Connection {
   handshakeUsed: boolean;
   /** True once the companion proved it holds the session keys (its first authenticated record). */
   confirmed: boolean;
-  /** A pairing that takes effect when the companion confirms. */
-  pendingPairing: { role: 'owner' | 'guest'; displayName: string; advertisingKey: string } | undefined;
+  /**
+   * A pairing that takes effect when the companion confirms. `freshKey`: the toy had no
+   * advertising key at message 1, so this pairing drew `advertisingKey` itself (a first pairing);
+   * otherwise the pairing uses whatever key the toy holds when it confirms.
+   */
+  pendingPairing: { role: 'owner' | 'guest'; displayName: string; advertisingKey: string; freshKey: boolean } | undefined;
+  /** The advertising key (hex) this connection's companion was given (in its hello or an ADVERTISING_KEY event). */
+  advKey: string | undefined;
   reasmControl: Reassembler;
   reasmSpeaker: Reassembler;
   fragControl: Fragmenter;
@@ -192,6 +203,7 @@ export class ToyCore {
       handshakeUsed: false,
       confirmed: false,
       pendingPairing: undefined,
+      advKey: undefined,
       reasmControl: new Reassembler(MAX_MESSAGE),
       reasmSpeaker: new Reassembler(MAX_MESSAGE),
       fragControl: new Fragmenter(MAX_MESSAGE),
@@ -232,7 +244,7 @@ export class ToyCore {
       this.guestGrantUntil = 0;
       for (const c of [...this.conns.values()]) out.push(...this.drop(c, 'factory reset', now));
       out.push({ type: 'persist', state: this.persistentState }, this.log({ kind: 'factory-reset' }));
-      out.push(...this.advertise(now, true));
+      out.push(...this.advertise(now, true, true));
       return out;
     }
     const hasOwner = this.state.pairings.some((p) => p.role === 'owner');
@@ -497,7 +509,8 @@ export class ToyCore {
         return out;
       }
       role = existing?.role ?? (hasOwner ? 'guest' : 'owner');
-      c.pendingPairing = { role, displayName: read.companion.displayName, advertisingKey: this.state.advertisingKey ?? toHex(this.random(32)) };
+      const freshKey = this.state.advertisingKey === undefined;
+      c.pendingPairing = { role, displayName: read.companion.displayName, advertisingKey: this.state.advertisingKey ?? toHex(this.random(32)), freshKey };
     }
     const hello: ToyHello = {
       firmwareVersion: this.cfg.firmwareVersion,
@@ -509,6 +522,7 @@ export class ToyCore {
     const { message2, keys } = read.respond(hello);
     c.channel = new SecureChannel(keys, { now });
     c.companionKey = keyHex;
+    c.advKey = toHex(hello.advertisingKey);
     c.displayName = existing?.displayName ?? read.companion.displayName;
     out.push(...this.sendWire(c, encodeWire({ kind: mode === 'pair' ? 'pair-m2' : 'reconnect-m2', noise: message2 })));
     return out;
@@ -530,10 +544,13 @@ export class ToyCore {
       const hasOwner = this.state.pairings.some((x) => x.role === 'owner');
       const guests = this.state.pairings.filter((x) => x.role === 'guest').length;
       // The window admits one pairing: a concurrent one that confirms after it closed (or
-      // with a role, key or slot that no longer holds) is dropped, never committed.
+      // with a role, key or slot that no longer holds) is dropped, never committed. A first
+      // pairing (it drew its own advertising key) is superseded when another pairing stored a
+      // key meanwhile. (A pairing that found a key at message 1 is not: a removal may have
+      // rotated that key since; it gets the current one below.)
       const stale =
         !this.pairingWindowOpen(now) ||
-        (this.state.advertisingKey !== undefined && this.state.advertisingKey !== p.advertisingKey) ||
+        (p.freshKey && this.state.advertisingKey !== undefined) ||
         (!existing && (p.role === 'owner') === hasOwner) ||
         (!existing && hasOwner && guests >= this.cfg.maxGuests);
       if (stale) {
@@ -542,7 +559,9 @@ export class ToyCore {
       }
       if (existing) existing.displayName = p.displayName;
       else this.state.pairings.push({ companionKey: c.companionKey!, role: p.role, displayName: p.displayName, pairedAt: now });
-      this.state.advertisingKey = p.advertisingKey;
+      // Keep the current key; a first pairing stores its own. If the list emptied since message 1
+      // (the key was erased), draw a fresh one: the old key is known to the removed companions.
+      this.state.advertisingKey = p.freshKey ? p.advertisingKey : (this.state.advertisingKey ?? toHex(this.random(32)));
       this.state.failedAttempts = 0;
       this.state.lockedUntil = 0;
       this.windowUntil = 0; // closes after the first success
@@ -552,13 +571,15 @@ export class ToyCore {
       out.push(this.log({ kind: 'pairing-window', open: false, reason: 'paired' }));
       out.push(...this.advertise(now, true));
     }
+    // The key may have changed since this connection's hello (a removal rotated it).
+    out.push(...this.deliverAdvertisingKey(c));
     out.push(this.log({ kind: 'session', connection: c.id, mode: p ? 'pair' : 'reconnect', displayName: c.displayName }));
     return true;
   }
 
   private onRequest(c: Connection, m: ControlMessage, now: number): ToyAction[] {
     const out: ToyAction[] = [];
-    if (m.type === 'result' || m.type === 'speaker-status' || m.type === 'mic-status' || m.type === 'goodbye') {
+    if (m.type === 'result' || m.type === 'speaker-status' || m.type === 'mic-status' || m.type === 'goodbye' || m.type === 'advertising-key') {
       this.refuse('malformed', c.id, out, `${m.type} is toy-to-companion`);
       return out;
     }
@@ -633,13 +654,26 @@ export class ToyCore {
           return [...out, ...result('NOT_OWNER')];
         }
         this.state.pairings = this.state.pairings.filter((p) => p !== target);
-        if (this.state.pairings.length === 0) delete this.state.advertisingKey;
-        out.push({ type: 'persist', state: this.persistentState }, ...result('OK'));
-        out.push(this.log({ kind: 'removed', companionKey: target.companionKey, by: c.companionKey ?? '' }));
+        // The removed companion holds the advertising key: rotate it so that it can no longer
+        // recognise the toy's tags. With nobody left the key is erased (random tags).
+        const rotated = this.state.pairings.length > 0;
+        if (rotated) this.state.advertisingKey = toHex(this.random(32));
+        else delete this.state.advertisingKey;
+        // One write: the allow-list change and the new key are persisted together.
+        out.push({ type: 'persist', state: this.persistentState });
+        // Connected companions that stay learn the new key at once (before the remover's
+        // RESULT, so its removePairing() resolves with the key already known); the others at
+        // their next handshake. The removed companion's connections get nothing.
+        for (const other of this.conns.values()) {
+          if (other.companionKey !== target.companionKey) out.push(...this.deliverAdvertisingKey(other));
+        }
+        out.push(...result('OK'));
+        out.push(this.log({ kind: 'removed', companionKey: target.companionKey, by: c.companionKey ?? '', advertisingKey: rotated ? 'rotated' : 'erased' }));
         for (const other of [...this.conns.values()]) {
           if (other.companionKey === target.companionKey) out.push(...this.drop(other, 'pairing removed', now));
         }
-        out.push(...this.advertise(now, true));
+        // New tags under the new key, and a new address: the old ones are known to the removed companion.
+        out.push(...this.advertise(now, true, true));
         return out;
       }
       case 'allow-guest-pairing':
@@ -666,6 +700,24 @@ export class ToyCore {
     }
     this.refuse('malformed', c.id, out, (e as Error).message);
     return out;
+  }
+
+  /**
+   * Sends the toy's current advertising key to `c` (ADVERTISING_KEY) when its companion stays
+   * (or, pending, is about to be) on the allow-list and holds another key. A pending first
+   * pairing keeps the key it drew; a pending pairing that found a key at message 1 will commit
+   * the current one, so it is told.
+   */
+  private deliverAdvertisingKey(c: Connection): ToyAction[] {
+    if (!c.channel || !c.companionKey) return [];
+    const p = c.pendingPairing;
+    if (p?.freshKey) return [];
+    if (!p && !this.state.pairings.some((x) => x.companionKey === c.companionKey)) return [];
+    const key = this.state.advertisingKey;
+    if (!key || key === c.advKey) return [];
+    if (p) p.advertisingKey = key;
+    c.advKey = key;
+    return this.sendControl(c, { type: 'advertising-key', id: 0, advertisingKey: fromHex(key) });
   }
 
   private drop(c: Connection, reason: string, now: number): ToyAction[] {
@@ -696,13 +748,14 @@ export class ToyCore {
     return { type: 'log', event };
   }
 
-  private advertise(now: number, force: boolean): ToyAction[] {
+  private advertise(now: number, force: boolean, newAddress = false): ToyAction[] {
     const slot = advertisingSlot(now);
     const pairing = this.pairingWindowOpen(now);
     if (!force && slot === this.advSlot && pairing === this.advPairing) return [];
     this.advSlot = slot;
     this.advPairing = pairing;
     const key = this.state.advertisingKey && this.state.pairings.length ? fromHex(this.state.advertisingKey) : undefined;
-    return [{ type: 'advertise', serviceData: buildAdvertisement({ nowMs: now, pairing, advertisingKey: key, random: this.random }) }];
+    const serviceData = buildAdvertisement({ nowMs: now, pairing, advertisingKey: key, random: this.random });
+    return [newAddress ? { type: 'advertise', serviceData, newAddress } : { type: 'advertise', serviceData }];
   }
 }

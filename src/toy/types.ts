@@ -20,7 +20,10 @@ export interface ToyPersistentState {
   failedAttempts: number;
   /** No pairing attempt is accepted before this time (ms since the epoch). */
   lockedUntil: number;
-  /** The toy's advertising key (hex), created at the first pairing, cleared by factory reset. */
+  /**
+   * The toy's advertising key (hex), created at the first pairing, replaced by a fresh one at
+   * every removal that leaves pairings, erased when the list empties and by factory reset.
+   */
   advertisingKey?: string;
   volume: number;
 }
@@ -33,7 +36,12 @@ export function emptyToyState(): ToyPersistentState {
 export type ToyAction =
   | { type: 'send'; connection: string; characteristic: NotifyingCharacteristic; value: Uint8Array }
   | { type: 'disconnect'; connection: string; reason: string }
-  | { type: 'advertise'; serviceData: Uint8Array }
+  /**
+   * (Re-)advertise with this service data. `newAddress`: the advertising key changed (a removal,
+   * a factory reset), so the driver should also move to a new BLE address at once — otherwise
+   * a companion that just lost the key could follow the toy by its address until the next slot.
+   */
+  | { type: 'advertise'; serviceData: Uint8Array; newAddress?: boolean }
   | { type: 'persist'; state: ToyPersistentState }
   | { type: 'play'; frames: Uint8Array[] }
   | { type: 'microphone'; active: boolean }
@@ -46,7 +54,8 @@ export type ToyLogEvent =
   | { kind: 'session'; connection: string; mode: 'pair' | 'reconnect'; displayName: string }
   | { kind: 'pairing-window'; open: boolean; reason: string }
   | { kind: 'factory-reset' }
-  | { kind: 'removed'; companionKey: string; by: string };
+  /** A pairing was removed; the advertising key was rotated (pairings remain) or erased (none remain). */
+  | { kind: 'removed'; companionKey: string; by: string; advertisingKey: 'rotated' | 'erased' };
 
 /** What a refusal was about. */
 export type RefusalKind =

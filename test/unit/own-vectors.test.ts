@@ -129,6 +129,7 @@ function reassemble(fragments: string[]): Uint8Array {
 
 /** A control message from its JSON form (result bodies are hex). */
 function controlFromJson(m: J): ControlMessage {
+  if (m.type === 'advertising-key') return { ...m, advertisingKey: b(m.advertisingKey) };
   return m.type === 'result' ? { ...m, body: b(m.body) } : m;
 }
 
@@ -570,8 +571,9 @@ describe('own vectors: control.json', () => {
       expect(hx(encodeControl(m)), c.message.type).toBe(c.bytes);
       expect(decodeControl(b(c.bytes))).toEqual(m);
       types.add(parseInt(c.bytes.slice(0, 2), 16));
+      if (c.advertisingKeyLabel) expect(c.message.advertisingKey).toBe(hx(sha512(utf8(c.advertisingKeyLabel)).slice(0, 32)));
     }
-    expect(types.size).toBe(16);
+    expect(types.size).toBe(17);
     for (const c of v.invalidControl as J[]) expect(errorCode(() => decodeControl(b(c.bytes))), c.what).toBe(c.error);
   });
 

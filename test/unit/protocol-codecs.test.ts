@@ -129,6 +129,7 @@ describe('control messages', () => {
     { type: 'speaker-status', id: 0, state: 'draining', bufferedMs: 380, framesPlayed: 123456, underruns: 2, overruns: 1 },
     { type: 'mic-status', id: 0, active: true, framesSent: 99 },
     { type: 'goodbye', id: 0, reason: 3 },
+    { type: 'advertising-key', id: 0, advertisingKey: new Uint8Array(32).map((_, i) => 200 - i) },
   ];
   it('round-trip every message', () => {
     for (const m of all) expect(decodeControl(encodeControl(m))).toEqual(m);
@@ -137,6 +138,11 @@ describe('control messages', () => {
     const bad = [[], [0x06], [0x06, 0, 50], [0x06, 1, 101], [0x06, 1, 50, 0], [0x81, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0x80, 0, 0], [0x80, 1, 99], [0x7e, 1], [0x0a, 1, 1, 2]];
     for (const b of bad) expect(codeOf(() => decodeControl(new Uint8Array(b))), JSON.stringify(b)).toBe('BAD_CONTROL_MESSAGE');
     expect(codeOf(() => encodeControl({ type: 'set-volume', id: 1, volume: 101 }))).toBe('BAD_CONTROL_MESSAGE');
+    // ADVERTISING_KEY: exactly 32 key bytes, id 0
+    for (const b of [[0x84, 0], [0x84, 0, ...new Array(31).fill(1)], [0x84, 0, ...new Array(33).fill(1)], [0x84, 1, ...new Array(32).fill(1)]]) {
+      expect(codeOf(() => decodeControl(new Uint8Array(b))), JSON.stringify(b.length)).toBe('BAD_CONTROL_MESSAGE');
+    }
+    expect(codeOf(() => encodeControl({ type: 'advertising-key', id: 0, advertisingKey: new Uint8Array(16) }))).toBe('BAD_CONTROL_MESSAGE');
   });
   it('round-trip result bodies', () => {
     expect(decodeBattery(encodeBattery({ percent: 55, charging: true }))).toEqual({ percent: 55, charging: true });
