@@ -215,8 +215,15 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
         k++;
         this.run(this.core.micFrame(r.value, this.clock()));
       }
+    } catch (e) {
+      // A source that throws or yields a frame the protocol cannot carry (1..255 bytes) ends
+      // the stream like a source that ran out; the driver reports it instead of crashing.
+      if (run === this.micRun) {
+        this.emit('error', e as Error);
+        this.run(this.core.micEnded(this.clock()));
+      }
     } finally {
-      await iter.return?.();
+      await Promise.resolve(iter.return?.()).catch(() => undefined);
     }
   }
 }

@@ -20,7 +20,7 @@
  *   next handshake (the toy hello carries the current key).
  * - Any record authentication failure ends that connection.
  */
-import { audioPayloadSize } from '../protocol/audio-record.js';
+import { audioFrameJoinsBatch, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
 import { fromHex, toHex } from '../protocol/bytes.js';
 import { SecureChannel } from '../protocol/channel.js';
 import {
@@ -34,10 +34,9 @@ import {
   type ResultStatusName,
 } from '../protocol/control.js';
 import { randomBytes, type RandomSource, type X25519KeyPair } from '../protocol/crypto.js';
-import { isPlushlinkError } from '../protocol/errors.js';
+import { isPlushlinkError, PlushlinkError } from '../protocol/errors.js';
 import { DEFAULT_MAX_MESSAGE as MAX_MESSAGE, Fragmenter, Reassembler, FRAG_END, FRAG_START } from '../protocol/fragment.js';
 import { Capability, toyReadMessage1, type HandshakeMode, type ToyHello } from '../protocol/handshake.js';
-import { RECORD_OVERHEAD } from '../protocol/record.js';
 import type { SetupCode } from '../protocol/setup-code.js';
 import { decodeWire, encodeWire, WireKind, type RefusalName } from '../protocol/wire.js';
 import { advertisingSlot, buildAdvertisement } from '../protocol/advertising.js';
@@ -266,17 +265,21 @@ export class ToyCore {
     return this.onControlWrite(c, value, now);
   }
 
-  /** A captured 20 ms Opus frame from the microphone (driver feeds them in real time). */
+  /**
+   * A captured 20 ms Opus frame from the microphone (driver feeds them in real time). Throws
+   * `BAD_AUDIO` for a frame the protocol cannot carry (1..255 bytes) and keeps the batch as it was.
+   */
   micFrame(frame: Uint8Array, now: number): ToyAction[] {
     const c = this.micConn ? this.conns.get(this.micConn) : undefined;
     if (!c?.channel) return [];
     const maxFrames = Math.floor(this.cfg.micLatencyBudgetMs / FRAME_MS) + 1;
     const payloadMax = c.mtu - 3;
+    if (frame.length < 1 || frame.length > MAX_FRAME_BYTES) {
+      throw new PlushlinkError('BAD_AUDIO', `a microphone frame must be 1..${MAX_FRAME_BYTES} bytes, got ${frame.length}`);
+    }
     const out: ToyAction[] = [];
-    const sizeWith = (fs: Uint8Array[]): number => 1 + RECORD_OVERHEAD + audioPayloadSize(fs.map((f) => f.length));
-    // Keep a record in one ATT value where a frame fits one; at tiny MTUs records span fragments anyway.
-    const fitsOne = sizeWith([frame]) <= payloadMax;
-    if (fitsOne && this.micBatch.length > 0 && sizeWith([...this.micBatch, frame]) > payloadMax) out.push(...this.flushMic(c));
+    // One ATT value per record where a frame fits one; never past the record size limit.
+    if (!audioFrameJoinsBatch(this.micBatch.map((f) => f.length), frame.length, payloadMax)) out.push(...this.flushMic(c));
     this.micBatch.push(frame);
     if (this.micBatch.length >= maxFrames) out.push(...this.flushMic(c));
     void now;

@@ -114,6 +114,49 @@ function bestCorrelation(a: Int16Array, b: Int16Array, maxLag: number): { r: num
   return best;
 }
 
+describe('microphone with frames at the limits', () => {
+  const toc = clip.packets[0]![0]! & 0xfc; // a real 20 ms TOC, code 0 (one frame)
+  const bigFrame = (i: number): Uint8Array => {
+    const f = new Uint8Array(255).fill(i + 1);
+    f[0] = toc;
+    return f;
+  };
+
+  it('MTU 23, 255-byte frames: the toy keeps records within the 1024-byte message limit and every frame arrives', async () => {
+    const big = Array.from({ length: 10 }, (_, i) => bigFrame(i));
+    // 3 frames per record = 788 bytes = 41 notifications at MTU 23: a queue that holds a record
+    rig = await makeRig({ toyMtu: 23, radio: { notificationQueueSize: 128 }, toy: { microphone: () => big } });
+    const errors: Error[] = [];
+    rig.toy.on('error', (e) => errors.push(e));
+    const app = await rig.newCompanion('listener', 23);
+    rig.toy.pressButton('hold');
+    const s = await app.pair(rig.toyId, rig.qr);
+    const mic = await s.microphone.start();
+    const got: Uint8Array[] = [];
+    for await (const p of mic.packets()) got.push(p);
+    expect(errors).toEqual([]);
+    expect(got.map((p) => Buffer.from(p).toString('hex'))).toEqual(big.map((p) => Buffer.from(p).toString('hex')));
+    await s.close();
+  });
+
+  it('a microphone source that yields a frame the protocol cannot carry ends the stream with an error event, not a crash', async () => {
+    const frames = [bigFrame(0), bigFrame(1), new Uint8Array(300).fill(7), bigFrame(3)];
+    rig = await makeRig({ toy: { microphone: () => frames } });
+    const errors: Error[] = [];
+    rig.toy.on('error', (e) => errors.push(e));
+    const app = await rig.newCompanion('listener');
+    rig.toy.pressButton('hold');
+    const s = await app.pair(rig.toyId, rig.qr);
+    const mic = await s.microphone.start();
+    const got: Uint8Array[] = [];
+    for await (const p of mic.packets()) got.push(p); // ends: the toy reports the stream's end
+    expect(errors.map((e) => (e as { code?: string }).code)).toEqual(['BAD_AUDIO']);
+    expect(got.length).toBe(2); // the two good frames before it, flushed at the end
+    expect(s.open).toBe(true);
+    await s.close();
+  });
+});
+
 describe('microphone round trip: speech → Opus → records over the radio with 2% notification loss → jitter buffer → PCM', () => {
   const wav = decodeWav(new Uint8Array(readFileSync(join(PROJECT_ROOT, 'fixtures/audio/toy-hello.wav'))));
   const encoded = encodePcm(wav.samples, { bitrate: 16000 }); // fixture speech → encode
