@@ -3,10 +3,9 @@
  * {@link FileKeystore} writes atomically (temp file, fsync, rename, fsync dir) with mode 0600;
  * a corrupt file raises `KEYSTORE_CORRUPT` and is left untouched for the user to inspect.
  */
-import { readFile } from 'node:fs/promises';
 import { PlushlinkError } from '../protocol/errors.js';
 import type { PairingRole } from '../protocol/handshake.js';
-import { writeFileAtomicPath } from '../util/durable-fs.js';
+import { readTextFileIfExists, writeFileAtomicPath } from '../util/durable-fs.js';
 
 /** A toy this companion has paired. */
 export interface PairedToy {
@@ -77,13 +76,8 @@ export class FileKeystore implements Keystore {
   constructor(readonly path: string) {}
 
   async load(): Promise<KeystoreData | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
+    const text = await readTextFileIfExists(this.path);
+    if (text === undefined) return undefined;
     try {
       return validate(JSON.parse(text));
     } catch (e) {

@@ -1,7 +1,6 @@
 /** Where the reference toy keeps its persistent state (its "flash"). */
-import { readFile } from 'node:fs/promises';
 import { PlushlinkError } from '../protocol/errors.js';
-import { writeFileAtomicPath } from '../util/durable-fs.js';
+import { readTextFileIfExists, writeFileAtomicPath } from '../util/durable-fs.js';
 import type { ToyPersistentState } from './types.js';
 
 export interface ToyStorage {
@@ -29,13 +28,8 @@ export class MemoryToyStorage implements ToyStorage {
 export class FileToyStorage implements ToyStorage {
   constructor(readonly path: string) {}
   async load(): Promise<ToyPersistentState | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
+    const text = await readTextFileIfExists(this.path);
+    if (text === undefined) return undefined;
     try {
       const s = JSON.parse(text) as ToyPersistentState;
       if (s.version !== 1 || !Array.isArray(s.pairings)) throw new Error('unexpected shape');

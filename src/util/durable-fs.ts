@@ -153,3 +153,31 @@ export async function writeFileAtomicPath(path: string, data: Uint8Array | strin
   await nodeFileSystem.mkdirp(dir);
   await writeFileAtomic(nodeFileSystem, dir, basename(path), typeof data === 'string' ? new TextEncoder().encode(data) : data);
 }
+
+/**
+ * Reads a whole UTF-8 file by path, or `undefined` when it does not exist; first deletes the
+ * temp files that a crash during {@link writeFileAtomicPath} to this path left beside it
+ * (`.<name>.<random>.tmp`, older than `staleAfterMs` so that a write in progress in another
+ * process is not touched). They may hold secrets (keystore, toy flash): they must not pile up.
+ */
+export async function readTextFileIfExists(path: string, staleAfterMs = 60_000): Promise<string | undefined> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[] = [];
+  try {
+    names = await nodeFileSystem.readdir(dir);
+  } catch (e) {
+    if (!hasErrno(e, 'ENOENT')) throw e;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !isTempName(name)) continue;
+    const p = join(dir, name);
+    try {
+      if (Date.now() - (await nodeFileSystem.stat(p)).mtimeMs >= staleAfterMs) await nodeFileSystem.unlink(p);
+    } catch (e) {
+      if (!hasErrno(e, 'ENOENT')) throw e;
+    }
+  }
+  const bytes = await readIfExists(nodeFileSystem, path);
+  return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+}
