@@ -12,16 +12,40 @@
  * **One central at a time.** bleno's HCI bindings hold a single connection: the controller stops
  * advertising when a central connects and bleno restarts advertising when it leaves. While a
  * stranger is connected the owner cannot connect; the toy's handshake deadline bounds that.
+ *
+ * **Address privacy.** bleno itself only ever advertises the dongle's public address. This adapter
+ * advertises from a non-resolvable private address instead (from the first advertisement on,
+ * option `privateAddress`) and implements {@link Peripheral.rotateAddress} by writing the HCI
+ * commands bleno lacks on bleno's own HCI socket (`address.ts`; bleno 0.6 internals). Where those
+ * internals are missing (another bleno version, macOS bindings) it logs that under
+ * `DEBUG=plushlink:transport:bleno`, reports `addressRotation: 'unsupported'` and keeps working on
+ * bleno's address.
  */
+import createDebug from 'debug';
 import { EventEmitter } from 'eventemitter3';
 import { PlushlinkError } from '../../protocol/errors.js';
 import { requireOptional, toUnavailable } from '../noble/optional-require.js';
 import type { Peripheral, PeripheralEvents } from '../types.js';
 import { MIN_ATT_MTU } from '../types.js';
+import { HciAddressPrivacy } from './address.js';
 import { buildAdvertisingPayload } from './advertising.js';
 import { BlenoPeripheralLink, createPlushlinkService, withNeutralDeviceName, type BlenoClasses } from './link.js';
 
 type Listener = (...args: any[]) => void;
+
+const debug = createDebug('plushlink:transport:bleno');
+
+/**
+ * Where the toy's BLE address stands ({@link BlenoPeripheral.addressRotation}):
+ * - `public`: bleno's default, the dongle's public address (before the adapter is ready, or with
+ *   `privateAddress: false` until the first {@link BlenoPeripheral.rotateAddress});
+ * - `random`: advertising from a fresh non-resolvable private address, rotated on request;
+ * - `unsupported`: bleno's HCI internals are not as expected (another bleno version, non-Linux
+ *   bindings): the toy keeps bleno's address and `rotateAddress()` changes nothing;
+ * - `failed`: the controller refused LE Set Random Address or LE Set Advertising Parameters (the
+ *   HCI status is in the debug log); the next rotation tries again.
+ */
+export type BlenoAddressRotation = 'public' | 'random' | 'unsupported' | 'failed';
 
 /** The part of bleno's API this adapter uses (the default export of `@abandonware/bleno`). */
 export interface BlenoLike extends BlenoClasses {
@@ -46,6 +70,12 @@ export interface BlenoPeripheralOptions {
   operationTimeoutMs?: number;
   /** How long an indication waits for the central's confirmation. Default 10 000 ms. */
   indicationTimeoutMs?: number;
+  /**
+   * Advertise from a fresh non-resolvable private address from the first advertisement on
+   * (default true). With false, the dongle's public address is used until the first
+   * {@link BlenoPeripheral.rotateAddress}.
+   */
+  privateAddress?: boolean;
 }
 
 /**
@@ -61,6 +91,11 @@ export class BlenoPeripheral extends EventEmitter<PeripheralEvents> implements P
   #mtu = MIN_ATT_MTU;
   #closed = false;
   readonly #listeners: [string, Listener][] = [];
+  /** Random-address control over bleno's HCI socket; undefined before init or when unsupported. */
+  #privacy: HciAddressPrivacy | undefined;
+  #addressRotation: BlenoAddressRotation = 'public';
+  /** advertise / stopAdvertising / rotateAddress run one after the other (HCI command order). */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: BlenoPeripheralOptions = {}) {
     super();
@@ -70,21 +105,82 @@ export class BlenoPeripheral extends EventEmitter<PeripheralEvents> implements P
       poweredOnTimeoutMs: options.poweredOnTimeoutMs ?? 10_000,
       operationTimeoutMs: options.operationTimeoutMs ?? 5_000,
       indicationTimeoutMs: options.indicationTimeoutMs ?? 10_000,
+      privateAddress: options.privateAddress ?? true,
     };
   }
 
-  /** Starts advertising, or replaces the advertised service data (at most 10 bytes). */
+  /** Where the BLE address stands; see {@link BlenoAddressRotation}. */
+  get addressRotation(): BlenoAddressRotation {
+    return this.#addressRotation;
+  }
+
+  /** The random address the toy advertises from (or will, at the next advertising start); undefined on bleno's own address. */
+  get address(): string | undefined {
+    return this.#privacy?.pending ?? this.#privacy?.current;
+  }
+
+  /**
+   * Starts advertising, or replaces the advertised service data (at most 10 bytes). A rotation that
+   * was left pending because a central was connected takes effect first (advertising off, new
+   * address, advertising on with this data).
+   */
   async advertise(serviceData: Uint8Array): Promise<void> {
     const { advertisement, scanResponse } = buildAdvertisingPayload(serviceData);
-    const bleno = await this.#ensureReady();
-    await this.#call('advertisingStart', (cb) => bleno.startAdvertisingWithEIRData(advertisement, scanResponse, cb));
+    await this.#serial(async () => {
+      const bleno = await this.#ensureReady();
+      if (this.#privacy?.pending) {
+        await this.#stopForAddressChange(bleno);
+        this.#privacy.apply({ disableFirst: false });
+      }
+      await this.#call('advertisingStart', (cb) => bleno.startAdvertisingWithEIRData(advertisement, scanResponse, cb));
+    });
   }
 
   /** Stops advertising. */
   async stopAdvertising(): Promise<void> {
     if (!this.#ready) return;
-    const bleno = await this.#ensureReady();
-    await this.#call('advertisingStop', (cb) => bleno.stopAdvertising(() => cb()));
+    await this.#serial(async () => {
+      const bleno = await this.#ensureReady();
+      await this.#call('advertisingStop', (cb) => bleno.stopAdvertising(() => cb()));
+    });
+  }
+
+  /**
+   * Moves to a fresh non-resolvable private address (PROTOCOL.md §12 "Address"); resolves with it.
+   *
+   * With no central connected: advertising is stopped, the controller gets the new address (LE Set
+   * Random Address, LE Set Advertising Parameters with own-address type random) and advertising
+   * stays **off** until the next {@link advertise} — which the reference toy calls right after with
+   * the new slot's tag — so the new address never goes on the air with the old tag.
+   *
+   * With a central connected the connection is kept untouched and the new address is pending: it
+   * takes effect at the next advertising start, either the next {@link advertise} or bleno's own
+   * restart when the central leaves.
+   *
+   * Never rejects: where bleno's internals are not as expected it resolves with bleno's address
+   * (`''` when unknown) and {@link addressRotation} says `unsupported`.
+   */
+  rotateAddress(): Promise<string> {
+    return this.#serial(async () => {
+      let bleno: BlenoLike;
+      try {
+        bleno = await this.#ensureReady();
+      } catch (e) {
+        debug('rotateAddress: the adapter is not ready (%s); address unchanged', (e as Error).message);
+        return '';
+      }
+      const privacy = this.#privacy;
+      if (!privacy) return blenoAddress(bleno);
+      const next = privacy.prepare();
+      this.#addressRotation = 'random'; // until the controller refuses a command of this rotation
+      if (this.#link?.connected) {
+        debug('rotateAddress: a central is connected; %s takes effect at the next advertising start', next);
+        return next;
+      }
+      await this.#stopForAddressChange(bleno);
+      privacy.apply({ disableFirst: false });
+      return next;
+    });
   }
 
   /** Stops advertising, drops the connected central and detaches from bleno. */
@@ -98,6 +194,49 @@ export class BlenoPeripheral extends EventEmitter<PeripheralEvents> implements P
       this.#link = undefined;
       const bleno = this.#bleno;
       if (bleno) for (const [ev, fn] of this.#listeners.splice(0)) bleno.removeListener(ev, fn);
+      this.#privacy?.detach();
+      this.#privacy = undefined;
+    }
+  }
+
+  /** Runs `op` after every earlier advertising operation settled. */
+  #serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(op, op);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** bleno's stopAdvertising before an address change; a failure is logged, not thrown (the address commands follow anyway). */
+  async #stopForAddressChange(bleno: BlenoLike): Promise<void> {
+    try {
+      await this.#call('advertisingStop', (cb) => bleno.stopAdvertising(() => cb()));
+    } catch (e) {
+      debug('stopping advertising before the address change failed: %s', (e as Error).message);
+    }
+  }
+
+  /** Attaches the random-address control to bleno's HCI layer (fail soft) and, by default, leaves the public address at once. */
+  #setUpAddressPrivacy(bleno: BlenoLike): void {
+    let privacy: HciAddressPrivacy | undefined;
+    try {
+      privacy = HciAddressPrivacy.attach(bleno, {
+        onCommandFailed: () => {
+          this.#addressRotation = 'failed';
+        },
+      });
+    } catch (e) {
+      debug('address rotation unsupported: %s', (e as Error).message);
+    }
+    this.#privacy = privacy;
+    if (!privacy) {
+      this.#addressRotation = 'unsupported';
+      return;
+    }
+    if (this.#opts.privateAddress) {
+      privacy.prepare();
+      // Nothing of ours is advertising yet; the explicit disable covers a bleno left advertising.
+      privacy.apply({ disableFirst: true });
+      this.#addressRotation = 'random';
     }
   }
 
@@ -121,6 +260,7 @@ export class BlenoPeripheral extends EventEmitter<PeripheralEvents> implements P
     });
     this.#listen(b, 'disconnect', () => this.#onDisconnect('remote'));
     await this.#poweredOn(b);
+    this.#setUpAddressPrivacy(b);
     const service = createPlushlinkService(b, () => this.#link);
     await this.#call('servicesSet', (cb) => withNeutralDeviceName(this.#opts.deviceName, () => b.setServices([service], cb)));
     return b;
@@ -201,4 +341,10 @@ export class BlenoPeripheral extends EventEmitter<PeripheralEvents> implements P
     this.#link = undefined;
     link?.handleDisconnected(reason);
   }
+}
+
+/** bleno's own (public) address where it reports one, else ''. */
+function blenoAddress(bleno: BlenoLike): string {
+  const a = (bleno as { address?: unknown }).address;
+  return typeof a === 'string' && a !== 'unknown' ? a : '';
 }
