@@ -3,7 +3,7 @@
  * plushlink service UUID and 9 bytes of service data:
  *
  * ```
- * byte 0: flags   bit 0 = pairing window open, bit 1 = has an owner; other bits 0
+ * byte 0: flags   bit 0 = pairing window open, bit 1 = has pairings (an advertising key); other bits 0
  * bytes 1–8: tag
  * ```
  *
@@ -11,7 +11,7 @@
  * where `slot = floor(unixSeconds / 600)` as u32 big-endian. Only companions that paired
  * (and so received the advertising key) can link two tags; everything advertised changes
  * together at each slot boundary (the transport also rotates the BLE address). A toy with no
- * owner advertises a fresh random tag each slot. No name, model or serial is advertised.
+ * pairings advertises a fresh random tag each slot. No name, model or serial is advertised.
  */
 import { bytesEqual, concatBytes, utf8 } from './bytes.js';
 import { hmacSha512, randomBytes, type RandomSource } from './crypto.js';
@@ -50,7 +50,7 @@ export interface AdvertisementInfo {
   tag: Uint8Array;
 }
 
-/** Builds the service data. `advertisingKey` undefined (no owner) → random tag. */
+/** Builds the service data. `advertisingKey` undefined (no pairings) → random tag. */
 export function buildAdvertisement(opts: { nowMs: number; pairing: boolean; advertisingKey?: Uint8Array; random?: RandomSource }): Uint8Array {
   const tag = opts.advertisingKey ? advertisingTag(opts.advertisingKey, advertisingSlot(opts.nowMs)) : (opts.random ?? randomBytes)(ADV_TAG_LEN);
   const out = new Uint8Array(ADV_DATA_LEN);

@@ -133,13 +133,19 @@ function hexToBytes(h: string): number[] {
 
 const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
 
+const checkUint = (what: string, n: number, max: number): number => {
+  if (!Number.isInteger(n) || n < 0 || n > max) throw bad(`${what} must be an integer 0..${max}`);
+  return n;
+};
+
+/** Encodes a control message; throws `BAD_CONTROL_MESSAGE` for a field outside its wire range (never truncates). */
 export function encodeControl(m: ControlMessage): Uint8Array {
-  const head = (t: number): number[] => [t, m.id & 0xff];
+  const head = (t: number): number[] => [t, checkUint('id', m.id, 0xff)];
   switch (m.type) {
     case 'speaker-start':
-      return new Uint8Array([...head(ControlType.SPEAKER_START), ...u32(m.firstFrame)]);
+      return new Uint8Array([...head(ControlType.SPEAKER_START), ...u32(checkUint('firstFrame', m.firstFrame, 0xffffffff))]);
     case 'speaker-end':
-      return new Uint8Array([...head(ControlType.SPEAKER_END), ...u32(m.lastFrame)]);
+      return new Uint8Array([...head(ControlType.SPEAKER_END), ...u32(checkUint('lastFrame', m.lastFrame, 0xffffffff))]);
     case 'speaker-stop':
       return new Uint8Array(head(ControlType.SPEAKER_STOP));
     case 'mic-start':
@@ -168,14 +174,14 @@ export function encodeControl(m: ControlMessage): Uint8Array {
         ...head(ControlType.SPEAKER_STATUS),
         SPEAKER_STATES.indexOf(m.state),
         ...u16(clamp16(m.bufferedMs)),
-        ...u32(m.framesPlayed),
+        ...u32(checkUint('framesPlayed', m.framesPlayed, 0xffffffff)),
         ...u16(clamp16(m.underruns)),
         ...u16(clamp16(m.overruns)),
       ]);
     case 'mic-status':
-      return new Uint8Array([...head(ControlType.MIC_STATUS), m.active ? 1 : 0, ...u32(m.framesSent)]);
+      return new Uint8Array([...head(ControlType.MIC_STATUS), m.active ? 1 : 0, ...u32(checkUint('framesSent', m.framesSent, 0xffffffff))]);
     case 'goodbye':
-      return new Uint8Array([...head(ControlType.GOODBYE), m.reason & 0xff]);
+      return new Uint8Array([...head(ControlType.GOODBYE), checkUint('reason', m.reason, 0xff)]);
     case 'advertising-key':
       if (m.advertisingKey.length !== ADVERTISING_KEY_LEN) throw bad(`advertising key must be ${ADVERTISING_KEY_LEN} bytes`);
       return new Uint8Array([...head(ControlType.ADVERTISING_KEY), ...m.advertisingKey]);

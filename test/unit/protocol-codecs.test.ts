@@ -144,6 +144,19 @@ describe('control messages', () => {
     }
     expect(codeOf(() => encodeControl({ type: 'advertising-key', id: 0, advertisingKey: new Uint8Array(16) }))).toBe('BAD_CONTROL_MESSAGE');
   });
+  it('refuse to encode a field outside its wire range instead of truncating it', () => {
+    const outOfRange: ControlMessage[] = [
+      { type: 'get-info', id: 256 },
+      { type: 'get-info', id: -1 },
+      { type: 'get-info', id: 1.5 },
+      { type: 'speaker-start', id: 1, firstFrame: 2 ** 32 },
+      { type: 'speaker-end', id: 1, lastFrame: -1 },
+      { type: 'mic-status', id: 0, active: true, framesSent: 2 ** 32 },
+      { type: 'goodbye', id: 0, reason: 256 },
+    ];
+    for (const m of outOfRange) expect(codeOf(() => encodeControl(m)), JSON.stringify(m)).toBe('BAD_CONTROL_MESSAGE');
+    expect(decodeControl(encodeControl({ type: 'get-info', id: 255 }))).toEqual({ type: 'get-info', id: 255 });
+  });
   it('round-trip result bodies', () => {
     expect(decodeBattery(encodeBattery({ percent: 55, charging: true }))).toEqual({ percent: 55, charging: true });
     const info = { firmwareVersion: '1.0.0', model: 'bear', capabilities: 15, volume: 70 };
