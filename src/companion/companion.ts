@@ -189,7 +189,9 @@ export class Companion extends EventEmitter<CompanionEvents> {
    * not resolve (the toy rotated its advertising key while we were away) the unresolved owned
    * toys nearby are probed with the reconnect handshake (see {@link ConnectOptions}). The
    * session's hello brings the current advertising key, which is stored. Errors: `NOT_PAIRED`
-   * (the toy no longer knows us), `TOY_KEY_MISMATCH`, `NOT_FOUND`, `TIMEOUT`, `ABORTED`.
+   * (the toy refused us: it no longer knows us; after probing: none of the probed toys
+   * accepted us, which is what a toy that removed us looks like), `TOY_KEY_MISMATCH`,
+   * `NOT_FOUND`, `TIMEOUT`, `ABORTED`.
    */
   async connect(toy: PairedToy | string, opts: ConnectOptions = {}): Promise<ToySession> {
     const stored = this.findToy(toy);
@@ -198,9 +200,25 @@ export class Companion extends EventEmitter<CompanionEvents> {
       const maxProbes = opts.probeUnresolved === false ? 0 : (opts.maxProbes ?? 8);
       const tried = new Set<string>();
       let mismatch: PlushlinkError | undefined;
+      let refused = 0;
+      const giveUp = (): PlushlinkError => {
+        if (mismatch) return mismatch;
+        // A toy refuses an unknown companion exactly as a foreign toy refuses a message 1 made
+        // for another key (PROTOCOL.md §13.4), so "removed" and "not here" look the same.
+        if (refused > 0) {
+          return new PlushlinkError(
+            'NOT_PAIRED',
+            `toy ${stored.name}: its tag was not seen and none of the ${tried.size} unresolved toys nearby accepted this companion (${refused} refused it): the toy has removed it, or is not in range`,
+            { refusal: 'HANDSHAKE_FAILED', probed: tried.size },
+          );
+        }
+        return new PlushlinkError('NOT_FOUND', `toy ${stored.name}: its tag was not seen and none of the ${tried.size} unresolved toys nearby was it`);
+      };
       for (;;) {
-        const found = await this.locate(stored, signal, { probeAfterMs: opts.probeAfterMs ?? 2000, exclude: tried, probe: tried.size < maxProbes });
+        // After a round of probes, a grace period without a new candidate ends the search.
+        const found = await this.locate(stored, signal, { probeAfterMs: opts.probeAfterMs ?? 2000, exclude: tried, probe: tried.size < maxProbes, giveUpAfterGrace: tried.size > 0 });
         if (found.kind === 'resolved') return this.reconnectAt(found.transportId, stored, signal);
+        if (found.candidates.length === 0) throw giveUp();
         for (const candidate of found.candidates) {
           if (tried.size >= maxProbes) break;
           tried.add(candidate);
@@ -208,17 +226,14 @@ export class Companion extends EventEmitter<CompanionEvents> {
             return await this.reconnectAt(candidate, stored, signal);
           } catch (e) {
             if (signal.aborted) throw e;
-            // Only the toy holding the pinned key can read our message 1, so a NOT_PAIRED
-            // refusal comes from our toy, which has removed us: stop here.
-            if (isPlushlinkError(e, 'NOT_PAIRED') && e.detail?.refusal === 'NOT_PAIRED') throw e;
             // A message 2 that does not prove the pinned key: a look-alike; keep looking, report it if nothing else works.
             if (isPlushlinkError(e, 'TOY_KEY_MISMATCH')) mismatch ??= e;
-            // Anything else (a foreign toy refused our message 1, it went away, timed out): next.
+            // Refused (a foreign toy, or ours if it removed us: the two are indistinguishable),
+            // went away, timed out: next.
+            else if (isPlushlinkError(e, 'NOT_PAIRED')) refused++;
           }
         }
-        if (tried.size >= maxProbes) {
-          throw mismatch ?? new PlushlinkError('NOT_FOUND', `toy ${stored.name}: its tag was not seen and none of the ${tried.size} unresolved toys nearby was it`);
-        }
+        if (tried.size >= maxProbes) throw giveUp();
       }
     });
   }
@@ -267,7 +282,7 @@ export class Companion extends EventEmitter<CompanionEvents> {
   private async locate(
     toy: PairedToy,
     signal: AbortSignal,
-    opts: { probeAfterMs: number; exclude: ReadonlySet<string>; probe: boolean },
+    opts: { probeAfterMs: number; exclude: ReadonlySet<string>; probe: boolean; giveUpAfterGrace?: boolean },
   ): Promise<{ kind: 'resolved'; transportId: string } | { kind: 'unresolved'; candidates: string[] }> {
     const inner = new AbortController();
     const onAbort = (): void => inner.abort();
@@ -277,7 +292,7 @@ export class Companion extends EventEmitter<CompanionEvents> {
     const timer = opts.probe
       ? setTimeout(() => {
           graceOver = true;
-          if (candidates.size > 0) inner.abort();
+          if (candidates.size > 0 || opts.giveUpAfterGrace) inner.abort();
         }, opts.probeAfterMs)
       : undefined;
     try {
@@ -302,7 +317,7 @@ export class Companion extends EventEmitter<CompanionEvents> {
       signal.removeEventListener('abort', onAbort);
       inner.abort();
     }
-    if (!signal.aborted && candidates.size > 0) {
+    if (!signal.aborted && (candidates.size > 0 || (graceOver && opts.giveUpAfterGrace))) {
       return { kind: 'unresolved', candidates: [...candidates].sort((a, b) => b[1] - a[1]).map(([id]) => id) };
     }
     if (toy.lastTransportId) return { kind: 'resolved', transportId: toy.lastTransportId };

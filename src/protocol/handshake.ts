@@ -135,8 +135,17 @@ function keysOf(hs: HandshakeState): SessionKeys {
   return { sendKey: send.key!, receiveKey: receive.key!, handshakeHash };
 }
 
-function newState(mode: HandshakeMode, initiator: boolean, s: X25519KeyPair, rs: Uint8Array | undefined, psk: Uint8Array | undefined, random?: RandomSource): HandshakeState {
+function newState(
+  mode: HandshakeMode,
+  initiator: boolean,
+  s: X25519KeyPair,
+  rs: Uint8Array | undefined,
+  psk: Uint8Array | undefined,
+  random?: RandomSource,
+  checkRemoteStatic?: (rs: Uint8Array) => void,
+): HandshakeState {
   return new HandshakeState({
+    checkRemoteStatic,
     protocolName: mode === 'pair' ? PAIRING_PROTOCOL : RECONNECT_PROTOCOL,
     initiator,
     prologue: handshakePrologue(mode),
@@ -211,12 +220,19 @@ export interface ToyHandshakeOptions {
   /** Required for `pair`. */
   setupCode?: SetupCode;
   random?: RandomSource;
+  /**
+   * Decides, as soon as the companion's static key is decrypted and before the `ss` DH,
+   * whether this companion may go on; false → `NOT_PAIRED`. The toy passes its allow-list
+   * for `reconnect`, so that an unknown companion costs one X25519 and is refused exactly like
+   * a message 1 that does not authenticate (PROTOCOL.md §13.4, §14.3).
+   */
+  acceptCompanion?: (companionPublicKey: Uint8Array) => boolean;
 }
 
 /**
  * The toy (responder) reads message 1. Throws `DECRYPT_FAILED` when it does not
- * authenticate (for `pair`: a wrong setup code), `MESSAGE_TOO_SHORT`, `LOW_ORDER_POINT`,
- * `BAD_PAYLOAD` or `UNKNOWN_VERSION`.
+ * authenticate (for `pair`: a wrong setup code), `NOT_PAIRED` when `acceptCompanion` refuses
+ * the companion, `MESSAGE_TOO_SHORT`, `LOW_ORDER_POINT`, `BAD_PAYLOAD` or `UNKNOWN_VERSION`.
  */
 export function toyReadMessage1(mode: HandshakeMode, message1: Uint8Array, opts: ToyHandshakeOptions): ToyReadResult {
   let psk: Uint8Array | undefined;
@@ -224,7 +240,13 @@ export function toyReadMessage1(mode: HandshakeMode, message1: Uint8Array, opts:
     if (!opts.setupCode) throw new PlushlinkError('MISSING_KEY', 'pairing needs the setup code');
     psk = setupCodePsk(opts.setupCode, opts.toy.publicKey);
   }
-  const hs = newState(mode, false, opts.toy, undefined, psk, opts.random);
+  const accept = opts.acceptCompanion;
+  const check = accept
+    ? (rs: Uint8Array): void => {
+        if (!accept(rs)) throw new PlushlinkError('NOT_PAIRED', 'the companion is not on the allow-list');
+      }
+    : undefined;
+  const hs = newState(mode, false, opts.toy, undefined, psk, opts.random, check);
   const payload = hs.readMessage(message1);
   const companion = decodeCompanionHello(payload);
   let used = false;

@@ -466,7 +466,12 @@ export class ToyCore {
     c.handshakeUsed = true;
     let read;
     try {
-      read = toyReadMessage1(mode, noise, { toy: this.identity, setupCode: this.setupCode, random: this.random });
+      // Reconnect: the allow-list is checked as soon as message 1 yields the companion's key,
+      // before the `ss` DH, and an unknown companion is refused exactly like a message 1 that
+      // does not authenticate (HANDSHAKE_FAILED, same work): the refusal must not tell a
+      // central that knows this toy's public key that it found this toy (PROTOCOL.md §14.3).
+      const acceptCompanion = mode === 'reconnect' ? (k: Uint8Array): boolean => this.state.pairings.some((p) => p.companionKey === toHex(k)) : undefined;
+      read = toyReadMessage1(mode, noise, { toy: this.identity, setupCode: this.setupCode, random: this.random, acceptCompanion });
     } catch (e) {
       if (mode === 'pair') {
         const isAuth = isPlushlinkError(e, 'DECRYPT_FAILED');
@@ -483,7 +488,9 @@ export class ToyCore {
         }
         out.push(...this.sendError(c, 'HANDSHAKE_FAILED', backoff / 1000), { type: 'disconnect', connection: c.id, reason: 'pairing failed' });
       } else {
-        this.refuse('bad-handshake', c.id, out, (e as Error).message);
+        // Counted apart for the toy's own log; on the air both are the same refusal.
+        if (isPlushlinkError(e, 'NOT_PAIRED')) this.refuse('not-paired', c.id, out);
+        else this.refuse('bad-handshake', c.id, out, (e as Error).message);
         out.push(...this.sendError(c, 'HANDSHAKE_FAILED', 0), { type: 'disconnect', connection: c.id, reason: 'reconnect failed' });
       }
       this.conns.delete(c.id);
@@ -493,12 +500,8 @@ export class ToyCore {
     const existing = this.state.pairings.find((p) => p.companionKey === keyHex);
     let role: 'owner' | 'guest';
     if (mode === 'reconnect') {
-      if (!existing) {
-        this.refuse('not-paired', c.id, out);
-        out.push(...this.sendError(c, 'NOT_PAIRED', 0), { type: 'disconnect', connection: c.id, reason: 'not paired' });
-        this.conns.delete(c.id);
-        return out;
-      }
+      // acceptCompanion above let only companions on the allow-list get here.
+      if (!existing) throw new PlushlinkError('HANDSHAKE_STATE', 'reconnect of a companion not on the allow-list');
       role = existing.role;
     } else {
       // Nothing changes yet: message 1 may be a replay. The pairing takes effect when the

@@ -232,12 +232,14 @@ function expectSuperseded(bench: Bench, p: Peer, confirm: () => ToyAction[]): vo
   bench.checkInvariants();
 }
 
-/** The companion is not on the toy's allow-list (in memory and in flash); its reconnect gets NOT_PAIRED. */
+/** The companion is not on the toy's allow-list (in memory and in flash); its reconnect is refused (HANDSHAKE_FAILED on the air, counted as not-paired). */
 function expectNotPaired(bench: Bench, p: Peer, now: number): void {
   expect(bench.toy.pairings.map((x) => x.companionKey)).not.toContain(p.key);
   expect((bench.stored?.pairings ?? []).map((x) => x.companionKey)).not.toContain(p.key);
   p.connect(now);
-  expect(p.message1('reconnect', now)).toEqual({ kind: 'error', refusal: 'NOT_PAIRED', retryAfterSec: 0 });
+  const notPaired = bench.toy.refusals['not-paired'];
+  expect(p.message1('reconnect', now)).toEqual({ kind: 'error', refusal: 'HANDSHAKE_FAILED', retryAfterSec: 0 });
+  expect(bench.toy.refusals['not-paired']).toBe(notPaired + 1);
   expect(p.connected).toBe(false);
 }
 

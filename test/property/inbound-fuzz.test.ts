@@ -119,6 +119,8 @@ describe('toy: every inbound byte path', () => {
             { ch: 'speaker', msg: channel.sealAudio([new Uint8Array(40).fill(0xf8), new Uint8Array(40).fill(0xf8)]).record },
             { ch: 'control', msg: encodeWire({ kind: 'pair-m1', noise: new CompanionHandshake('pair', { companion: strangerKey, toyPublicKey: identity.publicKey, hello: { displayName: 'x' }, setupCode: wrongCode }).message1 }) },
             { ch: 'control', msg: encodeWire({ kind: 'reconnect-m1', noise: new CompanionHandshake('reconnect', { companion: strangerKey, toyPublicKey: identity.publicKey, hello: { displayName: 'x' } }).message1 }) },
+            // made for another toy: this toy cannot read it
+            { ch: 'control', msg: encodeWire({ kind: 'reconnect-m1', noise: new CompanionHandshake('reconnect', { companion: strangerKey, toyPublicKey: generateX25519KeyPair().publicKey, hello: { displayName: 'x' } }).message1 }) },
             { ch: 'control', msg: encodeWire({ kind: 'info-request' }) },
             { ch: 'control', msg: encodeWire({ kind: 'error', refusal: 'BUSY', retryAfterSec: 1 }) },
             { ch: 'control', msg: encodeWire({ kind: 'pair-m2', noise: new Uint8Array(64) }) },

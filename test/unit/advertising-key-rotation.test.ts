@@ -402,7 +402,7 @@ describe('end to end: the removed guest can no longer recognise the toy', () => 
 });
 
 describe('end to end: a remaining companion that was away during the rotation', () => {
-  it("cannot resolve the new tag, finds the toy by probing unresolved owned toys (a foreign toy first, which refuses), reconnects, and stores the new key; the removed guest's probe gets NOT_PAIRED", async () => {
+  it("cannot resolve the new tag, finds the toy by probing unresolved owned toys (a foreign toy first, which refuses), reconnects, and stores the new key; the removed guest's probes are refused by both toys alike and it gives up with NOT_PAIRED", async () => {
     const { rig, owner, guests } = await familyOnRadio('offline', ['removed', 'away']);
     const [removed, away] = guests as [(typeof guests)[0], (typeof guests)[0]];
     // a neighbour's toy, owned, with a stronger signal: probed first
@@ -462,8 +462,16 @@ describe('end to end: a remaining companion that was away during the rotation', 
     }
     expect(found?.transportId).toBe(rig.toyId);
 
-    // the removed guest's own probe: our toy reads its message 1 and refuses it (NOT_PAIRED)
-    await expect(removed.app.connect('Bunny', { probeAfterMs: 100, timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'NOT_PAIRED' });
+    // the removed guest's own probes: our toy reads its message 1 and refuses it exactly as the
+    // foreign toy refuses a message 1 it cannot read (§13.4), so the guest cannot tell which toy
+    // was its own; after a grace period without new candidates it gives up, well before the deadline
+    const ourNotPaired = rig.toy.core.refusals['not-paired'];
+    const foreignBad = foreign.core.refusals['bad-handshake'];
+    const started = Date.now();
+    await expect(removed.app.connect('Bunny', { probeAfterMs: 100, timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'NOT_PAIRED', detail: { refusal: 'HANDSHAKE_FAILED', probed: 2 } });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(rig.toy.core.refusals['not-paired']).toBe(ourNotPaired + 1);
+    expect(foreign.core.refusals['bad-handshake']).toBe(foreignBad + 1);
     expect(rig.toy.core.pairings.map((p) => p.displayName).sort()).toEqual(['away', 'owner']);
   });
 });

@@ -38,6 +38,13 @@ export interface HandshakeOptions {
   psks?: Uint8Array[];
   /** Randomness source (defaults to tweetnacl's CSPRNG). */
   random?: RandomSource;
+  /**
+   * Called with the peer's static public key as soon as a message has delivered it (token
+   * `s`), before any DH with it. Throwing aborts the handshake: the error propagates from
+   * `readMessage` and the state is unusable. Lets a responder refuse an unknown initiator at
+   * the cost of a message that does not authenticate (plushlink's reconnect, PROTOCOL.md §13.4).
+   */
+  checkRemoteStatic?: (rs: Uint8Array) => void;
 }
 
 /** Transport cipher states after a finished handshake, oriented for this party. */
@@ -61,6 +68,7 @@ export class HandshakeState {
   private re: Uint8Array | undefined;
   private readonly psks: Uint8Array[];
   private readonly random: RandomSource;
+  private readonly checkRemoteStatic: ((rs: Uint8Array) => void) | undefined;
   private index = 0;
   private failed = false;
   private splitDone: SplitResult | undefined;
@@ -74,6 +82,7 @@ export class HandshakeState {
     this.e = opts.e;
     this.rs = opts.rs ? checkKey(opts.rs, 'remote static key') : undefined;
     this.re = opts.re ? checkKey(opts.re, 'remote ephemeral key') : undefined;
+    this.checkRemoteStatic = opts.checkRemoteStatic;
     this.psks = (opts.psks ?? []).map((p) => {
       if (p.length !== PSK_LEN) throw new PlushlinkError('INVALID_KEY', 'a psk must be 32 bytes');
       return Uint8Array.from(p);
@@ -186,6 +195,7 @@ export class HandshakeState {
           case 's': {
             const len = DH_LEN + (this.ss.cipher.hasKey() ? TAG_LEN : 0);
             this.rs = this.ss.decryptAndHash(take(len, 'static key'));
+            this.checkRemoteStatic?.(Uint8Array.from(this.rs));
             break;
           }
           case 'psk':
