@@ -13,7 +13,7 @@ import { concealmentPacket } from '../audio/opus-packet.js';
 import { OggOpusFileWriter, writeWavFile } from '../audio/files.js';
 import type { AudioBatch } from '../protocol/channel.js';
 import { PlushlinkError } from '../protocol/errors.js';
-import type { ToySession } from './session.js';
+import { refusedRequest, type ToySession } from './session.js';
 
 /** One 20 ms slot of the microphone stream, in order. */
 export type MicFrame = { seq: number; packet: Uint8Array; lost: false } | { seq: number; packet: undefined; lost: true };
@@ -183,6 +183,11 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
     for (const r of w) r();
   }
 
+  /** @internal Ends a stream whose start the toy refused (nothing to stop there). */
+  abandon(): void {
+    this.finish();
+  }
+
   private finish(): void {
     if (this.ended) return;
     this.push(this.jitter.flush());
@@ -226,10 +231,14 @@ export class Microphone {
   async start(opts: MicStartOptions = {}): Promise<MicrophoneStream> {
     if (this.current?.active) throw new PlushlinkError('BUSY', 'the microphone is already streaming');
     const stream = new MicrophoneStream(this.session, opts.jitterDepth ?? 3);
-    const r = await this.session.request({ type: 'mic-start' }, { signal: opts.signal });
-    if (r.status !== 'OK') {
-      await stream.stop();
-      throw new PlushlinkError(r.status === 'BUSY' ? 'BUSY' : 'BAD_CONTROL_MESSAGE', `the toy refused to start its microphone: ${r.status}`);
+    let r;
+    try {
+      r = await this.session.request({ type: 'mic-start' }, { signal: opts.signal });
+      if (r.status !== 'OK') throw refusedRequest(r.status, `the toy refused to start its microphone: ${r.status}`);
+    } catch (e) {
+      // Never started (refused, aborted, timed out): end it here, without asking the toy.
+      stream.abandon();
+      throw e;
     }
     if (r.body.length === 4) stream.setFirstSeq(((r.body[0]! << 24) >>> 0) + (r.body[1]! << 16) + (r.body[2]! << 8) + r.body[3]!);
     this.current = stream;

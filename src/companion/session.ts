@@ -61,6 +61,12 @@ export interface ControlResult {
   body: Uint8Array;
 }
 
+/** The error for a non-OK RESULT (PROTOCOL.md §10.2, §15): BAD_REQUEST → `BAD_CONTROL_MESSAGE`, the others → the code of the same name. */
+export function refusedRequest(status: Exclude<ResultStatusName, 'OK'>, message: string): PlushlinkError {
+  const code: ErrorCode = status === 'BAD_REQUEST' ? 'BAD_CONTROL_MESSAGE' : status;
+  return new PlushlinkError(code, message, { status });
+}
+
 export class ToySession extends EventEmitter<ToySessionEvents> {
   /** The paired toy this session is with. */
   readonly toy: PairedToy;
@@ -151,10 +157,7 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
   /** Like {@link request} but throws unless the status is OK; returns the body. */
   private async call(body: RequestBody, opts?: RequestOptions): Promise<Uint8Array> {
     const r = await this.request(body, opts);
-    if (r.status !== 'OK') {
-      const code: ErrorCode = r.status === 'NOT_OWNER' ? 'NOT_OWNER' : r.status === 'NOT_FOUND' ? 'NOT_FOUND' : r.status === 'BUSY' ? 'BUSY' : 'BAD_CONTROL_MESSAGE';
-      throw new PlushlinkError(code, `${body.type} refused by the toy: ${r.status}`, { status: r.status });
-    }
+    if (r.status !== 'OK') throw refusedRequest(r.status, `${body.type} refused by the toy: ${r.status}`);
     return r.body;
   }
 

@@ -13,7 +13,7 @@ import { readOggOpus } from '../audio/ogg-opus.js';
 import { decodeWav } from '../audio/wav.js';
 import { audioFrameJoinsBatch, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
 import { PlushlinkError } from '../protocol/errors.js';
-import type { SpeakerStatus, ToySession } from './session.js';
+import { refusedRequest, type SpeakerStatus, type ToySession } from './session.js';
 
 const FRAME_MS = 20;
 
@@ -250,7 +250,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         this.emit('progress', { framesSent: sent, framesPlayed: played(), estimatedBufferMs: (sent - played()) * FRAME_MS });
       }
       if (sent === 0) throw new PlushlinkError('BAD_AUDIO', 'the source held no audio');
-      await s.request({ type: 'speaker-end', lastFrame: firstFrame + sent - 1 }, { signal });
+      const ended = await s.request({ type: 'speaker-end', lastFrame: firstFrame + sent - 1 }, { signal });
+      if (ended.status !== 'OK') throw refusedRequest(ended.status, `the toy refused the end of the stream: ${ended.status}`);
       // Wait until the toy has played everything.
       const deadline = () => lastAt + stallMs;
       while (!(last && last.state === 'done' && last.framesPlayed - basePlayed >= sent - (last.overruns - baseOverruns))) {
@@ -304,17 +305,27 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   private async startStream(firstFrame: number, signal?: AbortSignal): Promise<SpeakerStatus> {
     const s = this.session;
     let first: SpeakerStatus | undefined;
-    const got = new Promise<SpeakerStatus>((resolve) => {
-      const on = (st: SpeakerStatus): void => {
-        first = st;
-        s.off('speaker-status', on);
-        resolve(st);
-      };
-      s.on('speaker-status', on);
-    });
-    await s.request({ type: 'speaker-start', firstFrame }, { signal });
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new PlushlinkError('TIMEOUT', 'the toy did not report its speaker')), 5000).unref?.());
-    return first ?? (await Promise.race([got, timeout]));
+    let wake: ((st: SpeakerStatus) => void) | undefined;
+    const on = (st: SpeakerStatus): void => {
+      first = st;
+      s.off('speaker-status', on);
+      wake?.(st);
+    };
+    s.on('speaker-status', on);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const r = await s.request({ type: 'speaker-start', firstFrame }, { signal });
+      if (r.status !== 'OK') throw refusedRequest(r.status, `the toy refused to start its speaker: ${r.status}`);
+      if (first) return first;
+      return await new Promise<SpeakerStatus>((resolve, reject) => {
+        wake = resolve;
+        timer = setTimeout(() => reject(new PlushlinkError('TIMEOUT', 'the toy did not report its speaker')), 5000);
+        timer.unref?.();
+      });
+    } finally {
+      if (timer) clearTimeout(timer);
+      s.off('speaker-status', on);
+    }
   }
 }
 

@@ -68,9 +68,17 @@ export class SecureChannel {
    * `RECORD_AUTH_FAILED` (fatal: the channel is dead) or `BAD_CONTROL_MESSAGE`.
    */
   openControl(record: Uint8Array): ControlMessage {
+    return decodeControl(this.openControlPlaintext(record));
+  }
+
+  /**
+   * Opens a control record and returns its authenticated plaintext without decoding it (the
+   * toy answers a request that authenticates but does not decode, see
+   * {@link undecodableRequestAnswer}). Same errors as {@link openControl} but `BAD_CONTROL_MESSAGE`.
+   */
+  openControlPlaintext(record: Uint8Array): Uint8Array {
     this.check();
-    const { plaintext } = this.guard(() => this.controlIn.open(record));
-    return decodeControl(plaintext);
+    return this.guard(() => this.controlIn.open(record)).plaintext;
   }
 
   /** Seals a batch of Opus frames into an audio record (the message for speaker/microphone). */

@@ -188,6 +188,22 @@ export function encodeControl(m: ControlMessage): Uint8Array {
   }
 }
 
+/**
+ * What a toy answers to an authenticated control plaintext that {@link decodeControl} refuses
+ * (PROTOCOL.md §13.9): a request (type below 0x80) with an id (1..255) gets a RESULT with that
+ * id — `UNSUPPORTED` for a request type this version does not define, `BAD_REQUEST` for a
+ * known type whose body is wrong. Anything else (too short, id 0, a toy-to-companion type)
+ * gets no answer: undefined.
+ */
+export function undecodableRequestAnswer(plaintext: Uint8Array): { id: number; status: 'BAD_REQUEST' | 'UNSUPPORTED' } | undefined {
+  if (plaintext.length < 2) return undefined;
+  const type = plaintext[0]!;
+  const id = plaintext[1]!;
+  if (type >= 0x80 || id === 0) return undefined;
+  const known = (Object.values(ControlType) as number[]).includes(type);
+  return { id, status: known ? 'BAD_REQUEST' : 'UNSUPPORTED' };
+}
+
 /** Decodes a control message; throws `BAD_CONTROL_MESSAGE` for anything malformed. */
 export function decodeControl(b: Uint8Array): ControlMessage {
   const r = new Reader(b);

@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'ALLOW_LIST_FULL'
   | 'RATE_LIMITED'
   | 'BUSY'
+  | 'UNSUPPORTED'
   | 'TOY_KEY_MISMATCH'
   | 'TIMEOUT'
   | 'ABORTED'

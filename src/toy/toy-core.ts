@@ -25,6 +25,8 @@ import { fromHex, toHex } from '../protocol/bytes.js';
 import { SecureChannel } from '../protocol/channel.js';
 import {
   companionKeyId,
+  decodeControl,
+  undecodableRequestAnswer,
   encodeBattery,
   encodePairings,
   encodeToyInfo,
@@ -43,6 +45,17 @@ import { advertisingSlot, buildAdvertisement } from '../protocol/advertising.js'
 import type { NotifyingCharacteristic, WritableCharacteristic } from '../transport/types.js';
 import { FRAME_MS, SpeakerBuffer } from './speaker-buffer.js';
 import { emptyToyState, type RefusalKind, type ToyAction, type ToyConfig, type ToyLogEvent, type ToyPairing, type ToyPersistentState, type ToyRefusalCounts } from './types.js';
+
+/** The capability a request needs (PROTOCOL.md §13.9); a toy without it answers UNSUPPORTED. */
+const REQUIRED_CAPABILITY: Partial<Record<ControlRequest['type'], number>> = {
+  'speaker-start': Capability.SPEAKER,
+  'speaker-end': Capability.SPEAKER,
+  'speaker-stop': Capability.SPEAKER,
+  'mic-start': Capability.MICROPHONE,
+  'mic-stop': Capability.MICROPHONE,
+  'set-volume': Capability.VOLUME,
+  'get-battery': Capability.BATTERY,
+};
 
 const HANDSHAKE_KINDS = new Set<number>([WireKind.PAIR_M1, WireKind.RECONNECT_M1, WireKind.INFO_REQUEST]);
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -436,11 +449,22 @@ export class ToyCore {
       this.refuse('malformed', c.id, out, `${msg.kind} inside a session`);
       return out;
     }
-    let m: ControlMessage;
+    let plaintext: Uint8Array;
     try {
-      m = c.channel.openControl(msg.record);
+      plaintext = c.channel.openControlPlaintext(msg.record);
     } catch (e) {
       return [...out, ...this.recordError(c, e, now)];
+    }
+    let m: ControlMessage;
+    try {
+      m = decodeControl(plaintext);
+    } catch (e) {
+      // Authentic but not a request this toy can carry out. Only a decodable record confirms
+      // (section 6.4), so an unconfirmed connection gets no answer; a confirmed one learns why.
+      this.refuse('malformed', c.id, out, (e as Error).message);
+      const answer = c.confirmed ? undecodableRequestAnswer(plaintext) : undefined;
+      if (answer) out.push(...this.sendControl(c, { type: 'result', id: answer.id, status: answer.status, body: new Uint8Array(0) }));
+      return out;
     }
     if (!this.confirm(c, now, out)) return out;
     return [...out, ...this.onRequest(c, m, now)];
@@ -595,6 +619,8 @@ export class ToyCore {
       if (status === 'OK') this.executed[req.type] = (this.executed[req.type] ?? 0) + 1;
       return this.sendControl(c, { type: 'result', id: req.id, status, body });
     };
+    const needs = REQUIRED_CAPABILITY[req.type];
+    if (needs !== undefined && (this.cfg.capabilities & needs) === 0) return result('UNSUPPORTED');
     const me = this.state.pairings.find((p) => p.companionKey === c.companionKey);
     const isOwner = me?.role === 'owner';
     switch (req.type) {
