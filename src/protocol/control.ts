@@ -174,7 +174,7 @@ export function encodeControl(m: ControlMessage): Uint8Array {
         ...head(ControlType.SPEAKER_STATUS),
         SPEAKER_STATES.indexOf(m.state),
         ...u16(clamp16(m.bufferedMs)),
-        ...u32(checkUint('framesPlayed', m.framesPlayed, 0xffffffff)),
+        ...u32(checkUint('framesPlayed', m.framesPlayed % 2 ** 32, 0xffffffff)), // a running count: modulo 2^32
         ...u16(clamp16(m.underruns)),
         ...u16(clamp16(m.overruns)),
       ]);

@@ -156,6 +156,9 @@ describe('control messages', () => {
     ];
     for (const m of outOfRange) expect(codeOf(() => encodeControl(m)), JSON.stringify(m)).toBe('BAD_CONTROL_MESSAGE');
     expect(decodeControl(encodeControl({ type: 'get-info', id: 255 }))).toEqual({ type: 'get-info', id: 255 });
+    // frames played is a running count sent modulo 2^32
+    const st = { type: 'speaker-status', id: 0, state: 'playing', bufferedMs: 40, framesPlayed: 2 ** 32 + 5, underruns: 0, overruns: 0 } as const;
+    expect(decodeControl(encodeControl(st))).toEqual({ ...st, framesPlayed: 5 });
   });
   it('round-trip result bodies', () => {
     expect(decodeBattery(encodeBattery({ percent: 55, charging: true }))).toEqual({ percent: 55, charging: true });
