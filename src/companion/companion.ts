@@ -13,7 +13,7 @@ import { fromHex, toHex } from '../protocol/bytes.js';
 import { generateX25519KeyPair, x25519KeyPairFromSecret, type RandomSource, type X25519KeyPair } from '../protocol/crypto.js';
 import { PlushlinkError, isPlushlinkError } from '../protocol/errors.js';
 import { CompanionHandshake, type HandshakeMode } from '../protocol/handshake.js';
-import { companionKeyId } from '../protocol/control.js';
+import { companionKeyId, type GoodbyeReasonName } from '../protocol/control.js';
 import { parseSetupInput, toyKeyFingerprint, type SetupCode } from '../protocol/setup-code.js';
 import { encodeWire, refusalErrorCode, type WireMessage } from '../protocol/wire.js';
 import { ADV_FLAG_OWNED, parseAdvertisement, resolveAdvertisingTag } from '../protocol/advertising.js';
@@ -32,6 +32,12 @@ export interface CompanionEvents {
   /** A toy was paired and stored. */
   paired: (toy: PairedToy) => void;
   forgotten: (toy: PairedToy) => void;
+  /**
+   * The toy told us, in a session, that it no longer has this pairing (GOODBYE, see
+   * the session's `goodbye` event): it was removed, the toy was reset, or a new pairing's
+   * confirmation was refused after it had been reported. The toy is no longer stored.
+   */
+  unpaired: (toy: PairedToy, reason: GoodbyeReasonName) => void;
   /**
    * A paired toy's advertising key changed (the toy rotates it whenever a pairing is removed)
    * and the new one was stored: learnt in a session (ADVERTISING_KEY) or from a reconnect's hello.
@@ -396,12 +402,22 @@ export class Companion extends EventEmitter<CompanionEvents> {
     const session = new ToySession(link, res.keys, toy, res.toy, priorRoundTrips + 1);
     // The toy pushes a new advertising key when it rotates it during this session (a removal).
     session.on('advertising-key', (key) => this.storeAdvertisingKey(session, key));
+    // A GOODBYE says why the toy drops us: a refused confirmation, a removal, a reset. Before the
+    // toy is stored it fails this call; afterwards the stored pairing is dropped if it is gone.
+    const isNewPairing = mode === 'pair' && !previous;
+    let farewell: { reason: GoodbyeReasonName; error: PlushlinkError } | undefined;
+    let committed = false;
+    session.on('goodbye', (reason) => {
+      farewell = { reason, error: this.goodbyeError(reason, toy) };
+      if (committed) void this.toyEnded(toy.id, reason, isNewPairing);
+    });
     // Key confirmation: our first record proves to the toy that we hold the session keys (a
     // replayed message 1 never gets this far). The pairing takes effect on the toy only now.
     try {
       // The session is ready once the toy's GATT layer acknowledged the confirmation.
       await session.confirm();
     } catch (e) {
+      if (farewell) throw farewell.error;
       // The link dropped around the confirmation: the toy may have it (then it has paired us and
       // closed its window) or not (then its window is still open). Ask it with one reconnect so
       // that the toy is never left paired with a companion that does not know it.
@@ -417,14 +433,49 @@ export class Companion extends EventEmitter<CompanionEvents> {
         throw isPlushlinkError(e2, 'NOT_PAIRED') ? e : e2;
       }
     }
+    if (farewell) {
+      // Dropped right after the confirmation was acknowledged: nothing new is stored, and a
+      // pairing the toy no longer has is forgotten.
+      if (farewell.reason !== 'PAIRING_SUPERSEDED' && farewell.reason !== 'UNSPECIFIED') await this.toyEnded(toy.id, farewell.reason, false);
+      throw farewell.error;
+    }
     // Every hello carries the toy's current advertising key: a reconnect after a rotation we
     // missed updates the stored key here.
     const keyChanged = mode === 'reconnect' && previous !== undefined && previous.advertisingKey !== toy.advertisingKey;
     this.data.toys = [...this.data.toys.filter((t) => t.id !== toy.id), toy];
     await this.save();
+    committed = true;
     if (mode === 'pair') this.emit('paired', structuredClone(toy));
     if (keyChanged) this.emit('advertising-key', structuredClone(toy));
     return session;
+  }
+
+  private goodbyeError(reason: GoodbyeReasonName, toy: PairedToy): PlushlinkError {
+    switch (reason) {
+      case 'PAIRING_SUPERSEDED':
+        return new PlushlinkError('NOT_IN_PAIRING_MODE', `toy ${toy.name} refused the pairing at key confirmation: another companion paired in this window first, or the window closed`, { goodbye: reason });
+      case 'PAIRING_REMOVED':
+        return new PlushlinkError('NOT_PAIRED', `toy ${toy.name} has removed this companion`, { goodbye: reason });
+      case 'FACTORY_RESET':
+        return new PlushlinkError('NOT_PAIRED', `toy ${toy.name} was factory reset`, { goodbye: reason });
+      default:
+        return new PlushlinkError('SESSION_CLOSED', `toy ${toy.name} ended the session`, { goodbye: reason });
+    }
+  }
+
+  /**
+   * A toy said GOODBYE after the pairing was stored: forget it when the toy no longer has us
+   * (removed, reset; superseded only when this was a new pairing — a refused re-pairing leaves
+   * the old pairing in place) and emit `unpaired`.
+   */
+  private async toyEnded(id: string, reason: GoodbyeReasonName, wasNewPairing: boolean): Promise<void> {
+    const gone = reason === 'PAIRING_REMOVED' || reason === 'FACTORY_RESET' || (reason === 'PAIRING_SUPERSEDED' && wasNewPairing);
+    const t = this.data.toys.find((x) => x.id === id);
+    if (!gone || !t) return;
+    this.data.toys = this.data.toys.filter((x) => x !== t);
+    // A failed write leaves the toy stored; its next reconnect is refused (NOT_PAIRED).
+    await this.save().catch(() => undefined);
+    this.emit('unpaired', structuredClone(t), reason);
   }
 
   /** Sends one control message and waits for the toy's next one (refusals become typed errors). */

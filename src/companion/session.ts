@@ -7,6 +7,8 @@ import { toHex } from '../protocol/bytes.js';
 import type { AudioBatch } from '../protocol/channel.js';
 import { SecureChannel } from '../protocol/channel.js';
 import {
+  goodbyeReasonName,
+  type GoodbyeReasonName,
   decodeBattery,
   decodePairings,
   decodeToyInfo,
@@ -43,6 +45,14 @@ export interface ToySessionEvents {
    * this session. `session.toy.advertisingKey` is already updated; the Companion stores it.
    */
   'advertising-key': (advertisingKey: Uint8Array) => void;
+  /**
+   * The toy said why it is ending this session (GOODBYE), just before `close`:
+   * `PAIRING_SUPERSEDED` (the key confirmation of this pairing was refused: another companion's
+   * pairing of the same window was confirmed first, or the window closed), `PAIRING_REMOVED`
+   * (this companion was removed from the toy's allow-list), `FACTORY_RESET`, or `UNSPECIFIED`.
+   * The Companion forgets the toy for the last two, and for the first when this pairing was new.
+   */
+  goodbye: (reason: GoodbyeReasonName) => void;
   /** Inbound input was dropped (malformed, replayed, lost fragment); the session goes on. */
   'input-dropped': (code: ErrorCode, detail: string) => void;
 }
@@ -276,10 +286,14 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
       case 'mic-status':
         this.emit('mic-status', c);
         return;
-      case 'goodbye':
-        this.end(`the toy said goodbye (${c.reason})`);
+      case 'goodbye': {
+        const reason = goodbyeReasonName(c.reason);
+        this.emit('goodbye', reason);
+        const code: ErrorCode = reason === 'PAIRING_SUPERSEDED' ? 'NOT_IN_PAIRING_MODE' : reason === 'UNSPECIFIED' ? 'SESSION_CLOSED' : 'NOT_PAIRED';
+        this.end(`the toy said goodbye: ${reason}`, new PlushlinkError(code, `the toy ended the session: ${reason}`, { goodbye: reason }));
         void this.link.close();
         return;
+      }
       case 'advertising-key':
         this.toy.advertisingKey = toHex(c.advertisingKey);
         this.emit('advertising-key', Uint8Array.from(c.advertisingKey));

@@ -27,6 +27,26 @@ export const ControlType = {
   ADVERTISING_KEY: 0x84,
 } as const;
 
+/**
+ * GOODBYE reasons (u8): why the toy is about to drop this connection. 0 is "unspecified"; a
+ * companion treats an unknown value like 0.
+ */
+export const GoodbyeReason = {
+  UNSPECIFIED: 0,
+  /** Key confirmation refused: another pairing of the window was confirmed first, or the window closed (PROTOCOL.md §6.4). */
+  PAIRING_SUPERSEDED: 1,
+  /** This companion was removed from the allow-list. */
+  PAIRING_REMOVED: 2,
+  /** The toy was factory reset: every pairing is gone. */
+  FACTORY_RESET: 3,
+} as const;
+export type GoodbyeReasonName = keyof typeof GoodbyeReason;
+
+/** The name of a GOODBYE reason value (unknown values → `UNSPECIFIED`). */
+export function goodbyeReasonName(reason: number): GoodbyeReasonName {
+  return (Object.keys(GoodbyeReason) as GoodbyeReasonName[]).find((k) => GoodbyeReason[k] === reason) ?? 'UNSPECIFIED';
+}
+
 /** Length of the advertising key carried by ADVERTISING_KEY (and the toy hello). */
 export const ADVERTISING_KEY_LEN = 32;
 

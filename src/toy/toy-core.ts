@@ -26,6 +26,8 @@ import { SecureChannel } from '../protocol/channel.js';
 import {
   companionKeyId,
   decodeControl,
+  GoodbyeReason,
+  type GoodbyeReasonName,
   undecodableRequestAnswer,
   encodeBattery,
   encodePairings,
@@ -254,7 +256,7 @@ export class ToyCore {
       this.windowUntil = 0;
       this.windowFailures = 0;
       this.guestGrantUntil = 0;
-      for (const c of [...this.conns.values()]) out.push(...this.drop(c, 'factory reset', now));
+      for (const c of [...this.conns.values()]) out.push(...this.drop(c, 'factory reset', now, 'FACTORY_RESET'));
       out.push({ type: 'persist', state: this.persistentState }, this.log({ kind: 'factory-reset' }));
       out.push(...this.advertise(now, true, true));
       return out;
@@ -584,7 +586,7 @@ export class ToyCore {
         (!existing && (p.role === 'owner') === hasOwner) ||
         (!existing && hasOwner && guests >= this.cfg.maxGuests);
       if (stale) {
-        out.push(...this.drop(c, 'pairing superseded', now));
+        out.push(...this.drop(c, 'pairing superseded', now, 'PAIRING_SUPERSEDED'));
         return false;
       }
       if (existing) existing.displayName = p.displayName;
@@ -702,7 +704,7 @@ export class ToyCore {
         out.push(...result('OK'));
         out.push(this.log({ kind: 'removed', companionKey: target.companionKey, by: c.companionKey ?? '', advertisingKey: rotated ? 'rotated' : 'erased' }));
         for (const other of [...this.conns.values()]) {
-          if (other.companionKey === target.companionKey) out.push(...this.drop(other, 'pairing removed', now));
+          if (other.companionKey === target.companionKey) out.push(...this.drop(other, 'pairing removed', now, 'PAIRING_REMOVED'));
         }
         // New tags under the new key, and a new address: the old ones are known to the removed companion.
         out.push(...this.advertise(now, true, true));
@@ -752,8 +754,14 @@ export class ToyCore {
     return this.sendControl(c, { type: 'advertising-key', id: 0, advertisingKey: fromHex(key) });
   }
 
-  private drop(c: Connection, reason: string, now: number): ToyAction[] {
-    const out = this.disconnect(c.id, now);
+  /**
+   * Ends a connection. With `goodbye` (and a session to seal it in) the companion is first told
+   * why in a GOODBYE record, so that it learns of a refused confirmation, a removal or a reset
+   * at once rather than at its next reconnect (PROTOCOL.md §10.1).
+   */
+  private drop(c: Connection, reason: string, now: number, goodbye?: GoodbyeReasonName): ToyAction[] {
+    const out = goodbye ? this.sendControl(c, { type: 'goodbye', id: 0, reason: GoodbyeReason[goodbye] }) : [];
+    out.push(...this.disconnect(c.id, now));
     out.push({ type: 'disconnect', connection: c.id, reason });
     return out;
   }

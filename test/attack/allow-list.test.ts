@@ -9,6 +9,8 @@ import { sha512 } from '../../src/protocol/crypto.js';
 import { formatSetupQr, generateSetupCode } from '../../src/protocol/setup-code.js';
 import type { PlushlinkError } from '../../src/protocol/errors.js';
 import type { Companion } from '../../src/companion/companion.js';
+import { MemoryKeystore, type KeystoreData } from '../../src/companion/keystore.js';
+import type { GoodbyeReasonName } from '../../src/protocol/control.js';
 import type { ToySession } from '../../src/companion/session.js';
 import type { ToyConfig } from '../../src/toy/types.js';
 import { makeRig, type Rig } from '../helpers/rig.js';
@@ -22,18 +24,45 @@ afterEach(async () => {
 
 const keyId = (c: Companion): string => toHex(sha512(c.publicKey).slice(0, 8));
 
-async function ownerAndGuest(config: ToyConfig = {}): Promise<{ rig: Rig; owner: Companion; guest: Companion; os: ToySession; gs: ToySession }> {
+/** A companion whose keystore the test can read. */
+async function tracked(r: Rig, name: string): Promise<{ app: Companion; store: MemoryKeystore }> {
+  const store = new MemoryKeystore();
+  return { app: await r.newCompanion(name, 247, { keystore: store }), store };
+}
+
+/**
+ * A removed companion that ignored the toy's GOODBYE and kept what it had stored (its key pair
+ * and the pairing): a new Companion over a copy of that keystore.
+ */
+async function ghost(r: Rig, saved: KeystoreData | undefined): Promise<Companion> {
+  const store = new MemoryKeystore();
+  await store.save(saved!);
+  return r.newCompanion('ghost', 247, { keystore: store });
+}
+
+/** Records what a session and its Companion are told when the toy ends the pairing. */
+function farewells(app: Companion, s: ToySession): { goodbye: GoodbyeReasonName[]; unpaired: GoodbyeReasonName[]; closed: () => PlushlinkError | undefined } {
+  const goodbye: GoodbyeReasonName[] = [];
+  const unpaired: GoodbyeReasonName[] = [];
+  let closed: PlushlinkError | undefined;
+  s.on('goodbye', (r) => goodbye.push(r));
+  s.on('close', (_r, e) => (closed = e));
+  app.on('unpaired', (_t, r) => unpaired.push(r));
+  return { goodbye, unpaired, closed: () => closed };
+}
+
+async function ownerAndGuest(config: ToyConfig = {}): Promise<{ rig: Rig; owner: Companion; guest: Companion; os: ToySession; gs: ToySession; ownerStore: MemoryKeystore; guestStore: MemoryKeystore }> {
   rig = await makeRig({ config });
-  const owner = await rig.newCompanion('owner');
+  const { app: owner, store: ownerStore } = await tracked(rig, 'owner');
   rig.toy.pressButton('hold');
   const os = await owner.pair(rig.toyId, rig.qr);
   await os.allowGuestPairing();
   rig.toy.pressButton('hold');
-  const guest = await rig.newCompanion('grandma');
+  const { app: guest, store: guestStore } = await tracked(rig, 'grandma');
   const gs = await guest.pair(rig.toyId, rig.qr);
   expect(gs.hello.role).toBe('guest');
   await until(() => rig!.toy.core.pairings.length === 2);
-  return { rig, owner, guest, os, gs };
+  return { rig, owner, guest, os, gs, ownerStore, guestStore };
 }
 
 const reconnect = (c: Companion, r: Rig): Promise<ToySession> => c.connect(c.toys()[0]!, { transportId: r.toyId });
@@ -53,36 +82,46 @@ describe('allow-list and revocation', () => {
     expect(rig.toy.core.pairings.map((p) => p.role)).toEqual(['owner', 'guest']);
   });
 
-  it('a revoked guest: its live session is closed at once and its reconnect gets NOT_PAIRED', async () => {
-    const { rig, guest, os, gs } = await ownerAndGuest();
-    let closed: PlushlinkError | undefined;
-    gs.on('close', (_r, e) => (closed = e));
+  it('a revoked guest: its live session is closed at once with GOODBYE (its app forgets the toy), and a reconnect with its old keys gets NOT_PAIRED', async () => {
+    const { rig, guest, os, gs, guestStore } = await ownerAndGuest();
+    const saved = await guestStore.load();
+    const told = farewells(guest, gs);
     const list = await os.listPairings();
     expect(list.map((e) => e.displayName)).toEqual(['owner', 'grandma']);
     await os.removePairing(keyId(guest));
     expect(await until(() => !gs.open)).toBe(true);
-    expect(closed?.code).toBe('DISCONNECTED');
+    expect(told.goodbye).toEqual(['PAIRING_REMOVED']);
+    expect(told.closed()).toMatchObject({ code: 'NOT_PAIRED', detail: { goodbye: 'PAIRING_REMOVED' } });
+    expect(await until(() => told.unpaired.length > 0)).toBe(true);
+    expect(told.unpaired).toEqual(['PAIRING_REMOVED']);
+    expect(guest.toys()).toEqual([]);
+    expect((await guestStore.load())!.toys).toEqual([]);
     expect(rig.toy.core.sessionCount).toBe(1);
     expect(rig.toy.core.pairings.map((p) => p.role)).toEqual(['owner']);
     const before = snapshot(rig.toy.core);
-    await expect(reconnect(guest, rig)).rejects.toMatchObject({ code: 'NOT_PAIRED' });
+    await expect(reconnect(await ghost(rig, saved), rig)).rejects.toMatchObject({ code: 'NOT_PAIRED' });
     expectOnlyRefused(before, rig.toy.core, { 'not-paired': 1 });
     await expect(gs.setVolume(10)).rejects.toMatchObject({ code: 'SESSION_CLOSED' });
     expect((await os.listPairings()).length).toBe(1);
   });
 
-  it('a removed owner: reconnect gets NOT_PAIRED; the toy is unowned again and a new owner pairs in a new window', async () => {
+  it('a removed owner: told by GOODBYE, its app forgets the toy; its old keys get NOT_PAIRED; the toy is unowned again and a new owner pairs in a new window', async () => {
     rig = await makeRig();
-    const owner = await rig.newCompanion('owner');
+    const { app: owner, store } = await tracked(rig, 'owner');
     rig.toy.pressButton('hold');
     const os = await owner.pair(rig.toyId, rig.qr);
+    const saved = await store.load();
+    const told = farewells(owner, os);
     await os.setVolume(44);
-    await os.removePairing(keyId(owner)).catch(() => undefined); // the toy may hang up right after answering
+    await os.removePairing(keyId(owner)); // answered before the toy hangs up
     expect(await until(() => !os.open)).toBe(true);
+    expect(told.goodbye).toEqual(['PAIRING_REMOVED']);
+    expect(await until(() => told.unpaired.length > 0)).toBe(true);
+    expect(owner.toys()).toEqual([]);
     expect(rig.toy.core.pairings).toEqual([]);
     expect(rig.toy.core.persistentState.advertisingKey).toBeUndefined();
     const before = snapshot(rig.toy.core);
-    await expect(reconnect(owner, rig)).rejects.toMatchObject({ code: 'NOT_PAIRED' });
+    await expect(reconnect(await ghost(rig, saved), rig)).rejects.toMatchObject({ code: 'NOT_PAIRED' });
     expectOnlyRefused(before, rig.toy.core, { 'not-paired': 1 });
     // no window until the button is pressed; then anyone with the code can become the owner
     const next = await rig.newCompanion('new owner');
@@ -129,7 +168,9 @@ describe('allow-list and revocation', () => {
   });
 
   it('factory reset clears everything but the guessing backoff: sessions closed, allow-list, advertising key, volume; old companions get NOT_PAIRED', async () => {
-    const { rig, owner, guest, os, gs } = await ownerAndGuest({ backoffBaseMs: 1 });
+    const { rig, owner, guest, os, gs, ownerStore, guestStore } = await ownerAndGuest({ backoffBaseMs: 1 });
+    const saved = [await ownerStore.load(), await guestStore.load()];
+    const told = [farewells(owner, os), farewells(guest, gs)];
     await os.setVolume(12);
     // leave a failure on the counter
     await os.allowGuestPairing();
@@ -151,8 +192,16 @@ describe('allow-list and revocation', () => {
     expect(rig.storage.state).toEqual(st);
     expect(rig.toy.core.sessionCount).toBe(0);
     expect(rig.toy.core.pairingWindowOpen(Date.now())).toBe(false);
-    await expect(reconnect(owner, rig)).rejects.toMatchObject({ code: 'NOT_PAIRED' });
-    await expect(reconnect(guest, rig)).rejects.toMatchObject({ code: 'NOT_PAIRED' });
+    // both were told, and their apps forgot the toy
+    for (const t of told) {
+      expect(t.goodbye).toEqual(['FACTORY_RESET']);
+      expect(await until(() => t.unpaired.length > 0)).toBe(true);
+      expect(t.unpaired).toEqual(['FACTORY_RESET']);
+    }
+    expect([owner.toys(), guest.toys()]).toEqual([[], []]);
+    // what they had stored no longer opens a session
+    await expect(reconnect(await ghost(rig, saved[0]), rig)).rejects.toMatchObject({ code: 'NOT_PAIRED' });
+    await expect(reconnect(await ghost(rig, saved[1]), rig)).rejects.toMatchObject({ code: 'NOT_PAIRED' });
     // a new owner after a new button press
     rig.toy.pressButton('hold');
     const fresh = await rig.newCompanion('fresh');

@@ -3,7 +3,7 @@
  *
  * Message 1 changes nothing on the toy; a pairing takes effect only when its companion
  * confirms (its first authenticated record). At that moment the toy re-checks what it decided
- * at message 1 and refuses — drops the connection ("pairing superseded"), sends nothing,
+ * at message 1 and refuses — drops the connection ("pairing superseded") after one GOODBYE,
  * stores nothing — a confirmation when:
  *   (a) the pairing window is no longer open (timed out, or another pairing of the same window
  *       was confirmed first and closed it);
@@ -20,8 +20,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/protocol/bytes.js';
 import { SecureChannel } from '../../src/protocol/channel.js';
-import { companionKeyId, type ControlMessage } from '../../src/protocol/control.js';
+import { companionKeyId, GoodbyeReason, type ControlMessage } from '../../src/protocol/control.js';
 import { generateX25519KeyPair, type X25519KeyPair } from '../../src/protocol/crypto.js';
+import { MemoryKeystore } from '../../src/companion/keystore.js';
 import { CompanionHandshake, type HandshakeMode, type ToyHello } from '../../src/protocol/handshake.js';
 import { encodeWire, type WireMessage } from '../../src/protocol/wire.js';
 import type { ToyCore } from '../../src/toy/toy-core.js';
@@ -208,21 +209,26 @@ class Peer {
 
 const disconnects = (actions: ToyAction[], p: Peer): Extract<ToyAction, { type: 'disconnect' }>[] =>
   actions.filter((a): a is Extract<ToyAction, { type: 'disconnect' }> => a.type === 'disconnect' && a.connection === p.central?.id);
-const sendsTo = (actions: ToyAction[], p: Peer): ToyAction[] => actions.filter((a) => a.type === 'send' && a.connection === p.central?.id);
 const persists = (actions: ToyAction[]): ToyAction[] => actions.filter((a) => a.type === 'persist');
 
 /**
  * The refused confirmation as PROTOCOL §6.4 requires it: the connection is dropped with
- * "pairing superseded", nothing is sent to it, nothing is persisted, the allow-list and the
- * whole persistent state are as they were, and the companion is nowhere on the list.
+ * "pairing superseded", the only thing sent to it is one GOODBYE record (reason
+ * PAIRING_SUPERSEDED) in its session, nothing is persisted, the allow-list and the whole
+ * persistent state are as they were, and the companion is nowhere on the list.
  */
 function expectSuperseded(bench: Bench, p: Peer, confirm: () => ToyAction[]): void {
   const before = bench.toy.persistentState;
   const flashBefore = bench.flash.length;
   const id = p.central!.id;
+  const received = p.central!.received.length;
   const actions = confirm();
   expect(disconnects(actions, p).map((a) => a.reason)).toEqual(['pairing superseded']);
-  expect(sendsTo(actions, p)).toEqual([]);
+  const told = p.central!.received.slice(received);
+  expect(told.map((w) => w.kind)).toEqual(['record']);
+  expect(p.channel!.openControl((told[0] as { record: Uint8Array }).record)).toEqual({ type: 'goodbye', id: 0, reason: GoodbyeReason.PAIRING_SUPERSEDED });
+  // the GOODBYE goes out before the disconnect
+  expect(actions.findIndex((a) => a.type === 'send' && a.connection === id)).toBeLessThan(actions.findIndex((a) => a.type === 'disconnect' && a.connection === id));
   expect(persists(actions)).toEqual([]);
   expect(actions.some((a) => a.type === 'log' && a.event.kind === 'paired')).toBe(false);
   expect(bench.flash.length).toBe(flashBefore);
@@ -598,11 +604,13 @@ describe('ReferenceToy: two companions pair in the same window', () => {
 
     expect(await b.link.send('control', b.channel.sealControl({ type: 'confirm', id: 1 }))).toBe(true);
     expect(await until(() => r.toy.core.pairings.length === 1)).toBe(true);
-    // the toy may drop the link before the radio acknowledges this write (PROTOCOL §17 item 8): either way
+    // the toy may drop the link before the radio acknowledges this write: either way
     await a.link.send('control', a.channel.sealControl({ type: 'confirm', id: 1 }));
     expect(await a.link.waitDisconnect(2000)).toBe(true);
-    // nothing was sent to the loser (no ERROR, no record) before its link went down
-    expect(a.link.received.filter((m) => m.kind !== 'pair-m2')).toEqual([]);
+    // the loser was told why, in its session, before its link went down: one GOODBYE, nothing else
+    const told = a.link.received.filter((m) => m.kind !== 'pair-m2');
+    expect(told.map((m) => m.kind)).toEqual(['record']);
+    expect(a.channel.openControl((told[0] as Extract<WireMessage, { kind: 'record' }>).record)).toEqual({ type: 'goodbye', id: 0, reason: GoodbyeReason.PAIRING_SUPERSEDED });
 
     await r.toy.flush();
     expect(r.storage.state?.pairings.map((p) => [p.companionKey, p.role, p.displayName])).toEqual([[b.key, 'owner', 'bob']]);
@@ -615,5 +623,37 @@ describe('ReferenceToy: two companions pair in the same window', () => {
     expect(res?.kind).toBe('record');
     expect(b.channel.openControl((res as Extract<WireMessage, { kind: 'record' }>).record)).toMatchObject({ type: 'result', id: 2, status: 'OK' });
     expect(await until(() => r.toy.core.sessionCount === 1)).toBe(true);
+  });
+});
+
+describe('Companion: a pairing refused at key confirmation is not left stored', () => {
+  it('two apps pair at once: the winner stores the toy; the loser is told by GOODBYE and ends with nothing stored (pair() rejects, or it resolved first and then emits unpaired)', async () => {
+    rig = await makeRig({ radio: { connectionIntervalMs: 15 } });
+    const r = rig;
+    const stores = [new MemoryKeystore(), new MemoryKeystore()];
+    const apps = [await r.newCompanion('alice', 247, { keystore: stores[0] }), await r.newCompanion('bob', 247, { keystore: stores[1] })];
+    const unpaired: string[][] = [[], []];
+    apps.forEach((app, i) => app.on('unpaired', (t, reason) => unpaired[i]!.push(`${t.name}:${reason}`)));
+    r.toy.pressButton('hold');
+    const results = await Promise.allSettled(apps.map((app, i) => app.pair(r.toyId, r.qr, { name: `Bunny${i}` })));
+    // both were read at message 1 (both pairings overlapped), exactly one was committed
+    await r.toy.flush();
+    expect(r.toy.core.pairings).toHaveLength(1);
+    const winner = r.toy.core.pairings[0]!.displayName === 'alice' ? 0 : 1;
+    const loser = 1 - winner;
+    expect(results[winner]!.status).toBe('fulfilled');
+    const lost = results[loser]!;
+    if (lost.status === 'rejected') {
+      expect(lost.reason).toMatchObject({ code: 'NOT_IN_PAIRING_MODE', detail: { goodbye: 'PAIRING_SUPERSEDED' } });
+      expect(unpaired[loser]).toEqual([]);
+    } else {
+      expect(await until(() => unpaired[loser]!.length > 0)).toBe(true);
+      expect(unpaired[loser]).toEqual([`Bunny${loser}:PAIRING_SUPERSEDED`]);
+    }
+    expect(apps[loser]!.toys()).toEqual([]);
+    expect((await stores[loser]!.load())!.toys).toEqual([]);
+    expect(apps[winner]!.toys().map((t) => t.role)).toEqual(['owner']);
+    expect(unpaired[winner]).toEqual([]);
+    for (const res of results) if (res.status === 'fulfilled') await res.value.close();
   });
 });

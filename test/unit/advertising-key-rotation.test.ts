@@ -13,11 +13,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Companion, type DiscoveredToy } from '../../src/companion/companion.js';
-import { MemoryKeystore } from '../../src/companion/keystore.js';
+import { MemoryKeystore, type KeystoreData } from '../../src/companion/keystore.js';
 import { ADV_FLAG_OWNED, ADV_SLOT_SECONDS, advertisingSlot, advertisingTag, parseAdvertisement, resolveAdvertisingTag } from '../../src/protocol/advertising.js';
 import { concatBytes, fromHex, toHex, utf8 } from '../../src/protocol/bytes.js';
 import type { SecureChannel } from '../../src/protocol/channel.js';
-import { companionKeyId, type ControlMessage } from '../../src/protocol/control.js';
+import { companionKeyId, GoodbyeReason, type ControlMessage } from '../../src/protocol/control.js';
 import { generateX25519KeyPair, sha512, type RandomSource, type X25519KeyPair } from '../../src/protocol/crypto.js';
 import { CompanionHandshake } from '../../src/protocol/handshake.js';
 import { formatSetupQr, generateSetupCode, type SetupCode } from '../../src/protocol/setup-code.js';
@@ -142,7 +142,7 @@ function family(guests: number): { toy: ToyCore; code: SetupCode; owner: Member;
 }
 
 describe('ToyCore: a removal rotates the advertising key', () => {
-  it('owner removes a guest: one write holds the shorter list and a fresh key; the connected owner gets ADVERTISING_KEY before its RESULT; new tag, new address; the guest gets nothing and is dropped', () => {
+  it('owner removes a guest: one write holds the shorter list and a fresh key; the connected owner gets ADVERTISING_KEY before its RESULT; new tag, new address; the guest gets only a GOODBYE (never the key) and is dropped', () => {
     const { toy, owner, guests, now } = family(1);
     const guest = guests[0]!;
     const oldKey = toy.persistentState.advertisingKey!;
@@ -161,7 +161,7 @@ describe('ToyCore: a removal rotates the advertising key', () => {
     expect(toHex((got[0] as Extract<ControlMessage, { type: 'advertising-key' }>).advertisingKey)).toBe(newKey);
     expect(got[1]).toMatchObject({ type: 'result', id: 7, status: 'OK' });
 
-    expect(guest.messages()).toEqual([]);
+    expect(guest.messages()).toEqual([{ type: 'goodbye', id: 0, reason: GoodbyeReason.PAIRING_REMOVED }]);
     expect(guest.central.disconnected).toBe(true);
 
     const adv = adverts(actions);
@@ -185,7 +185,7 @@ describe('ToyCore: a removal rotates the advertising key', () => {
     g1.request({ type: 'remove-pairing', id: 3, keyId: g1.keyId }, now);
     const k1 = toy.persistentState.advertisingKey!;
     expect(k1).not.toBe(k0);
-    expect(g1.messages().map((m) => m.type)).toEqual(['result']); // its OK, then the drop; never the key
+    expect(g1.messages()).toEqual([{ type: 'result', id: 3, status: 'OK', body: new Uint8Array(0) }, { type: 'goodbye', id: 0, reason: GoodbyeReason.PAIRING_REMOVED }]); // its OK, then GOODBYE and the drop; never the key
     expect(g1.central.disconnected).toBe(true);
     for (const m of [owner, g2]) expect(m.messages().map((x) => x.type === 'advertising-key' && toHex(x.advertisingKey))).toEqual([k1]);
 
@@ -193,7 +193,7 @@ describe('ToyCore: a removal rotates the advertising key', () => {
     owner.request({ type: 'remove-pairing', id: 4, keyId: owner.keyId }, now + 1);
     const k2 = toy.persistentState.advertisingKey!;
     expect(new Set([k0, k1, k2]).size).toBe(3);
-    expect(owner.messages().map((m) => m.type)).toEqual(['result']);
+    expect(owner.messages().map((m) => m.type === 'goodbye' ? `goodbye ${m.reason}` : m.type)).toEqual(['result', `goodbye ${GoodbyeReason.PAIRING_REMOVED}`]);
     expect(g2.messages().map((x) => x.type === 'advertising-key' && toHex(x.advertisingKey))).toEqual([k2]);
     expect(toy.pairings.map((p) => p.role)).toEqual(['guest']);
 
@@ -202,7 +202,7 @@ describe('ToyCore: a removal rotates the advertising key', () => {
     expect(toy.persistentState.advertisingKey).toBeUndefined();
     expect(persists(last)).toHaveLength(1);
     expect(persists(last)[0]!.advertisingKey).toBeUndefined();
-    expect(g2.messages().map((m) => m.type)).toEqual(['result']);
+    expect(g2.messages().map((m) => m.type === 'goodbye' ? `goodbye ${m.reason}` : m.type)).toEqual(['result', `goodbye ${GoodbyeReason.PAIRING_REMOVED}`]);
     expect(adverts(last)[0]!.serviceData[0]).toBe(0);
   });
 
@@ -314,8 +314,10 @@ interface Member2 {
   clock: { now: number };
 }
 
-async function member(rig: Rig, name: string, t: number): Promise<Member2> {
+/** A companion app; with `saved`, over a copy of what another app had stored (its identity and pairings). */
+async function member(rig: Rig, name: string, t: number, saved?: KeystoreData): Promise<Member2> {
   const keystore = new MemoryKeystore();
+  if (saved) await keystore.save(saved);
   const clock = { now: t };
   const app = await Companion.open({ central: rig.radio.createCentral({ mtu: 247 }), keystore, displayName: name, clock: () => clock.now, handshakeTimeoutMs: 2000 });
   return { app, keystore, clock };
@@ -351,6 +353,7 @@ describe('end to end: the removed guest can no longer recognise the toy', () => 
 
     const events: string[] = [];
     owner.app.on('advertising-key', (t) => events.push(t.advertisingKey));
+    const guestSaved = await guest.keystore.load();
     await owner.session.removePairing(companionKeyId(guest.app.publicKey));
     // pushed in-session before the RESULT: known as soon as removePairing() resolves
     const newKey = owner.app.toys()[0]!.advertisingKey;
@@ -364,8 +367,11 @@ describe('end to end: the removed guest can no longer recognise the toy', () => 
     expect(events).toEqual([newKey]);
     expect((await owner.keystore.load())!.toys[0]!.advertisingKey).toBe(newKey);
     expect(await until(() => !guest.session.open)).toBe(true);
-    // the removed guest kept its old key (nothing told it)
-    expect(guest.app.toys()[0]!.advertisingKey).toBe(sharedKey);
+    // the removed guest was told (GOODBYE) and its app forgot the toy; a guest that ignores
+    // that and keeps its old key (the ghost) is what the rotation must defeat
+    expect(await until(() => guest.app.toys().length === 0)).toBe(true);
+    const ghost = await member(rig, 'ghost', T0, guestSaved);
+    expect(ghost.app.toys()[0]!.advertisingKey).toBe(sharedKey);
 
     // the owner reconnects by scanning for the tag (no transport id, no probing needed)
     await owner.session.close();
@@ -383,7 +389,7 @@ describe('end to end: the removed guest can no longer recognise the toy', () => 
       const tag = parseAdvertisement(s.data).tag;
       for (const skew of [-SLOT_MS, 0, SLOT_MS]) {
         expect(resolveAdvertisingTag(tag, [oldKey], s.t + skew)).toBe(-1);
-        expect(classifyAt(guest.app, guest.clock, s, skew)?.kind).toBe('someone-elses');
+        expect(classifyAt(ghost.app, ghost.clock, s, skew)?.kind).toBe('someone-elses');
         const d = classifyAt(owner.app, owner.clock, s, skew);
         expect(d?.kind === 'paired' && d.toy.name).toBe('Bunny');
       }
@@ -419,6 +425,7 @@ describe('end to end: a remaining companion that was away during the rotation', 
 
     await away.session.close(); // away from now on
     const staleKey = away.app.toys()[0]!.advertisingKey;
+    const removedSaved = await removed.keystore.load();
     await owner.session.removePairing(companionKeyId(removed.app.publicKey));
     const newKey = owner.app.toys()[0]!.advertisingKey;
     expect(newKey).not.toBe(staleKey);
@@ -468,7 +475,10 @@ describe('end to end: a remaining companion that was away during the rotation', 
     const ourNotPaired = rig.toy.core.refusals['not-paired'];
     const foreignBad = foreign.core.refusals['bad-handshake'];
     const started = Date.now();
-    await expect(removed.app.connect('Bunny', { probeAfterMs: 100, timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'NOT_PAIRED', detail: { refusal: 'HANDSHAKE_FAILED', probed: 2 } });
+    // (the removed guest's app was told and forgot the toy: this is one that kept what it had)
+    expect(removed.app.toys()).toEqual([]);
+    const ghost = await member(rig, 'ghost', T0, removedSaved);
+    await expect(ghost.app.connect('Bunny', { probeAfterMs: 100, timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'NOT_PAIRED', detail: { refusal: 'HANDSHAKE_FAILED', probed: 2 } });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(rig.toy.core.refusals['not-paired']).toBe(ourNotPaired + 1);
     expect(foreign.core.refusals['bad-handshake']).toBe(foreignBad + 1);
