@@ -93,6 +93,8 @@ export class Companion extends EventEmitter<CompanionEvents> {
   private readonly identity: X25519KeyPair;
   /** Keystore writes, in order (a key update from a session may overlap a handshake's save). */
   private saveChain: Promise<void> = Promise.resolve();
+  /** Toys that forget() is removing from the toy itself right now (their GOODBYE is expected). */
+  private readonly forgetting = new Set<string>();
 
   private constructor(
     private readonly opts: CompanionOptions,
@@ -261,7 +263,13 @@ export class Companion extends EventEmitter<CompanionEvents> {
   async forget(toy: PairedToy | string, opts: { session?: ToySession } = {}): Promise<PairedToy> {
     const stored = this.findToy(toy);
     if (opts.session?.open) {
-      await opts.session.removePairing(companionKeyId(this.data.identity.publicKey));
+      // The toy answers, then says GOODBYE (PAIRING_REMOVED): that is this call, not news.
+      this.forgetting.add(stored.id);
+      try {
+        await opts.session.removePairing(companionKeyId(this.data.identity.publicKey));
+      } finally {
+        this.forgetting.delete(stored.id);
+      }
     }
     this.data.toys = this.data.toys.filter((t) => t.id !== stored.id);
     await this.save();
@@ -471,7 +479,7 @@ export class Companion extends EventEmitter<CompanionEvents> {
   private async toyEnded(id: string, reason: GoodbyeReasonName, wasNewPairing: boolean): Promise<void> {
     const gone = reason === 'PAIRING_REMOVED' || reason === 'FACTORY_RESET' || (reason === 'PAIRING_SUPERSEDED' && wasNewPairing);
     const t = this.data.toys.find((x) => x.id === id);
-    if (!gone || !t) return;
+    if (!gone || !t || this.forgetting.has(id)) return;
     this.data.toys = this.data.toys.filter((x) => x !== t);
     // A failed write leaves the toy stored; its next reconnect is refused (NOT_PAIRED).
     await this.save().catch(() => undefined);

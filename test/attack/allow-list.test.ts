@@ -210,3 +210,25 @@ describe('allow-list and revocation', () => {
     await fs.close();
   });
 });
+
+describe('forget with a session', () => {
+  it('removes this companion on the toy and locally; the GOODBYE that follows is not reported as news (forgotten once, no unpaired)', async () => {
+    rig = await makeRig();
+    const { app, store } = await tracked(rig, 'owner');
+    rig.toy.pressButton('hold');
+    const s = await app.pair(rig.toyId, rig.qr);
+    const events: string[] = [];
+    app.on('forgotten', (t) => events.push(`forgotten ${t.id === app.toys()[0]?.id}`));
+    app.on('unpaired', (_t, r) => events.push(`unpaired ${r}`));
+    const goodbye: string[] = [];
+    s.on('goodbye', (r) => goodbye.push(r));
+    await app.forget(app.toys()[0]!, { session: s });
+    expect(await until(() => !s.open)).toBe(true);
+    expect(goodbye).toEqual(['PAIRING_REMOVED']);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events).toEqual(['forgotten false']);
+    expect(app.toys()).toEqual([]);
+    expect((await store.load())!.toys).toEqual([]);
+    expect(rig.toy.core.pairings).toEqual([]);
+  });
+});
