@@ -21,7 +21,7 @@
  * - Any record authentication failure ends that connection.
  */
 import { audioFrameJoinsBatch, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
-import { fromHex, toHex } from '../protocol/bytes.js';
+import { bytesEqual, fromHex, toHex } from '../protocol/bytes.js';
 import { SecureChannel } from '../protocol/channel.js';
 import {
   companionKeyId,
@@ -109,6 +109,8 @@ export class ToyCore {
   private guestGrantUntil = 0;
   private advSlot = -1;
   private advPairing = false;
+  /** The service data last advertised (undefined before the first advertisement). */
+  private advData: Uint8Array | undefined;
   private readonly speaker: SpeakerBuffer;
   private speakerConn: string | undefined;
   private lastSpeakerReport = 0;
@@ -796,6 +798,10 @@ export class ToyCore {
     this.advPairing = pairing;
     const key = this.state.advertisingKey && this.state.pairings.length ? fromHex(this.state.advertisingKey) : undefined;
     const serviceData = buildAdvertisement({ nowMs: now, pairing, advertisingKey: key, random: this.random });
-    return [newAddress ? { type: 'advertise', serviceData, newAddress } : { type: 'advertise', serviceData }];
+    // Whatever changes on the air changes together: new service data (a new slot, a flag, a key)
+    // comes from a new address, or the old address would link the old and the new data.
+    const changed = this.advData !== undefined && !bytesEqual(this.advData, serviceData);
+    this.advData = serviceData;
+    return [newAddress || changed ? { type: 'advertise', serviceData, newAddress: true } : { type: 'advertise', serviceData }];
   }
 }

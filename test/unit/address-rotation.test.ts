@@ -30,6 +30,30 @@ describe('the BLE address rotates with the advertising tag', () => {
     await radio.close();
   });
 
+  it('within a slot, every change of the service data (the pairing window opens, times out) comes with a new address', async () => {
+    const radio = new MemoryRadio({ connectionIntervalMs: 1, timeScale: 0 });
+    const peripheral = radio.createPeripheral();
+    let now = Date.UTC(2026, 10, 28, 12, 0, 5);
+    const toy = new ReferenceToy({ peripheral, identity: generateX25519KeyPair(), setupCode: generateSetupCode(), clock: () => now, tickMs: 5 });
+    await toy.start();
+    const sample = async () => {
+      await new Promise((r) => setTimeout(r, 40));
+      return { id: peripheral.id, data: Buffer.from((peripheral as unknown as { _serviceData: Uint8Array })._serviceData).toString('hex') };
+    };
+    const idle = await sample();
+    toy.pressButton('hold'); // the pairing flag goes up, in the same slot
+    const pairing = await sample();
+    expect(pairing.data.slice(0, 2)).toBe('01');
+    expect(pairing.id).not.toBe(idle.id);
+    now += 121_000; // the window times out, still the same slot
+    const closed = await sample();
+    expect(closed.data.slice(0, 2)).toBe('00');
+    expect(closed.id).not.toBe(pairing.id);
+    expect(new Set([idle.id, pairing.id, closed.id]).size).toBe(3);
+    await toy.stop();
+    await radio.close();
+  });
+
   it('can be turned off', async () => {
     const radio = new MemoryRadio({ connectionIntervalMs: 1, timeScale: 0 });
     const peripheral = radio.createPeripheral();

@@ -330,13 +330,14 @@ async function familyOnRadio(label: string, guestNames: string[], rigOpts: Param
   rigs.push(rig);
   const owner = await member(rig, 'owner', T0);
   rig.toy.pressButton('hold');
-  const os = await owner.app.pair(rig.toyId, rig.qr, { name: 'Bunny' });
+  // a toy that rotates its address moves when its window opens: pair at the current address (an app finds it by scanning)
+  const os = await owner.app.pair(rig.peripheral.id, rig.qr, { name: 'Bunny' });
   const guests: (Member2 & { session: Awaited<ReturnType<Companion['pair']>> })[] = [];
   for (const n of guestNames) {
     await os.allowGuestPairing();
     rig.toy.pressButton('hold');
     const g = await member(rig, n, T0);
-    const session = await g.app.pair(rig.toyId, rig.qr, { name: 'Bunny' });
+    const session = await g.app.pair(rig.peripheral.id, rig.qr, { name: 'Bunny' });
     expect(session.hello.role).toBe('guest');
     guests.push({ ...g, session });
   }
