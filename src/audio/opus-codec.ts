@@ -69,6 +69,7 @@ function opusScript(): OpusScriptCtor {
 const OPUS_SET_BITRATE = 4002;
 const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_SET_SIGNAL = 4024;
+const OPUS_SET_VBR = 4006;
 const OPUS_SIGNAL_VOICE = 3001;
 const OPUS_RESET_STATE = 4028;
 
@@ -87,6 +88,14 @@ export interface OpusEncoderOptions {
   bitrate?: number;
   /** libopus complexity 0..10 (higher: better quality, slower). Default 9 (libopus default). */
   complexity?: number;
+  /**
+   * Variable bitrate. Default **false**: constant bitrate, every 20 ms packet has the same size
+   * (bitrate × 20 ms / 8 bytes, 40 bytes at 16 kbit/s), so that the length of an encrypted
+   * record does not reveal speech, silence or what was said (PROTOCOL.md §14.4). VBR gives
+   * somewhat better quality per byte but its packet sizes (8–61 bytes at 16 kbit/s for speech)
+   * show through the encryption.
+   */
+  vbr?: boolean;
 }
 
 function checkBitrate(bitrate: number): void {
@@ -96,7 +105,8 @@ function checkBitrate(bitrate: number): void {
 }
 
 /**
- * Opus encoder for plushlink voice: mono 16 kHz, 20 ms frames, VOIP application, VBR.
+ * Opus encoder for plushlink voice: mono 16 kHz, 20 ms frames, VOIP application, constant
+ * bitrate unless {@link OpusEncoderOptions.vbr} is set.
  * Synchronous. Each instance holds wasm memory until {@link OpusEncoder.free} is called.
  */
 export class OpusEncoder {
@@ -125,6 +135,7 @@ export class OpusEncoder {
       os.encoderCTL(OPUS_SET_BITRATE, bitrate);
       os.encoderCTL(OPUS_SET_COMPLEXITY, complexity);
       os.encoderCTL(OPUS_SET_SIGNAL, OPUS_SIGNAL_VOICE);
+      os.encoderCTL(OPUS_SET_VBR, options.vbr === true ? 1 : 0);
     } catch (e) {
       os.delete();
       this.#os = undefined;
@@ -156,7 +167,7 @@ export class OpusEncoder {
 
   /**
    * Encodes exactly one 20 ms frame (320 samples of mono 16-bit PCM at 16 kHz).
-   * @returns a fresh Opus packet (typically 25–90 bytes at 12–32 kbit/s).
+   * @returns a fresh Opus packet: bitrate × 20 ms / 8 bytes with CBR (30–80 at 12–32 kbit/s), typically 8–90 with VBR.
    * @throws PlushlinkError `BAD_AUDIO` for a wrong frame length, `CODEC_ERROR` when libopus fails.
    */
   encode(pcm: Int16Array): Uint8Array {

@@ -26,7 +26,7 @@ export type SpeakerSource =
   /** 20 ms Opus packets (mono voice). */
   | { packets: Iterable<Uint8Array> | AsyncIterable<Uint8Array> }
   /** 16 kHz mono PCM, encoded on the fly (chunks of any length). */
-  | { pcm: Int16Array | Iterable<Int16Array> | AsyncIterable<Int16Array>; bitrate?: number };
+  | { pcm: Int16Array | Iterable<Int16Array> | AsyncIterable<Int16Array>; bitrate?: number; /** Default false: constant bitrate (see OpusEncoderOptions.vbr). */ vbr?: boolean };
 
 export interface PlayOptions {
   signal?: AbortSignal;
@@ -86,7 +86,7 @@ export async function* opusPacketsOf(source: SpeakerSource): AsyncGenerator<Uint
     for await (const p of source.packets as AsyncIterable<Uint8Array>) yield p;
     return;
   }
-  const enc = new OpusEncoder({ bitrate: source.bitrate ?? DEFAULT_BITRATE });
+  const enc = new OpusEncoder({ bitrate: source.bitrate ?? DEFAULT_BITRATE, vbr: source.vbr });
   try {
     const chunks: AsyncIterable<Int16Array> | Iterable<Int16Array> = source.pcm instanceof Int16Array ? [source.pcm] : source.pcm;
     let pending = new Int16Array(0);

@@ -209,3 +209,18 @@ describe('Opus codec', () => {
     }
   });
 });
+
+describe('OpusEncoder: constant bitrate by default (record lengths must not show speech)', () => {
+  it('every packet of speech and silence has the same size, bitrate × 20 ms / 8; vbr: true varies', () => {
+    const wav = decodeWav(new Uint8Array(readFileSync('fixtures/audio/child-question.wav'))).samples;
+    const pcm = new Int16Array(wav.length + 16000); // the clip, then a second of silence
+    pcm.set(wav);
+    for (const bitrate of [12000, 16000, 24000, 32000]) {
+      const cbr = encodePcm(pcm, { bitrate }).packets.map((p) => p.length);
+      expect(new Set(cbr), `${bitrate}`).toEqual(new Set([(bitrate * 0.02) / 8]));
+    }
+    const vbr = encodePcm(pcm, { bitrate: 16000, vbr: true }).packets.map((p) => p.length);
+    expect(new Set(vbr).size).toBeGreaterThan(10);
+    expect(Math.min(...vbr)).toBeLessThan(20); // silence
+  });
+});
