@@ -1,7 +1,7 @@
 /**
  * Regenerates fixtures/audio/: short English speech clips a plush toy might say or hear, spoken
  * by espeak-ng and resampled by sox to 16 kHz mono s16 WAV; each also as Ogg Opus made by OUR
- * encoder (16 kbit/s) and OUR Ogg writer; and one clip encoded by the reference `opusenc` to test
+ * encoder (16 kbit/s, constant bitrate) and OUR Ogg writer; and one clip encoded by the reference `opusenc` to test
  * our reader. Needs: apt-get install espeak-ng sox opus-tools.
  *
  *   npx tsx scripts/make-audio-fixtures.ts
@@ -52,7 +52,7 @@ function main(): void {
       const serial = oggCrc32(utf8(name)); // fixed per clip: reproducible bytes
       const ogg = writeOggOpus(packets, { serial, sampleCount, comments: [`TITLE=${name}`, `BITRATE=${BITRATE}`] });
       writeFileSync(join(OUT, `${name}.opus`), ogg);
-      manifest.push({ name, text, samples: wav.samples.length, seconds, packets: packets.length, opusBytes: ogg.length, bitrate: BITRATE });
+      manifest.push({ name, text, samples: wav.samples.length, seconds, packets: packets.length, opusBytes: ogg.length, bitrate: BITRATE, vbr: false });
 
       if (name === OPUSENC_CLIP) {
         run('opusenc', ['--quiet', '--bitrate', '16', '--serial', '42', wavPath, join(OUT, `opusenc-${name}.opus`)]);
