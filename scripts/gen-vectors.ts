@@ -762,7 +762,7 @@ export function buildControlVectors(): unknown {
     { type: 'speaker-status', id: 0, state: 'draining', bufferedMs: 60, framesPlayed: 147, underruns: 0, overruns: 0 },
     { type: 'speaker-status', id: 0, state: 'done', bufferedMs: 0, framesPlayed: 150, underruns: 0, overruns: 0 },
     { type: 'speaker-status', id: 0, state: 'stopped', bufferedMs: 0, framesPlayed: 20, underruns: 0, overruns: 0 },
-    { type: 'mic-status', id: 0, active: false, framesSent: 250 },
+    { type: 'mic-status', id: 0, active: false, nextFrame: 250 },
     { type: 'goodbye', id: 0, reason: 1 },
     { type: 'advertising-key', id: 0, advertisingKey: labelBytes(LABELS.rotatedAdvertisingKey) },
   ];

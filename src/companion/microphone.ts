@@ -213,10 +213,10 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
 
   private readonly onClose = (): void => this.finish();
 
-  private readonly onStatus = (st: { active: boolean; framesSent: number }): void => {
+  private readonly onStatus = (st: { active: boolean; nextFrame: number }): void => {
     if (st.active || this.ended) return;
-    // The toy's microphone stopped after frame framesSent − 1; records still in the air get a moment to land.
-    this.endSeq = st.framesSent;
+    // The toy's microphone stopped after frame nextFrame − 1; records still in the air get a moment to land.
+    this.endSeq = st.nextFrame;
     setTimeout(() => this.finish(), 100);
   };
 }

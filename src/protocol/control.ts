@@ -99,7 +99,7 @@ export type ControlMessage =
       underruns: number;
       overruns: number;
     }
-  | { type: 'mic-status'; id: 0; active: boolean; framesSent: number }
+  | { type: 'mic-status'; id: 0; active: boolean; nextFrame: number }
   | { type: 'goodbye'; id: 0; reason: number }
   /**
    * The toy's advertising key changed (a pairing was removed while this companion stays on the
@@ -199,7 +199,7 @@ export function encodeControl(m: ControlMessage): Uint8Array {
         ...u16(clamp16(m.overruns)),
       ]);
     case 'mic-status':
-      return new Uint8Array([...head(ControlType.MIC_STATUS), m.active ? 1 : 0, ...u32(checkUint('framesSent', m.framesSent, 0xffffffff))]);
+      return new Uint8Array([...head(ControlType.MIC_STATUS), m.active ? 1 : 0, ...u32(checkUint('nextFrame', m.nextFrame, 0xffffffff))]);
     case 'goodbye':
       return new Uint8Array([...head(ControlType.GOODBYE), checkUint('reason', m.reason, 0xff)]);
     case 'advertising-key':
@@ -290,7 +290,7 @@ export function decodeControl(b: Uint8Array): ControlMessage {
     case ControlType.MIC_STATUS: {
       const a = r.u8();
       if (a > 1) throw bad('bad mic state');
-      m = { type: 'mic-status', id: 0, active: a === 1, framesSent: r.u32() };
+      m = { type: 'mic-status', id: 0, active: a === 1, nextFrame: r.u32() };
       break;
     }
     case ControlType.GOODBYE:

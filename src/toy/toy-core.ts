@@ -314,7 +314,7 @@ export class ToyCore {
     const out = this.flushMic(c);
     this.micConn = undefined;
     out.push({ type: 'microphone', active: false });
-    if (c.channel) out.push(...this.sendControl(c, { type: 'mic-status', id: 0, active: false, framesSent: c.channel.nextAudioFrame }));
+    if (c.channel) out.push(...this.sendControl(c, { type: 'mic-status', id: 0, active: false, nextFrame: c.channel.nextAudioFrame }));
     return out;
   }
 

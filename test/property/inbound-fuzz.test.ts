@@ -254,7 +254,7 @@ describe('companion: ToyLink data events → ToySession', () => {
           // fresh authentic messages each time (so an intact one is genuinely new, not a replay)
           const corpus: { ch: NotifyingCharacteristic; msg: Uint8Array; event: string }[] = [
             { ch: 'control', msg: toyCh.sealControl({ type: 'speaker-status', id: 0, state: 'playing', bufferedMs: 100, framesPlayed: 5, underruns: 0, overruns: 0 }), event: 'speaker-status' },
-            { ch: 'control', msg: toyCh.sealControl({ type: 'mic-status', id: 0, active: true, framesSent: 3 }), event: 'mic-status' },
+            { ch: 'control', msg: toyCh.sealControl({ type: 'mic-status', id: 0, active: true, nextFrame: 3 }), event: 'mic-status' },
             { ch: 'microphone', msg: toyCh.sealAudio([new Uint8Array(30).fill(0xf8)]).record, event: 'audio' },
             { ch: 'control', msg: encodeWire({ kind: 'pair-m2', noise: new Uint8Array(80) }), event: '' },
             { ch: 'control', msg: toyCh.sealControl({ type: 'result', id: 77, status: 'OK', body: new Uint8Array(0) }), event: '' },

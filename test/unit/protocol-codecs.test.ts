@@ -127,7 +127,7 @@ describe('control messages', () => {
     { type: 'allow-guest-pairing', id: 255 },
     { type: 'result', id: 12, status: 'NOT_OWNER', body: new Uint8Array([1, 2]) },
     { type: 'speaker-status', id: 0, state: 'draining', bufferedMs: 380, framesPlayed: 123456, underruns: 2, overruns: 1 },
-    { type: 'mic-status', id: 0, active: true, framesSent: 99 },
+    { type: 'mic-status', id: 0, active: true, nextFrame: 99 },
     { type: 'goodbye', id: 0, reason: 3 },
     { type: 'advertising-key', id: 0, advertisingKey: new Uint8Array(32).map((_, i) => 200 - i) },
   ];
@@ -151,7 +151,7 @@ describe('control messages', () => {
       { type: 'get-info', id: 1.5 },
       { type: 'speaker-start', id: 1, firstFrame: 2 ** 32 },
       { type: 'speaker-end', id: 1, lastFrame: -1 },
-      { type: 'mic-status', id: 0, active: true, framesSent: 2 ** 32 },
+      { type: 'mic-status', id: 0, active: true, nextFrame: 2 ** 32 },
       { type: 'goodbye', id: 0, reason: 256 },
     ];
     for (const m of outOfRange) expect(codeOf(() => encodeControl(m)), JSON.stringify(m)).toBe('BAD_CONTROL_MESSAGE');
