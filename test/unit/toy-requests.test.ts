@@ -107,13 +107,18 @@ describe('toy: authenticated requests that do not decode', () => {
   });
 });
 
+/** A running toy with these capabilities on the in-memory radio, and an owner's session to it. */
+async function pairedWith(capabilities: number) {
+  const rig = await makeRig({ config: { capabilities } });
+  const app = await rig.newCompanion();
+  rig.toy.pressButton('hold');
+  return { rig, s: await app.pair(rig.toyId, rig.qr) };
+}
+
 describe('companion: UNSUPPORTED reaches the app as its own error code', () => {
   it('microphone.start() on a toy without a microphone rejects with UNSUPPORTED; what the toy has still works', async () => {
-    const rig = await makeRig({ config: { capabilities: Capability.SPEAKER | Capability.VOLUME | Capability.BATTERY } });
+    const { rig, s } = await pairedWith(Capability.SPEAKER | Capability.VOLUME | Capability.BATTERY);
     try {
-      const app = await rig.newCompanion();
-      rig.toy.pressButton('hold');
-      const s = await app.pair(rig.toyId, rig.qr);
       expect(s.toy.capabilities & Capability.MICROPHONE).toBe(0);
       await expect(s.request({ type: 'mic-start' })).resolves.toMatchObject({ status: 'UNSUPPORTED' });
       const listeners = ['audio', 'mic-status', 'close'].map((e) => s.listenerCount(e as 'audio'));
@@ -128,11 +133,8 @@ describe('companion: UNSUPPORTED reaches the app as its own error code', () => {
   });
 
   it('speaker.play() on a toy without a speaker rejects with UNSUPPORTED before sending audio', async () => {
-    const rig = await makeRig({ config: { capabilities: Capability.MICROPHONE | Capability.VOLUME | Capability.BATTERY } });
+    const { rig, s } = await pairedWith(Capability.MICROPHONE | Capability.VOLUME | Capability.BATTERY);
     try {
-      const app = await rig.newCompanion();
-      rig.toy.pressButton('hold');
-      const s = await app.pair(rig.toyId, rig.qr);
       async function* packets(): AsyncGenerator<Uint8Array> {
         for (let i = 0; i < 10; i++) yield new Uint8Array([0x08, i, 0xaa]); // SILK NB 20 ms, code 0
       }
