@@ -55,3 +55,5 @@ export {
 } from './protocol/setup-code.js';
 export { generateX25519KeyPair, x25519KeyPairFromSecret, type X25519KeyPair } from './protocol/crypto.js';
 export { PAIRING_PROTOCOL, RECONNECT_PROTOCOL, PROTOCOL_VERSION, Capability, type ToyHello, type CompanionHello, type PairingRole } from './protocol/handshake.js';
+/** Why a toy ended a session (the `goodbye` event of a session, the `unpaired` event of a Companion). */
+export { GoodbyeReason, goodbyeReasonName, type GoodbyeReasonName } from './protocol/control.js';
