@@ -4,6 +4,7 @@
  * 1..255 that the toy's `result` echoes; toy events carry id 0.
  */
 import { fromHex, fromUtf8, utf8 } from './bytes.js';
+import { nameOfCode } from './code-table.js';
 import { PlushlinkError } from './errors.js';
 import { sha512 } from './crypto.js';
 
@@ -44,7 +45,7 @@ export type GoodbyeReasonName = keyof typeof GoodbyeReason;
 
 /** The name of a GOODBYE reason value (unknown values → `UNSPECIFIED`). */
 export function goodbyeReasonName(reason: number): GoodbyeReasonName {
-  return (Object.keys(GoodbyeReason) as GoodbyeReasonName[]).find((k) => GoodbyeReason[k] === reason) ?? 'UNSPECIFIED';
+  return nameOfCode(GoodbyeReason, reason) ?? 'UNSPECIFIED';
 }
 
 /** Length of the advertising key carried by ADVERTISING_KEY (and the toy hello). */
@@ -276,7 +277,7 @@ export function decodeControl(b: Uint8Array): ControlMessage {
     case ControlType.RESULT: {
       if (id === 0) throw bad('result id must be 1..255');
       const s = r.u8();
-      const status = (Object.keys(ResultStatus) as ResultStatusName[]).find((k) => ResultStatus[k] === s);
+      const status = nameOfCode(ResultStatus, s);
       if (!status) throw bad(`unknown result status ${s}`);
       m = { type: 'result', id, status, body: r.rest() };
       break;

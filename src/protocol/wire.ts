@@ -3,6 +3,7 @@
  * after fragment reassembly: the first byte is the message kind.
  */
 import { PlushlinkError, type ErrorCode } from './errors.js';
+import { nameOfCode } from './code-table.js';
 
 export const WireKind = {
   PAIR_M1: 0x01,
@@ -94,7 +95,7 @@ export function decodeWire(b: Uint8Array): WireMessage {
       return { kind: 'info-response', version: body[0]!, toyPublicKey: body.slice(1) };
     case WireKind.ERROR: {
       if (body.length !== 3) throw new PlushlinkError('BAD_FRAME', 'error message must be 3 bytes');
-      const refusal = (Object.keys(RefusalCode) as RefusalName[]).find((n) => RefusalCode[n] === body[0]);
+      const refusal = nameOfCode(RefusalCode, body[0]!);
       if (!refusal) throw new PlushlinkError('BAD_FRAME', `unknown refusal code ${body[0]}`);
       return { kind: 'error', refusal, retryAfterSec: (body[1]! << 8) | body[2]! };
     }
