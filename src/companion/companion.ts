@@ -19,7 +19,7 @@ import { encodeWire, refusalErrorCode, type WireMessage } from '../protocol/wire
 import { ADV_FLAG_OWNED, parseAdvertisement, resolveAdvertisingTag } from '../protocol/advertising.js';
 import type { Advertisement, Central } from '../transport/types.js';
 import { type Keystore, type KeystoreData, type PairedToy } from './keystore.js';
-import { ToySession } from './session.js';
+import { goodbyeError, ToySession } from './session.js';
 import { ToyLink } from './toy-link.js';
 
 /** What a scan reports about one advertising toy. */
@@ -416,7 +416,7 @@ export class Companion extends EventEmitter<CompanionEvents> {
     let farewell: { reason: GoodbyeReasonName; error: PlushlinkError } | undefined;
     let committed = false;
     session.on('goodbye', (reason) => {
-      farewell = { reason, error: this.goodbyeError(reason, toy) };
+      farewell = { reason, error: goodbyeError(reason, toy.name) };
       if (committed) void this.toyEnded(toy.id, reason, isNewPairing);
     });
     // Key confirmation: our first record proves to the toy that we hold the session keys (a
@@ -443,8 +443,8 @@ export class Companion extends EventEmitter<CompanionEvents> {
     }
     if (farewell) {
       // Dropped right after the confirmation was acknowledged: nothing new is stored, and a
-      // pairing the toy no longer has is forgotten.
-      if (farewell.reason !== 'PAIRING_SUPERSEDED' && farewell.reason !== 'UNSPECIFIED') await this.toyEnded(toy.id, farewell.reason, false);
+      // pairing the toy no longer has (removed, reset) is forgotten.
+      await this.toyEnded(toy.id, farewell.reason, false);
       throw farewell.error;
     }
     // Every hello carries the toy's current advertising key: a reconnect after a rotation we
@@ -456,19 +456,6 @@ export class Companion extends EventEmitter<CompanionEvents> {
     if (mode === 'pair') this.emit('paired', structuredClone(toy));
     if (keyChanged) this.emit('advertising-key', structuredClone(toy));
     return session;
-  }
-
-  private goodbyeError(reason: GoodbyeReasonName, toy: PairedToy): PlushlinkError {
-    switch (reason) {
-      case 'PAIRING_SUPERSEDED':
-        return new PlushlinkError('NOT_IN_PAIRING_MODE', `toy ${toy.name} refused the pairing at key confirmation: another companion paired in this window first, or the window closed`, { goodbye: reason });
-      case 'PAIRING_REMOVED':
-        return new PlushlinkError('NOT_PAIRED', `toy ${toy.name} has removed this companion`, { goodbye: reason });
-      case 'FACTORY_RESET':
-        return new PlushlinkError('NOT_PAIRED', `toy ${toy.name} was factory reset`, { goodbye: reason });
-      default:
-        return new PlushlinkError('SESSION_CLOSED', `toy ${toy.name} ended the session`, { goodbye: reason });
-    }
   }
 
   /**

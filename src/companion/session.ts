@@ -77,6 +77,24 @@ export function refusedRequest(status: Exclude<ResultStatusName, 'OK'>, message:
   return new PlushlinkError(code, message, { status });
 }
 
+/**
+ * The error a GOODBYE ends a session with (PROTOCOL.md §10.1): PAIRING_SUPERSEDED →
+ * `NOT_IN_PAIRING_MODE`, PAIRING_REMOVED and FACTORY_RESET → `NOT_PAIRED`, otherwise
+ * `SESSION_CLOSED`; detail `goodbye` holds the reason.
+ */
+export function goodbyeError(reason: GoodbyeReasonName, toyName: string): PlushlinkError {
+  switch (reason) {
+    case 'PAIRING_SUPERSEDED':
+      return new PlushlinkError('NOT_IN_PAIRING_MODE', `toy ${toyName} refused the pairing at key confirmation: another companion paired in this window first, or the window closed`, { goodbye: reason });
+    case 'PAIRING_REMOVED':
+      return new PlushlinkError('NOT_PAIRED', `toy ${toyName} has removed this companion`, { goodbye: reason });
+    case 'FACTORY_RESET':
+      return new PlushlinkError('NOT_PAIRED', `toy ${toyName} was factory reset`, { goodbye: reason });
+    default:
+      return new PlushlinkError('SESSION_CLOSED', `toy ${toyName} ended the session`, { goodbye: reason });
+  }
+}
+
 export class ToySession extends EventEmitter<ToySessionEvents> {
   /** The paired toy this session is with. */
   readonly toy: PairedToy;
@@ -289,8 +307,7 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
       case 'goodbye': {
         const reason = goodbyeReasonName(c.reason);
         this.emit('goodbye', reason);
-        const code: ErrorCode = reason === 'PAIRING_SUPERSEDED' ? 'NOT_IN_PAIRING_MODE' : reason === 'UNSPECIFIED' ? 'SESSION_CLOSED' : 'NOT_PAIRED';
-        this.end(`the toy said goodbye: ${reason}`, new PlushlinkError(code, `the toy ended the session: ${reason}`, { goodbye: reason }));
+        this.end(`the toy said goodbye: ${reason}`, goodbyeError(reason, this.toy.name));
         void this.link.close();
         return;
       }
