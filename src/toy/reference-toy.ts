@@ -8,7 +8,6 @@ import type { RandomSource, X25519KeyPair } from '../protocol/crypto.js';
 import type { SetupCode } from '../protocol/setup-code.js';
 import type { NotifyingCharacteristic, Peripheral, PeripheralLink } from '../transport/types.js';
 import { FRAME_MS } from './speaker-buffer.js';
-import { advertisingSlot } from '../protocol/advertising.js';
 import { MemoryToyStorage, type ToyStorage } from './storage.js';
 import { ToyCore } from './toy-core.js';
 import type { ToyAction, ToyConfig, ToyLogEvent, ToyPersistentState } from './types.js';
@@ -56,7 +55,6 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
   private micRun = 0;
   private nextConn = 1;
   private persistChain: Promise<void> = Promise.resolve();
-  private advertisedSlot: number | undefined;
   private readonly onConnect = (link: PeripheralLink): void => this.attach(link);
 
   constructor(opts: ReferenceToyOptions) {
@@ -153,13 +151,9 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
       }
       case 'advertise': {
         const p = this.opts.peripheral;
-        // When the tag's slot changes, the address changes with it: nothing stays stable on the air.
-        // So it does when the advertising key changed (a removal, a factory reset): a companion
-        // that lost the key must not follow the toy by its address for the rest of the slot.
-        const slot = advertisingSlot(this.clock());
-        const due = (this.advertisedSlot !== undefined && slot !== this.advertisedSlot) || a.newAddress === true;
-        const rotate = due && this.opts.rotateAddress !== false && p.rotateAddress;
-        this.advertisedSlot = slot;
+        // ToyCore marks every advertisement whose data changed (a new slot's tag, a flag, a key):
+        // the address changes with it, so nothing stays stable on the air.
+        const rotate = a.newAddress === true && this.opts.rotateAddress !== false && p.rotateAddress;
         void Promise.resolve(rotate ? p.rotateAddress!() : '')
           .then(() => p.advertise(a.serviceData))
           .catch((e: Error) => this.emit('error', e));

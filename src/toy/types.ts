@@ -37,9 +37,10 @@ export type ToyAction =
   | { type: 'send'; connection: string; characteristic: NotifyingCharacteristic; value: Uint8Array }
   | { type: 'disconnect'; connection: string; reason: string }
   /**
-   * (Re-)advertise with this service data. `newAddress`: the advertising key changed (a removal,
-   * a factory reset), so the driver should also move to a new BLE address at once — otherwise
-   * a companion that just lost the key could follow the toy by its address until the next slot.
+   * (Re-)advertise with this service data. `newAddress`: the service data differs from the
+   * previous advertisement (a new slot's tag, a flag, a new or erased key), so the driver should
+   * first move to a new BLE address — otherwise the old address would link the old and the new
+   * data (PROTOCOL.md §12).
    */
   | { type: 'advertise'; serviceData: Uint8Array; newAddress?: boolean }
   | { type: 'persist'; state: ToyPersistentState }
