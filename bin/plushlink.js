@@ -19,7 +19,7 @@ if (existsSync(built)) {
     process.stderr.write('error INTERNAL: plushlink is not built (no dist/) and tsx is not installed: run `npm run build` or `npm install`\n');
     process.exit(1);
   }
-  register();
+  register({ tsconfig: join(root, 'tsconfig.json') });
   cli = await import(pathToFileURL(join(root, 'examples', 'cli.ts')).href);
 }
 const code = await cli.main(process.argv);

@@ -9,3 +9,5 @@ export * from './relay.js';
 export * from './outbox.js';
 export * from './retention.js';
 export * from './files.js';
+export * from './http-signature.js';
+export * from './relay-protocol.js';
