@@ -125,6 +125,8 @@ export const ReceiptEntry = v.object({
   signature: v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/]{86}==$/)),
   at: count,
 });
+/** Answer of `DELETE /v1/mailboxes/{mailboxId}/envelopes/{messageId}`. */
+export const DiscardAnswer = v.object({ discarded: v.boolean() });
 /** Answer of `GET /v1/receipts`. */
 export const ReceiptsAnswer = v.object({ receipts: v.array(ReceiptEntry), more: v.boolean() });
 /** Answer of `DELETE /v1/receipts/{messageId}`. */
