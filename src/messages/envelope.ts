@@ -113,6 +113,11 @@ export interface OpenVoiceMessageOptions<T extends Uint8Array | Pick<FamilyPubli
    * check `sender` itself.
    */
   trustedSenders?: ReadonlyArray<T>;
+  /**
+   * Ed25519 verification (default: the pure one). A server injects a native one; it must refuse
+   * a non-canonical S as the default does.
+   */
+  verify?: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
 }
 
 interface ParsedEnvelope {
@@ -271,10 +276,11 @@ function senderKeyOf(t: Uint8Array | Pick<FamilyPublicKey, 'signPublicKey'>): Ui
 function verifyEnvelope<T extends Uint8Array | Pick<FamilyPublicKey, 'signPublicKey'>>(
   bytes: Uint8Array,
   trustedSenders: ReadonlyArray<T> | undefined,
+  verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean = ed25519Verify,
 ): { p: ParsedEnvelope; info: VoiceMessageInfo; trusted: T | undefined } {
   const p = parseEnvelope(bytes);
   // 4. signature
-  if (!ed25519Verify(p.sender, concatBytes(SIGNATURE_CONTEXT, p.signed), p.signature)) {
+  if (!verify(p.sender, concatBytes(SIGNATURE_CONTEXT, p.signed), p.signature)) {
     throw new PlushlinkError('BAD_SIGNATURE', 'voice message signature does not verify');
   }
   // 5. trusted sender
@@ -299,7 +305,7 @@ export function inspectVoiceMessage<T extends Uint8Array | Pick<FamilyPublicKey,
   bytes: Uint8Array,
   options: OpenVoiceMessageOptions<T> = {},
 ): VoiceMessageInfo {
-  return verifyEnvelope(bytes, options.trustedSenders).info;
+  return verifyEnvelope(bytes, options.trustedSenders, options.verify).info;
 }
 
 /**
@@ -324,7 +330,7 @@ export function openVoiceMessage<T extends Uint8Array | Pick<FamilyPublicKey, 's
   if (!recipient || !(recipient.boxSecretKey instanceof Uint8Array) || recipient.boxSecretKey.length !== 32) {
     throw new PlushlinkError('INVALID_KEY', 'recipient needs a 32-byte X25519 secret key');
   }
-  const { p, info, trusted } = verifyEnvelope(bytes, options.trustedSenders);
+  const { p, info, trusted } = verifyEnvelope(bytes, options.trustedSenders, options.verify);
   // 6. recipient
   const me = x25519KeyPairFromSecret(recipient.boxSecretKey);
   const myId = keyIdOf(me.publicKey);

@@ -143,6 +143,12 @@ export interface RelayStore {
    * delivery (already acknowledged).
    */
   acknowledge(receipt: ReceiptRecord): Promise<boolean>;
+  /**
+   * Deletes a pending delivery without a receipt (the recipient refused an envelope that does
+   * not open), and the envelope's bytes when no delivery is left, in one transaction. False when
+   * there was no such delivery.
+   */
+  discard(mailboxId: string, messageId: string): Promise<boolean>;
   /** Receipts waiting for a sender, oldest first, at most `limit`. */
   listReceipts(sender: string, limit: number): Promise<ReceiptRecord[]>;
   /** Deletes a sender's receipts of one message; resolves how many. */
