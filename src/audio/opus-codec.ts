@@ -15,12 +15,10 @@
  *   `CODEC_ERROR`. Loss concealment uses libopus' own PLC: decoding a 1-byte packet (the previous
  *   TOC at 20 ms with the frame-count code cleared, no frame data) yields one 20 ms frame.
  */
-import { createRequire } from 'node:module';
+import OpusScript from 'opusscript';
 import { OpusDecoder as WasmOpusDecoder } from 'opus-decoder';
 import { PlushlinkError } from '../protocol/errors.js';
 import { concealmentPacket, parseOpusPacket } from './opus-packet.js';
-
-const require = createRequire(import.meta.url);
 
 /** PCM sample rate of plushlink voice (Hz). */
 export const SAMPLE_RATE = 16000;
@@ -60,10 +58,12 @@ interface OpusScriptCtor {
   new (rate: number, channels: number, application: number): OpusScriptInstance;
   Application: { VOIP: number };
 }
-let OpusScriptClass: OpusScriptCtor | undefined;
+// opusscript's module only defines the class; its wasm is loaded by the first constructor call
+// (in Node from the file beside it, in a browser Web Worker by a synchronous fetch of
+// `opusscript_native_wasm.wasm` next to the worker's script, see web/vite.config.ts). No `node:`
+// import here: the web app encodes with this same module (docs/RELAY.md, the web app).
 function opusScript(): OpusScriptCtor {
-  OpusScriptClass ??= require('opusscript') as OpusScriptCtor;
-  return OpusScriptClass;
+  return OpusScript as unknown as OpusScriptCtor;
 }
 
 const OPUS_SET_BITRATE = 4002;
