@@ -1,0 +1,235 @@
+/**
+ * The relay server: Fastify 5, every route schema-validated, every request except the health
+ * check authenticated by its HTTP Message Signature (docs/RELAY.md §3), every refusal an RFC 9457
+ * problem (§7). Storage is a {@link RelayStore} (SQLite or PostgreSQL).
+ */
+import { existsSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import { DEFAULT_MAX_SKEW_S, verifyRequest } from 'plushlink/messages';
+import { nativeEd25519Verify } from './native-ed25519.js';
+import { problem, sendProblem, toProblem } from './problems.js';
+import type { Quotas, RelayStore } from './store/types.js';
+import { mailboxRoutes } from './routes/mailboxes.js';
+import { envelopeRoutes } from './routes/envelopes.js';
+import { receiptRoutes } from './routes/receipts.js';
+import { appRoutes } from './routes/app.js';
+
+/** A per-key or per-address request budget. */
+export interface RateBudget {
+  /** Requests allowed per window. */
+  max: number;
+  /** Window length, ms. */
+  windowMs: number;
+}
+
+/** Options of {@link createRelay}. */
+export interface RelayOptions {
+  /** The storage back end (see `openStore`). The relay closes it on {@link RelayServer.close}. */
+  store: RelayStore;
+  /** The relay's clock, ms since the Unix epoch (default `Date.now`); tests inject one. */
+  now?: () => number;
+  /** Largest accepted envelope, bytes (default 1 MiB). */
+  maxEnvelopeBytes?: number;
+  /** Per-mailbox quotas of pending envelopes (default 1000 envelopes, 64 MiB). */
+  quotas?: Partial<Quotas>;
+  /** How long an undelivered envelope is kept, ms (default 30 days). */
+  ttlMs?: number;
+  /** How long an uncollected receipt is kept, ms (default 60 days). */
+  receiptTtlMs?: number;
+  /** Accepted clock skew of a signature's `created`, each way, seconds (default 300). */
+  maxSkewS?: number;
+  /** Per-signing-key budget (default 600 per minute); `false` disables. */
+  perKey?: RateBudget | false;
+  /** Per-client-address budget (default 1200 per minute); `false` disables. */
+  perAddress?: RateBudget | false;
+  /** How often the relay deletes expired data itself, ms (default 60 s); 0 disables the timer. */
+  sweepIntervalMs?: number;
+  /** A built web app (web/dist) to serve at `/app/`; default: none. */
+  appDir?: string;
+  /** Fastify's logger (default off). */
+  logger?: boolean;
+  /** Trust `X-Forwarded-For` from a reverse proxy for the per-address limit (default false). */
+  trustProxy?: boolean;
+}
+
+/** Resolved configuration, as the routes see it. */
+export interface RelayConfig {
+  maxEnvelopeBytes: number;
+  quotas: Quotas;
+  ttlMs: number;
+  receiptTtlMs: number;
+  maxSkewS: number;
+}
+
+/** What every route module gets. */
+export interface RouteContext {
+  store: RelayStore;
+  now: () => number;
+  config: RelayConfig;
+}
+
+/** The signer of an authenticated request. */
+export interface Signer {
+  keyId: string;
+  publicKey: Uint8Array;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the authentication hook on signed routes. */
+    signer?: Signer;
+    /** The body exactly as received (the Content-Digest covers it). */
+    rawBody?: Buffer;
+  }
+  interface FastifyContextConfig {
+    /** False for the few routes that need no signature (health, the web app's files). */
+    signed?: boolean;
+  }
+}
+
+/** A running (or ready to run) relay. */
+export interface RelayServer {
+  /** The Fastify instance (for `inject` in tests). */
+  readonly app: FastifyInstance;
+  /** The store it uses. */
+  readonly store: RelayStore;
+  /** Listens (default 127.0.0.1, an ephemeral port) and resolves the base URL. */
+  listen(options?: { host?: string; port?: number }): Promise<string>;
+  /** Deletes everything whose time is up now; the timer calls it too. */
+  sweep(): Promise<import('./store/types.js').ExpireReport>;
+  /** Stops listening, ends waiting long polls, stops the sweeper and closes the store. */
+  close(): Promise<void>;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+/** The signed request's authenticated signer (routes marked signed only). */
+export function signerOf(request: FastifyRequest): Signer {
+  if (!request.signer) throw problem('RELAY_UNSIGNED', 'request is not signed');
+  return request.signer;
+}
+
+/** Builds a relay on a store. Call `listen()` to serve, or use `app.inject()`. */
+export async function createRelay(options: RelayOptions): Promise<RelayServer> {
+  const store = options.store;
+  const now = options.now ?? Date.now;
+  const config: RelayConfig = {
+    maxEnvelopeBytes: options.maxEnvelopeBytes ?? 1024 * 1024,
+    quotas: { maxEnvelopes: options.quotas?.maxEnvelopes ?? 1000, maxBytes: options.quotas?.maxBytes ?? 64 * 1024 * 1024 },
+    ttlMs: options.ttlMs ?? 30 * DAY,
+    receiptTtlMs: options.receiptTtlMs ?? 60 * DAY,
+    maxSkewS: options.maxSkewS ?? DEFAULT_MAX_SKEW_S,
+  };
+  await store.init();
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: config.maxEnvelopeBytes,
+    trustProxy: options.trustProxy ?? false,
+    // Route parameters are hex ids: nothing to decode; keep URLs as sent for the signature base.
+    routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
+  });
+
+  // Bodies are kept raw: the Content-Digest is over the bytes as sent.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (req, body, done) => {
+    req.rawBody = body as Buffer;
+    done(null, body);
+  });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    req.rawBody = body as Buffer;
+    try {
+      done(null, JSON.parse((body as Buffer).toString('utf8')));
+    } catch {
+      done(problem('RELAY_BAD_REQUEST', 'body is not valid JSON'), undefined);
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const p = toProblem(error);
+    if (p.code === 'RELAY_ERROR') request.log.error({ err: error }, 'relay error');
+    return sendProblem(request, reply, p);
+  });
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, problem('RELAY_NOT_FOUND', 'no such route')));
+
+  const perAddress = options.perAddress === undefined ? { max: 1200, windowMs: 60_000 } : options.perAddress;
+  const perKey = options.perKey === undefined ? { max: 600, windowMs: 60_000 } : options.perKey;
+  await app.register(rateLimit, {
+    global: perAddress !== false,
+    max: perAddress === false ? 1_000_000 : perAddress.max,
+    timeWindow: perAddress === false ? 60_000 : perAddress.windowMs,
+    keyGenerator: (req) => `address:${req.ip}`,
+    errorResponseBuilder: (_req, ctx) =>
+      problem('RELAY_RATE_LIMITED_ADDRESS', `more than ${ctx.max} requests from this address; retry after ${ctx.after}`, {
+        'retry-after': String(Math.max(1, Math.ceil(ctx.ttl / 1000))),
+      }),
+  });
+  const keyLimiter = perKey === false ? undefined : app.createRateLimit({ max: perKey.max, timeWindow: perKey.windowMs, keyGenerator: (req) => `key:${req.signer?.keyId ?? ''}` });
+
+  const waiters = new Set<() => void>();
+  const ctx: RouteContext & { waiters: Set<() => void> } = { store, now, config, waiters };
+  await app.register(
+    async (v1) => {
+      // Authentication (docs/RELAY.md §3.3), before schema validation so that nothing about a
+      // route's rules is revealed to an unsigned request.
+      v1.addHook('preValidation', async (request) => {
+        if (request.routeOptions.config.signed === false) return;
+        const result = verifyRequest(
+          { method: request.method, target: request.url, body: request.rawBody ?? new Uint8Array(0) },
+          request.headers,
+          { now: Math.floor(now() / 1000), maxSkewS: config.maxSkewS, verify: nativeEd25519Verify },
+        );
+        const fresh = await store.rememberNonce(result.keyId, result.nonce, (result.created + 2 * config.maxSkewS) * 1000);
+        if (!fresh) throw problem('RELAY_REPLAYED', 'this signature nonce was already used');
+        request.signer = { keyId: result.keyId, publicKey: result.publicKey };
+        if (keyLimiter) {
+          const limit = await keyLimiter(request);
+          if (!limit.isAllowed && limit.isExceeded) {
+            throw problem('RELAY_RATE_LIMITED_KEY', `more than ${limit.max} requests from this key`, {
+              'retry-after': String(Math.max(1, Math.ceil(limit.ttl / 1000))),
+            });
+          }
+        }
+      });
+
+      v1.get('/health', { config: { signed: false } }, async () => ({ ok: true, version: 1, store: store.kind }));
+      await mailboxRoutes(v1, ctx);
+      await envelopeRoutes(v1, ctx);
+      await receiptRoutes(v1, ctx);
+    },
+    { prefix: '/v1' },
+  );
+  if (options.appDir !== undefined) {
+    if (!existsSync(options.appDir)) throw new Error(`web app folder not found: ${options.appDir}`);
+    await appRoutes(app, options.appDir);
+  }
+
+  const sweep = () => store.expire(now());
+  const interval = options.sweepIntervalMs ?? 60_000;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  if (interval > 0) {
+    timer = setInterval(() => {
+      sweep().catch((err: unknown) => app.log.error({ err }, 'sweep failed'));
+    }, interval);
+    timer.unref();
+  }
+
+  let closed = false;
+  return {
+    app,
+    store,
+    async listen(o = {}) {
+      return app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+    },
+    sweep,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearInterval(timer);
+      for (const wake of [...waiters]) wake();
+      await app.close();
+      await store.close();
+    },
+  };
+}

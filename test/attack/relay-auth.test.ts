@@ -1,0 +1,170 @@
+/**
+ * Attacks on the relay's request authentication (docs/RELAY.md §3.3): unsigned, wrongly signed,
+ * tampered, replayed and clock-skewed requests, and signatures that bend the profile. Each must be
+ * refused with its own code and change nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RelayServer } from '@plushlink/relay';
+import { toHex } from '../../src/protocol/bytes.js';
+import { relayPaths, signRequest } from '../../src/index.js';
+import { InjectClient, TestClock, envelope, member, prepareBackend, signed, startRelay, type Member, type StoreFactory } from '../helpers/relay.js';
+
+let factory: StoreFactory;
+let relay: RelayServer;
+let clock: TestClock;
+let c: InjectClient;
+let child: Member;
+let gran: Member;
+
+beforeAll(async () => {
+  const f = await prepareBackend('sqlite');
+  if ('skip' in f) throw new Error(f.skip);
+  factory = f;
+  clock = new TestClock();
+  relay = await startRelay(await factory.open(), clock);
+  c = new InjectClient(relay, clock);
+  child = member('child');
+  gran = member('gran');
+  await c.createMailbox(child);
+  await c.createMailbox(gran);
+  await c.allow(child, gran);
+  await c.allow(gran, child);
+});
+afterAll(async () => {
+  await relay.close();
+  await factory.cleanup();
+});
+
+async function send(req: { method: string; url: string; headers: Record<string, string>; payload?: Buffer }) {
+  const res = await relay.app.inject(req as never);
+  return { status: res.statusCode, code: (res.json() as { code?: string }).code, type: res.headers['content-type'] };
+}
+
+/** Every signed route, as the owner of the gran's mailbox would call it. */
+function routes(): { method: 'GET' | 'PUT' | 'POST' | 'DELETE'; url: string; body?: object | Uint8Array }[] {
+  const e = envelope(gran, [child]);
+  const mid = 'ab'.repeat(16);
+  return [
+    { method: 'PUT', url: relayPaths.mailbox(gran.mailbox), body: { signPublicKey: toHex(gran.id.signPublicKey), boxPublicKey: toHex(gran.id.boxPublicKey) } },
+    { method: 'GET', url: relayPaths.mailbox(gran.mailbox) },
+    { method: 'DELETE', url: relayPaths.mailbox(gran.mailbox) },
+    { method: 'PUT', url: relayPaths.sender(gran.mailbox, toHex(child.id.signPublicKey)) },
+    { method: 'DELETE', url: relayPaths.sender(gran.mailbox, toHex(child.id.signPublicKey)) },
+    { method: 'PUT', url: relayPaths.upload(e.id, [child.mailbox]), body: e.bytes },
+    { method: 'GET', url: relayPaths.pending(gran.mailbox) },
+    { method: 'GET', url: relayPaths.envelope(gran.mailbox, mid) },
+    { method: 'POST', url: relayPaths.receipt(gran.mailbox, mid), body: { signature: 'A'.repeat(86) + '==' } },
+    { method: 'DELETE', url: relayPaths.envelope(gran.mailbox, mid) },
+    { method: 'GET', url: relayPaths.receipts() },
+    { method: 'DELETE', url: relayPaths.receiptsOf(mid) },
+  ];
+}
+
+describe('relay request authentication', () => {
+  it('refuses every route without a signature: RELAY_UNSIGNED, as application/problem+json', async () => {
+    for (const r of routes()) {
+      const req = signed(gran.id, r.method, r.url, r.body, { clock });
+      for (const drop of ['signature', 'signature-input', 'content-digest']) {
+        const headers = { ...req.headers };
+        delete headers[drop];
+        const res = await send({ ...req, headers });
+        expect(res, `${r.method} ${r.url} without ${drop}`).toMatchObject({ status: 401, code: 'RELAY_UNSIGNED' });
+        expect(res.type).toContain('application/problem+json');
+      }
+    }
+    // Nothing happened: the gran's mailbox is still there.
+    expect((await c.call(gran.id, 'GET', relayPaths.mailbox(gran.mailbox))).status).toBe(200);
+  });
+
+  it('refuses a signature by another key under the victim\'s keyid', async () => {
+    const mallory = member('mallory');
+    const target = relayPaths.pending(gran.mailbox);
+    const real = signRequest({ method: 'GET', target }, mallory.id, { created: Math.floor(clock.now() / 1000) });
+    const input = real['signature-input'].replace(toHex(mallory.id.signPublicKey), toHex(gran.id.signPublicKey));
+    const res = await send({ method: 'GET', url: target, headers: { ...real, 'signature-input': input } });
+    expect(res).toMatchObject({ status: 401, code: 'RELAY_BAD_SIGNATURE' });
+  });
+
+  it('refuses a request whose method, path, query or body was changed after signing', async () => {
+    const e = envelope(gran, [child]);
+    const req = signed(gran.id, 'PUT', relayPaths.upload(e.id, [child.mailbox]), e.bytes, { clock });
+    const del = signed(gran.id, 'DELETE', relayPaths.sender(gran.mailbox, toHex(child.id.signPublicKey)), undefined, { clock });
+    expect((await send({ ...del, method: 'PUT' })).code).toBe('RELAY_BAD_SIGNATURE');
+    const otherPath = req.url.replace('/envelopes/', '/envelopes/'.toUpperCase());
+    expect((await send({ ...req, url: otherPath })).status).toBeGreaterThanOrEqual(400);
+    const aunt = member('aunt');
+    expect((await send({ ...req, url: `${req.url},${aunt.mailbox}` })).code).toBe('RELAY_BAD_SIGNATURE');
+    const tampered = Buffer.from(e.bytes);
+    tampered[tampered.length - 70] = tampered[tampered.length - 70]! ^ 1;
+    expect((await send({ ...req, payload: tampered })).code).toBe('RELAY_BAD_DIGEST');
+    // A matching digest for the new body, but the signature covers the old digest.
+    const digest = signRequest({ method: 'PUT', target: req.url, body: tampered }, gran.id)['content-digest'];
+    expect((await send({ ...req, payload: tampered, headers: { ...req.headers, 'content-digest': digest } })).code).toBe('RELAY_BAD_SIGNATURE');
+    // The untouched request still works (so the refusals above were about the changes).
+    expect((await send(req)).status).toBe(201);
+  });
+
+  it('refuses a replayed request: RELAY_REPLAYED, and the replay changes nothing', async () => {
+    const req = signed(child.id, 'PUT', relayPaths.sender(child.mailbox, toHex(member('x').id.signPublicKey)), undefined, { clock });
+    expect((await send(req)).status).toBe(200);
+    expect(await send(req)).toMatchObject({ status: 401, code: 'RELAY_REPLAYED' });
+    // Still refused later in the skew window.
+    clock.advance(290_000);
+    expect((await send(req)).code).toBe('RELAY_REPLAYED');
+    clock.advance(-290_000);
+  });
+
+  it('refuses a created time outside ±300 s: RELAY_CLOCK_SKEW; accepts one inside', async () => {
+    const now = Math.floor(clock.now() / 1000);
+    for (const [created, ok] of [
+      [now - 301, false],
+      [now + 301, false],
+      [now - 299, true],
+      [now + 299, true],
+    ] as const) {
+      const req = signed(gran.id, 'GET', relayPaths.pending(gran.mailbox), undefined, { created });
+      const res = await send(req);
+      if (ok) expect(res.code, `created ${created - now}`).toBeUndefined();
+      else expect(res, `created ${created - now}`).toMatchObject({ status: 401, code: 'RELAY_CLOCK_SKEW' });
+    }
+  });
+
+  it('refuses signatures that bend the profile: other label, extra or missing component, other alg or tag, bad nonce', async () => {
+    const target = relayPaths.pending(gran.mailbox);
+    const good = signed(gran.id, 'GET', target, undefined, { clock });
+    const variants: Record<string, string>[] = [
+      { 'signature-input': good.headers['signature-input']!.replace('sig1=', 'sig2='), signature: good.headers.signature!.replace('sig1=', 'sig2=') },
+      { 'signature-input': good.headers['signature-input']!.replace(' "content-digest"', '') },
+      { 'signature-input': good.headers['signature-input']!.replace('"content-digest")', '"content-digest" "@authority")') },
+      { 'signature-input': good.headers['signature-input']!.replace('alg="ed25519"', 'alg="rsa-pss-sha512"') },
+      { 'signature-input': good.headers['signature-input']!.replace('tag="plushlink-relay-v1"', 'tag="other"') },
+      { 'signature-input': good.headers['signature-input']!.replace(/nonce="[^"]*"/, 'nonce="short"') },
+      { 'signature-input': `${good.headers['signature-input']!}, sig2=("@method");created=1` },
+      { signature: 'sig1=:AAAA:' },
+      { 'signature-input': 'not a dictionary (' },
+    ];
+    for (const v of variants) {
+      const res = await send({ ...good, headers: { ...good.headers, ...v } });
+      expect(res, JSON.stringify(v)).toMatchObject({ status: 401, code: 'RELAY_BAD_SIGNATURE' });
+    }
+  });
+
+  it('verifies with node:crypto yet refuses a non-canonical (malleated) signature', async () => {
+    const target = relayPaths.pending(gran.mailbox);
+    const good = signed(gran.id, 'GET', target, undefined, { clock });
+    const sig = Buffer.from(good.headers.signature!.slice(6, -1), 'base64');
+    // S + L: the same point equation holds for S + L, which a lax verifier accepts.
+    const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+    let carry = 0;
+    const s = Buffer.from(sig.subarray(32));
+    for (let i = 0; i < 32; i++) {
+      const v = s[i]! + L[i]! + carry;
+      s[i] = v & 0xff;
+      carry = v >> 8;
+    }
+    const malleated = Buffer.concat([sig.subarray(0, 32), s]);
+    const res = await send({ ...good, headers: { ...good.headers, signature: `sig1=:${malleated.toString('base64')}:` } });
+    expect(res).toMatchObject({ status: 401, code: 'RELAY_BAD_SIGNATURE' });
+    expect((await send(good)).status).toBe(200);
+  });
+});
