@@ -129,6 +129,8 @@ export async function createRelay(options: RelayOptions): Promise<RelayServer> {
     trustProxy: options.trustProxy ?? false,
     // Route parameters are hex ids: nothing to decode; keep URLs as sent for the signature base.
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
+    // Refuse unknown fields instead of silently dropping them (Fastify's default strips them).
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   });
 
   // Bodies are kept raw: the Content-Digest is over the bytes as sent.
