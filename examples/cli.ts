@@ -14,6 +14,7 @@ import { EXIT, TRANSPORTS, UsageError, formatError, log } from './cli/common.js'
 import { registerAudioCommands } from './cli/cmd-audio.js';
 import { registerDemoCommand } from './cli/cmd-demo.js';
 import { registerMessageCommands } from './cli/cmd-messages.js';
+import { registerRelayCommands } from './cli/cmd-relay.js';
 import { registerToyCommands } from './cli/cmd-toys.js';
 import { registerToySideCommands } from './cli/cmd-toy-side.js';
 
@@ -41,6 +42,7 @@ Errors print as one line "error CODE: message" on stderr; exit code 1 (2 for usa
   registerToySideCommands(program);
   registerDemoCommand(program);
   registerMessageCommands(program);
+  registerRelayCommands(program);
   // every command: one-line errors, no usage dump
   const walk = (c: Command): void => {
     c.exitOverride();

@@ -10,5 +10,5 @@
 export { createRelay, type RelayOptions, type RelayServer, type RelayConfig, type RateBudget, type Signer } from './app.js';
 export { RelayProblem } from './problems.js';
 export { nativeEd25519Verify } from './native-ed25519.js';
-export { serveRelay, type ServeOptions, type ServingRelay } from './serve.js';
+export { serveRelay, defaultAppDir, type ServeOptions, type ServingRelay } from './serve.js';
 export * from './store/index.js';

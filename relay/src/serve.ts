@@ -33,3 +33,20 @@ export async function serveRelay(options: ServeOptions = {}): Promise<ServingRel
     throw e;
   }
 }
+
+/**
+ * The built web app of `@plushlink/web` (its `dist/` folder), when that package is installed
+ * and built; undefined otherwise.
+ */
+export async function defaultAppDir(): Promise<string | undefined> {
+  const { createRequire } = await import('node:module');
+  const { dirname, join } = await import('node:path');
+  const { existsSync } = await import('node:fs');
+  try {
+    const pkg = createRequire(import.meta.url).resolve('@plushlink/web/package.json');
+    const dist = join(dirname(pkg), 'dist');
+    return existsSync(join(dist, 'index.html')) ? dist : undefined;
+  } catch {
+    return undefined;
+  }
+}
