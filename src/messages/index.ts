@@ -11,3 +11,4 @@ export * from './retention.js';
 export * from './files.js';
 export * from './http-signature.js';
 export * from './relay-protocol.js';
+export * from './http-relay.js';

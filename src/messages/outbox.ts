@@ -18,6 +18,10 @@ import {
   type DurableFileSystem,
 } from '../util/durable-fs.js';
 import { ENVELOPE_FILE_RE, envelopeFileName, isMessageId, type Relay, type UploadResult } from './relay.js';
+import { backoffDelay, defaultSleep, type SleepFn } from './backoff.js';
+
+// The retry timing lives in a pure module (the browser's relay client shares it).
+export { backoffDelay, defaultSleep, type SleepFn } from './backoff.js';
 
 /** One message waiting in the outbox. */
 export interface OutboxEntry {
@@ -90,9 +94,6 @@ export interface OutboxEvents {
   expired: (id: string, ageMs: number) => void;
 }
 
-/** Sleep used between retries; must reject when `signal` aborts. */
-export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
-
 /** Options of {@link Outbox.open}. */
 export interface OutboxOptions {
   /** File-system implementation (default: Node's). */
@@ -101,30 +102,6 @@ export interface OutboxOptions {
   sleep?: SleepFn;
   /** Jitter in [0, 1): the delay is scaled by 0.5 + 0.5·jitter() (default Math.random). */
   jitter?: () => number;
-}
-
-/** The default {@link SleepFn}: a timer that rejects with `ABORTED` on abort. */
-export const defaultSleep: SleepFn = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(new PlushlinkError('ABORTED', 'aborted'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new PlushlinkError('ABORTED', 'aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
-/**
- * Retry delay before attempt `retry + 1` (retry ≥ 1): min(max, base·2^(retry−1)) scaled by
- * 0.5 + 0.5·jitter.
- */
-export function backoffDelay(retry: number, baseDelayMs: number, maxDelayMs: number, jitter: number): number {
-  const d = Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1));
-  return Math.round(d * (0.5 + 0.5 * jitter));
 }
 
 /**

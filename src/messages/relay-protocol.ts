@@ -193,3 +193,22 @@ export function parseAnswer<S extends v.GenericSchema>(schema: S, value: unknown
 export function keyIdHexOf(boxPublicKey: Uint8Array): string {
   return toHex(keyIdOf(boxPublicKey));
 }
+
+/** Answer of `GET /v1/health`. */
+export const HealthAnswer = v.object({ ok: v.literal(true), version: v.string(), store: v.string() });
+/** Answer of `DELETE /v1/mailboxes/{mailboxId}`. */
+export const DeleteMailboxAnswer = v.object({ deleted: v.boolean() });
+
+export type HealthAnswer = v.InferOutput<typeof HealthAnswer>;
+export type PendingAnswer = v.InferOutput<typeof PendingAnswer>;
+export type ReceiptsAnswer = v.InferOutput<typeof ReceiptsAnswer>;
+export type CreateMailboxAnswer = v.InferOutput<typeof CreateMailboxAnswer>;
+
+/** Problem codes that name one mailbox of an upload's `to` list (docs/RELAY.md §2, "Upload"). */
+export const PER_MAILBOX_UPLOAD_PROBLEMS: readonly RelayProblemCode[] = Object.freeze([
+  'RELAY_NO_MAILBOX',
+  'RELAY_SENDER_NOT_ALLOWED',
+  'RELAY_BAD_ADDRESSING',
+  'RELAY_QUOTA_COUNT',
+  'RELAY_QUOTA_BYTES',
+] as const);
