@@ -46,6 +46,8 @@ interface Harness {
   rows(table: string): Promise<Array<Record<string, unknown>>>;
   /** Raw database files, when the back end has them (scanned for secrets). */
   files(): Uint8Array[];
+  /** SQLite: a pragma's value, read through a separate connection to the file. */
+  pragma?(name: string): unknown;
   /** PostgreSQL: drops the listening connections of the current database (they must reconnect). */
   dropListeners?(): Promise<number>;
   dispose(): Promise<void>;
@@ -81,6 +83,9 @@ function sqliteHarness(): Harness {
     },
     async rows(table) {
       return read((db) => db.prepare(`SELECT * FROM "${table}"`).all() as Array<Record<string, unknown>>);
+    },
+    pragma(name) {
+      return read((db) => db.pragma(name, { simple: true }));
     },
     files() {
       return [path, `${path}-wal`].filter((p) => existsSync(p)).map((p) => readFileSync(p));
@@ -290,6 +295,14 @@ function conformance(make: () => Harness): void {
       const d = await open();
       expect(await d.getMailbox(mailbox(1).mailboxId)).toEqual(mailbox(1));
     });
+  });
+
+  it.runIf(make === makeSqlite)('SQLite: the file is in WAL mode with foreign keys checked (docs/RELAY.md §6)', async () => {
+    const s = await open();
+    expect(h.pragma!('journal_mode')).toBe('wal');
+    // Foreign keys are on: a delivery to a mailbox that does not exist is refused, not stored.
+    await expect(s.putEnvelope(envelope(1, [mailbox(1).mailboxId]), ROOMY)).rejects.toThrow();
+    expect(await h.rows('envelopes')).toEqual([]);
   });
 
   describe('mailboxes', () => {

@@ -186,6 +186,9 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
   db.pragma('synchronous = FULL');
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
   db.pragma('foreign_keys = ON');
+  // Freed pages (acknowledged or expired envelopes) are overwritten with zeros, so deleted bytes do
+  // not linger in the file (docs/RELAY.md §8 "Deleted is deleted").
+  db.pragma('secure_delete = ON');
 
   const key = channelKey(options.path, db);
   let channel = channels.get(key);
