@@ -65,6 +65,7 @@ export interface SignRequestOptions {
 
 /** The header fields of a signed request (lower-case names). */
 export interface SignatureHeaders {
+  [name: string]: string;
   'content-digest': string;
   'signature-input': string;
   signature: string;
