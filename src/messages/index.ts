@@ -12,3 +12,4 @@ export * from './files.js';
 export * from './http-signature.js';
 export * from './relay-protocol.js';
 export * from './http-relay.js';
+export * from './delivery.js';

@@ -19,6 +19,7 @@ import {
 } from '../util/durable-fs.js';
 import { ENVELOPE_FILE_RE, envelopeFileName, isMessageId, type Relay, type UploadResult } from './relay.js';
 import { backoffDelay, defaultSleep, type SleepFn } from './backoff.js';
+import { syncOutbox, type DeliveryEventSink, type DeliveryEvents, type DeliveryRelay, type SyncOutboxOptions, type SyncOutboxReport } from './delivery.js';
 
 // The retry timing lives in a pure module (the browser's relay client shares it).
 export { backoffDelay, defaultSleep, type SleepFn } from './backoff.js';
@@ -80,8 +81,11 @@ export interface ExpiredEntry {
   ageMs: number;
 }
 
-/** Events of an {@link Outbox}. */
-export interface OutboxEvents {
+/** Options of {@link Outbox.sync}: those of {@link syncOutbox}; the outbox emits the events itself. */
+export type OutboxSyncOptions = Omit<SyncOutboxOptions, 'events'>;
+
+/** Events of an {@link Outbox} (those of {@link DeliveryEvents} during {@link Outbox.sync}). */
+export interface OutboxEvents extends DeliveryEvents {
   /** A new message was written durably. */
   added: (id: string) => void;
   /** The relay acknowledged a message and it left the outbox. */
@@ -210,6 +214,20 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    */
   flush(relay: Relay, options: FlushOptions = {}): Promise<FlushReport> {
     const run = this.flushing.then(() => this.doFlush(relay, options));
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Syncs with a relay that returns delivery receipts (an `HttpRelay`), docs/RELAY.md §5 and
+   * docs/MESSAGES.md §4.3: a message leaves the outbox only once every recipient's receipt
+   * verified against the outbox's own copy; every other message is (re)uploaded to the mailboxes
+   * whose receipt is missing. See {@link syncOutbox}. Runs one at a time with {@link flush}.
+   */
+  sync(relay: DeliveryRelay, options: OutboxSyncOptions): Promise<SyncOutboxReport> {
+    const emit = this.emit.bind(this) as (event: string, ...args: unknown[]) => boolean;
+    const events: DeliveryEventSink = { emit: (event, ...args) => emit(event, ...args) };
+    const run = this.flushing.then(() => syncOutbox(this, relay, { ...options, events }));
     this.flushing = run.catch(() => undefined);
     return run;
   }

@@ -169,7 +169,8 @@ export class FakeRelay {
   private readonly now: () => number;
   private readonly maxEnvelopeBytes: number;
   private readonly quota: { envelopes: number; bytes: number };
-  private readonly maxList: number;
+  /** Entries per listing; tests may change it. */
+  maxList: number;
   private readonly maxSkewS: number;
   /** Requests being held by a long poll right now. */
   holding = 0;
