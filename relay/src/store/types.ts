@@ -159,7 +159,9 @@ export interface RelayStore {
 
   /**
    * Calls `listener` soon after an envelope is delivered to `mailboxId` by any relay process
-   * sharing this store (PostgreSQL: LISTEN/NOTIFY). Returns the unsubscribe function.
+   * sharing this store (PostgreSQL: LISTEN/NOTIFY). It may also fire when nothing new arrived
+   * (after the listener reconnected, every subscriber is woken once): callers always look again.
+   * Returns the unsubscribe function.
    */
   subscribe(mailboxId: string, listener: () => void): () => void;
 }
