@@ -11,7 +11,7 @@ export type InProcessTransport = 'memory' | 'noble-sim';
 export interface Air {
   kind: InProcessTransport;
   peripheral: Peripheral;
-  /** The transport id centrals use to reach the toy now (it rotates on the memory radio). */
+  /** The transport id centrals use to reach the toy now (it rotates with the advertising tag). */
   toyId: string;
   newCentral(opts?: { mtu?: number }): Central;
   /** Round trips counted by the radio on the most recent link (memory only). */
@@ -38,7 +38,9 @@ export async function createAir(kind: InProcessTransport, opts: { mtu?: number; 
   return {
     kind,
     peripheral: sim.peripheral,
-    toyId: sim.peripheral.address.replace(/:/g, '').toLowerCase(),
+    get toyId() {
+      return sim.peripheral.address.replace(/:/g, '').toLowerCase(); // the address rotates with the advertising tag
+    },
     newCentral: () => {
       if (first) {
         first = false;

@@ -27,8 +27,8 @@ export interface NobleSimRig {
   code: string;
   /** The QR payload (setup code + the toy's key). */
   qr: string;
-  /** The toy's transport id as noble reports it (its address without colons). */
-  toyId: string;
+  /** The toy's transport id as noble reports it now (its address without colons). */
+  readonly toyId: string;
   /** The ATT MTU every link of this rig negotiates. */
   mtu: number;
   /** A central of its own (the first call returns the rig's first central): a new phone. */
@@ -61,7 +61,8 @@ export async function makeNobleSimRig(opts: NobleSimRigOptions = {}): Promise<No
   const identity = generateX25519KeyPair();
   const setup = generateSetupCode();
   const storage = new MemoryToyStorage();
-  const toy = new ReferenceToy({ peripheral: radio.peripheral, identity, setupCode: setup, storage, config: opts.config, ...opts.toy });
+  // As on the memory rig, the toy keeps its address unless a test asks for rotation (toy.rotateAddress).
+  const toy = new ReferenceToy({ peripheral: radio.peripheral, identity, setupCode: setup, storage, config: opts.config, rotateAddress: false, ...opts.toy });
   await toy.start();
   let firstCentralUsed = false;
   const newCentral = (): NobleCentral => {
@@ -79,7 +80,9 @@ export async function makeNobleSimRig(opts: NobleSimRigOptions = {}): Promise<No
     setup,
     code: formatSetupCode(setup),
     qr: formatSetupQr(setup, identity.publicKey),
-    toyId: radio.peripheral.address.replace(/:/g, '').toLowerCase(),
+    get toyId() {
+      return radio.peripheral.address.replace(/:/g, '').toLowerCase();
+    },
     mtu,
     newCentral,
     async newCompanion(name = 'parent', central?: Central) {

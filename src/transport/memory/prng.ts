@@ -1,6 +1,7 @@
 /**
  * A small seeded pseudo-random generator (mulberry32) for reproducible fault injection and
- * simulated addresses. NOT cryptographic: never use it for keys, nonces or codes.
+ * jitter. NOT cryptographic: never use it for keys, nonces, codes, addresses, tags or anything
+ * else an observer could use to predict or link (PROTOCOL.md §12): those come from the CSPRNG.
  */
 
 /** Returns a function yielding uniform floats in [0, 1) from a 32-bit seed. */

@@ -34,7 +34,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { PlushlinkError } from '../../protocol/errors.js';
-import { randomBytes } from '../../protocol/crypto.js';
+import { randomBytes, type RandomSource } from '../../protocol/crypto.js';
 import {
   MAX_ATT_MTU,
   MIN_ATT_MTU,
@@ -66,8 +66,16 @@ export interface MemoryRadioOptions {
   timeScale?: number;
   /** Wall-clock timers (default: global setTimeout/setImmediate, looked up at call time). */
   scheduler?: Scheduler;
-  /** Seed of the PRNG behind fault injection, jitter and addresses (default: random; see {@link MemoryRadio.seed}). */
+  /**
+   * Seed of the PRNG behind fault injection and jitter (default: random; see {@link MemoryRadio.seed}).
+   * It never feeds an address: addresses are privacy-relevant and come from the CSPRNG.
+   */
   seed?: number;
+  /**
+   * Source of the bytes of every address this radio hands out (default: the CSPRNG). Only a test
+   * that needs reproducible addresses passes one; nothing derives addresses from {@link seed}.
+   */
+  addressRandom?: RandomSource;
   /** PDUs per direction per connection event (default 4). */
   pdusPerEvent?: number;
   /** Default notification queue length per link (default 32); peripherals may override. */
@@ -1343,7 +1351,7 @@ export class MemoryRadio extends EventEmitter<MemoryRadioEvents> {
   readonly _advertisingIntervalMs: number;
   /** @internal */
   readonly _faultRandom: () => number;
-  readonly #addressRandom: () => number;
+  readonly #addressRandom: RandomSource;
   readonly #peripherals = new Map<string, MemoryPeripheral>();
   readonly #centrals = new Set<MemoryCentral>();
   readonly #conns = new Set<Connection>();
@@ -1366,7 +1374,7 @@ export class MemoryRadio extends EventEmitter<MemoryRadioEvents> {
     const sb = randomBytes(4);
     this.seed = options.seed ?? ((sb[0]! | (sb[1]! << 8) | (sb[2]! << 16) | (sb[3]! << 24)) >>> 0);
     this._faultRandom = seededRandom(this.seed);
-    this.#addressRandom = seededRandom((this.seed ^ 0x5bd1e995) >>> 0);
+    this.#addressRandom = options.addressRandom ?? randomBytes;
     this._loop = new SimLoop(this._scheduler, timeScale);
     const f = options.faults ?? {};
     if (f.notificationDropRate !== undefined) this.faults.notificationDropRate = f.notificationDropRate;
@@ -1430,11 +1438,15 @@ export class MemoryRadio extends EventEmitter<MemoryRadioEvents> {
   _nextSerial(): number {
     return ++this.#serial;
   }
-  /** @internal */
+  /**
+   * @internal A fresh address: 48 bits from the address source (the CSPRNG unless a test injected
+   * one), never one this radio handed out before.
+   */
   _newAddress(): string {
     for (;;) {
+      const b = this.#addressRandom(6);
       let s = '';
-      for (let i = 0; i < 6; i++) s += Math.floor(this.#addressRandom() * 256).toString(16).padStart(2, '0');
+      for (let i = 0; i < 6; i++) s += (b[i] ?? 0).toString(16).padStart(2, '0');
       if (!this.#ids.has(s)) {
         this.#ids.add(s);
         return s;

@@ -58,6 +58,8 @@ interface Link {
   handle: number;
   central: SimCentralHci;
   peripheral: SimAirPeripheral;
+  /** The peripheral's address when the link was made (a link keeps it across address rotations). */
+  peripheralAddress: string;
   alive: boolean;
 }
 
@@ -125,6 +127,13 @@ export class SimAir {
     this.#peripherals.set(p.address, p);
   }
 
+  /** A peripheral moved to a new address (`p.address`); its links keep the one they were made with. */
+  renamePeripheral(p: SimAirPeripheral, oldAddress: string): void {
+    if (this.#peripherals.get(oldAddress) === p) this.#peripherals.delete(oldAddress);
+    this.#peripherals.set(p.address, p);
+    this.update();
+  }
+
   removePeripheral(p: SimAirPeripheral): void {
     this.#peripherals.delete(p.address);
     for (const l of [...this.#links.values()]) if (l.peripheral === p) this.disconnect(l.handle, HCI_REASON.REMOTE_USER_TERMINATED, 'peripheral');
@@ -183,13 +192,13 @@ export class SimAir {
 
   #establish(c: SimCentralHci, p: SimAirPeripheral): void {
     const handle = this.#nextHandle++;
-    const link: Link = { handle, central: c, peripheral: p, alive: true };
+    const link: Link = { handle, central: c, peripheral: p, peripheralAddress: p.address, alive: true };
     this.#links.set(handle, link);
     this.stats.connections++;
     this.schedule(() => {
       if (!link.alive) return;
       p.onConnect(handle, c.address);
-      c.emit('leConnComplete', 0, handle, 0, 'random', p.address, 24, 0, 500, 0);
+      c.emit('leConnComplete', 0, handle, 0, 'random', link.peripheralAddress, 24, 0, 500, 0);
     });
   }
 
@@ -203,7 +212,7 @@ export class SimAir {
       direction,
       handle,
       centralAddress: link.central.address,
-      peripheralAddress: link.peripheral.address,
+      peripheralAddress: link.peripheralAddress,
       cid,
       data: copy,
     });
@@ -253,7 +262,7 @@ export class SimAir {
     return [...this.#links.values()].map((l) => ({
       handle: l.handle,
       centralAddress: l.central.address,
-      peripheralAddress: l.peripheral.address,
+      peripheralAddress: l.peripheralAddress,
     }));
   }
 

@@ -20,6 +20,7 @@ import { NobleCentral, type NobleCentralOptions, type NobleLike } from '../noble
 import { requireOptional } from '../noble/optional-require.js';
 import { HCI_REASON, SimAir, SimCentralHci, type SimPacket, type SimPacketVerdict, type SimStats } from './air.js';
 import { SimBlenoPeripheral } from './peripheral.js';
+import { generateNonResolvablePrivateAddress } from '../bleno/address.js';
 
 export { HCI_REASON, SimAir, SimCentralHci, SimBlenoPeripheral };
 export type { SimPacket, SimPacketVerdict, SimStats };
@@ -74,9 +75,15 @@ export interface NobleSimRadio {
 type NobleBindingsCtor = { prototype: object };
 type GapCtor = new (hci: SimCentralHci) => object;
 
-function address(prefix: number, n: number): string {
-  const bytes = [prefix, 0x5b, 0xa1, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+/**
+ * A fresh non-resolvable private address from the CSPRNG for every simulated device, as a
+ * privacy-respecting stack would use: nothing on the simulated air is predictable from an
+ * earlier address (PROTOCOL.md §12 "Address").
+ */
+function freshAddress(used: Set<string>): string {
+  const a = generateNonResolvablePrivateAddress([...used]).text;
+  used.add(a);
+  return a;
 }
 
 /**
@@ -177,11 +184,10 @@ export function createNobleSimRadio(options: NobleSimOptions = {}): NobleSimRadi
   const cleanups: (() => void)[] = [];
   const centrals: NobleCentral[] = [];
   const peripherals: SimBlenoPeripheral[] = [];
-  let nCentral = 0;
-  let nPeripheral = 0;
+  const used = new Set<string>();
 
   const createCentral = (centralOptions: Omit<NobleCentralOptions, 'noble'> = options.central ?? {}): NobleCentral => {
-    const hci = new SimCentralHci(air, address(0xc0, ++nCentral), options.centralMaxMtu === 256 ? undefined : options.centralMaxMtu);
+    const hci = new SimCentralHci(air, freshAddress(used), options.centralMaxMtu === 256 ? undefined : options.centralMaxMtu);
     const noble = createSimNoble(hci, cleanups);
     const central = new NobleCentral({ ...centralOptions, noble });
     centrals.push(central);
@@ -193,7 +199,8 @@ export function createNobleSimRadio(options: NobleSimOptions = {}): NobleSimRadi
   };
   const createPeripheral = (): SimBlenoPeripheral => {
     const p = new SimBlenoPeripheral(air, {
-      address: address(0xf0, ++nPeripheral),
+      address: freshAddress(used),
+      newAddress: () => freshAddress(used),
       maxMtu: options.peripheralMaxMtu,
       maxConnections: options.maxConnections,
       indicationTimeoutMs: options.indicationTimeoutMs,

@@ -51,6 +51,8 @@ interface Connection {
 /** Options of {@link SimBlenoPeripheral}. */
 export interface SimBlenoPeripheralOptions {
   address: string;
+  /** Draws the next address for {@link SimBlenoPeripheral.rotateAddress} (the rig: a fresh NRPA from the CSPRNG). */
+  newAddress?: () => string;
   /** bleno's `maxMtu` (the largest ATT MTU the server accepts). Default 256 (bleno's default). */
   maxMtu?: number;
   /** Centrals connected at once. Default unlimited; 1 models real bleno. */
@@ -61,10 +63,11 @@ export interface SimBlenoPeripheralOptions {
 
 /** A {@link Peripheral} made of bleno's GATT server code on the simulated air. */
 export class SimBlenoPeripheral extends EventEmitter<PeripheralEvents> implements Peripheral, SimAirPeripheral {
-  /** The peripheral's (random) BLE address; noble's peripheral id is this without colons. */
-  readonly address: string;
+  /** The peripheral's (random) BLE address; noble's peripheral id is this without colons. Changes with {@link rotateAddress}. */
+  address: string;
   readonly #air: SimAir;
-  readonly #opts: Required<Omit<SimBlenoPeripheralOptions, 'address'>>;
+  readonly #newAddress: (() => string) | undefined;
+  readonly #opts: Required<Omit<SimBlenoPeripheralOptions, 'address' | 'newAddress'>>;
   readonly #classes: BlenoClasses;
   readonly #Gatt: new () => BlenoGattServer;
   readonly #connections = new Map<number, Connection>();
@@ -75,6 +78,7 @@ export class SimBlenoPeripheral extends EventEmitter<PeripheralEvents> implement
     super();
     this.#air = air;
     this.address = options.address;
+    this.#newAddress = options.newAddress;
     this.#opts = {
       maxMtu: options.maxMtu ?? 256,
       maxConnections: options.maxConnections ?? Number.POSITIVE_INFINITY,
@@ -99,6 +103,21 @@ export class SimBlenoPeripheral extends EventEmitter<PeripheralEvents> implement
   async stopAdvertising(): Promise<void> {
     this.#payload = undefined;
     this.#air.update();
+  }
+
+  /**
+   * Moves to a fresh random address (PROTOCOL.md §12 "Address"), as the bleno adapter does: the
+   * advertisement stops, and the new address goes on the air only with the service data of the
+   * next {@link advertise}, so it never carries the data of the old one. Live links are kept.
+   */
+  async rotateAddress(): Promise<string> {
+    if (this.#closed) throw new PlushlinkError('DISCONNECTED', 'the peripheral is closed');
+    if (!this.#newAddress) throw new PlushlinkError('TRANSPORT_UNAVAILABLE', 'this simulated peripheral has no address source');
+    const old = this.address;
+    this.#payload = undefined;
+    this.address = this.#newAddress();
+    this.#air.renamePeripheral(this, old);
+    return this.address;
   }
 
   /** Stops advertising and drops every central. */
