@@ -13,3 +13,5 @@ export * from './http-signature.js';
 export * from './relay-protocol.js';
 export * from './http-relay.js';
 export * from './delivery.js';
+export * from './inbox.js';
+export * from './inbox-files.js';
