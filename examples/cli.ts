@@ -15,6 +15,7 @@ import { registerAudioCommands } from './cli/cmd-audio.js';
 import { registerDemoCommand } from './cli/cmd-demo.js';
 import { registerMessageCommands } from './cli/cmd-messages.js';
 import { registerRelayCommands } from './cli/cmd-relay.js';
+import { registerFamilyCommands } from './cli/cmd-family.js';
 import { registerToyCommands } from './cli/cmd-toys.js';
 import { registerToySideCommands } from './cli/cmd-toy-side.js';
 
@@ -43,6 +44,7 @@ Errors print as one line "error CODE: message" on stderr; exit code 1 (2 for usa
   registerDemoCommand(program);
   registerMessageCommands(program);
   registerRelayCommands(program);
+  registerFamilyCommands(program);
   // every command: one-line errors, no usage dump
   const walk = (c: Command): void => {
     c.exitOverride();

@@ -35,6 +35,10 @@ export const defaults = {
   keystore: (): string => join(plushlinkHome(), 'keystore.json'),
   toyState: (): string => join(plushlinkHome(), 'sim-toy.json'),
   identity: (): string => join(plushlinkHome(), 'family-identity.json'),
+  family: (): string => join(plushlinkHome(), 'family.json'),
+  inbox: (): string => join(plushlinkHome(), 'inbox'),
+  /** The relay: `$PLUSHLINK_RELAY`, default a local `plushlink relay serve`. */
+  relay: (): string => process.env.PLUSHLINK_RELAY ?? 'http://127.0.0.1:8787',
   outbox: (): string => join(plushlinkHome(), 'outbox'),
   recordings: (): string => join(plushlinkHome(), 'recordings'),
 };
