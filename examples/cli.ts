@@ -16,6 +16,7 @@ import { registerDemoCommand } from './cli/cmd-demo.js';
 import { registerMessageCommands } from './cli/cmd-messages.js';
 import { registerRelayCommands } from './cli/cmd-relay.js';
 import { registerFamilyCommands } from './cli/cmd-family.js';
+import { registerInboxCommands } from './cli/cmd-inbox.js';
 import { registerToyCommands } from './cli/cmd-toys.js';
 import { registerToySideCommands } from './cli/cmd-toy-side.js';
 
@@ -45,6 +46,7 @@ Errors print as one line "error CODE: message" on stderr; exit code 1 (2 for usa
   registerMessageCommands(program);
   registerRelayCommands(program);
   registerFamilyCommands(program);
+  registerInboxCommands(program);
   // every command: one-line errors, no usage dump
   const walk = (c: Command): void => {
     c.exitOverride();
