@@ -188,6 +188,11 @@ export class FakeRelay {
     this.faults.push({ match, action });
   }
 
+  /** Drops every queued fault. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** Faults still queued. */
   get pendingFaults(): number {
     return this.faults.length;
