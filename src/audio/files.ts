@@ -10,6 +10,14 @@ import { PlushlinkError } from '../protocol/errors.js';
 import { decodeWav, encodeWav, type WavAudio } from './wav.js';
 import { OggOpusWriter, readOggOpus, writeOggOpus, type OggOpusFile, type OggOpusWriterOptions } from './ogg-opus.js';
 
+/** `cannot write PATH: reason` — the reason from the file system error, so it is never lost. */
+function writeError(path: string, e: unknown): PlushlinkError {
+  const code = (e as { code?: unknown } | null)?.code;
+  const why =
+    code === 'ENOENT' ? 'its folder does not exist' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on the device' : e instanceof Error ? e.message : String(e);
+  return new PlushlinkError('INTERNAL', `cannot write ${path}: ${why}`, typeof code === 'string' ? { errno: code } : undefined, { cause: e });
+}
+
 function tmpName(path: string): string {
   return `${path}.${toHex(randomBytes(6))}.partial`;
 }
@@ -99,7 +107,7 @@ export class OggOpusFileWriter {
       await rename(this.#tmp, this.path);
     } catch (e) {
       await rm(this.#tmp, { force: true });
-      throw e instanceof PlushlinkError ? e : new PlushlinkError('INTERNAL', `cannot write ${this.path}`, undefined, { cause: e });
+      throw e instanceof PlushlinkError ? e : writeError(this.path, e);
     }
   }
 
@@ -113,7 +121,7 @@ export class OggOpusFileWriter {
 
   #check(): void {
     if (this.#done) throw new PlushlinkError('BAD_AUDIO', 'OggOpusFileWriter already finished');
-    if (this.#error) throw new PlushlinkError('INTERNAL', `cannot write ${this.path}`, undefined, { cause: this.#error });
+    if (this.#error) throw writeError(this.path, this.#error);
   }
 
   #close(): Promise<void> {

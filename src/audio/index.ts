@@ -1,6 +1,7 @@
 /**
- * plushlink audio: Opus encode/decode with loss concealment, Ogg Opus and WAV containers, and the
- * microphone jitter buffer. Voice format: mono, 16 kHz, 20 ms frames (320 samples), 12–32 kbit/s.
+ * plushlink audio: Opus encode/decode with loss concealment, Ogg Opus and WAV containers, the
+ * input path that turns any WAV or Ogg Opus file into voice (input.ts), and the microphone
+ * jitter buffer. Voice format: mono, 16 kHz, 20 ms frames (320 samples), 12–32 kbit/s.
  */
 export {
   SAMPLE_RATE,
@@ -47,6 +48,21 @@ export {
 } from './ogg-opus.js';
 export { encodeWav, decodeWav, type WavAudio } from './wav.js';
 export { pcmToOggOpus, oggOpusToPcm } from './convert.js';
+export {
+  sniffAudio,
+  downmixToMono,
+  resampleMono,
+  toVoicePcm,
+  decodeAudioToVoicePcm,
+  voicePacketsFromAudio,
+  voiceMessageAudio,
+  MIN_INPUT_RATE,
+  MAX_INPUT_RATE,
+  type AudioContainer,
+  type PcmAudio,
+  type VoiceEncodeOptions,
+  type VoiceInput,
+} from './input.js';
 export { readWavFile, writeWavFile, readOggOpusFile, writeOggOpusFile, OggOpusFileWriter } from './files.js';
 export {
   JitterBuffer,

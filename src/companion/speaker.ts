@@ -9,8 +9,7 @@ import { EventEmitter } from 'eventemitter3';
 import { readFile } from 'node:fs/promises';
 import { OpusEncoder, FRAME_SAMPLES, DEFAULT_BITRATE } from '../audio/opus-codec.js';
 import { parseOpusPacket } from '../audio/opus-packet.js';
-import { readOggOpus } from '../audio/ogg-opus.js';
-import { decodeWav } from '../audio/wav.js';
+import { voicePacketsFromAudio } from '../audio/input.js';
 import { audioFrameJoinsBatch, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
 import { PlushlinkError } from '../protocol/errors.js';
 import { refusedRequest, type SpeakerStatus, type ToySession } from './session.js';
@@ -19,9 +18,9 @@ const FRAME_MS = 20;
 
 /** What `play` accepts. */
 export type SpeakerSource =
-  /** Ogg Opus file bytes. */
+  /** Ogg Opus or WAV file bytes (any rate, mono or stereo; see src/audio/input.ts). */
   | Uint8Array
-  /** A path to an Ogg Opus (.ogg/.opus) or WAV (16 kHz mono s16) file. */
+  /** A path to an Ogg Opus or WAV file (any rate, mono or stereo). */
   | string
   /** 20 ms Opus packets (mono voice). */
   | { packets: Iterable<Uint8Array> | AsyncIterable<Uint8Array> }
@@ -65,21 +64,10 @@ export interface SpeakerEvents {
 
 /** Normalises any source into 20 ms Opus packets. */
 export async function* opusPacketsOf(source: SpeakerSource): AsyncGenerator<Uint8Array> {
-  if (typeof source === 'string') {
-    const bytes = new Uint8Array(await readFile(source));
-    if (/\.wav$/i.test(source)) {
-      const wav = decodeWav(bytes);
-      if (wav.sampleRate !== 16000 || wav.channels !== 1) throw new PlushlinkError('BAD_AUDIO', `${source}: WAV must be 16 kHz mono (got ${wav.sampleRate} Hz, ${wav.channels} ch)`);
-      yield* opusPacketsOf({ pcm: wav.samples });
-      return;
-    }
-    yield* opusPacketsOf(bytes);
-    return;
-  }
-  if (source instanceof Uint8Array) {
-    const file = readOggOpus(source);
-    if (file.head.channels !== 1) throw new PlushlinkError('BAD_AUDIO', 'the speaker plays mono Ogg Opus only');
-    for (const p of file.packets) yield p;
+  if (typeof source === 'string' || source instanceof Uint8Array) {
+    // any WAV or Ogg Opus, checked whole before the first packet (src/audio/input.ts)
+    const bytes = typeof source === 'string' ? new Uint8Array(await readFile(source)) : source;
+    yield* (await voicePacketsFromAudio(bytes)).packets;
     return;
   }
   if ('packets' in source) {

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, basename } from 'node:path';
 import { utf8, fromUtf8 } from '../protocol/bytes.js';
 import { PlushlinkError } from '../protocol/errors.js';
+import { voiceMessageAudio } from '../audio/input.js';
 import { openVoiceMessage, peekMessageId, sealVoiceMessage, type OpenedVoiceMessage } from './envelope.js';
 import {
   familyPublicKey,
@@ -57,7 +58,7 @@ export async function loadOrCreateFamilyIdentity(path: string, name: string): Pr
 
 /** Options of {@link sealMessageFile} (`plushlink message seal`). */
 export interface SealMessageFileOptions {
-  /** Ogg Opus file to seal. */
+  /** Ogg Opus or WAV file to seal (WAV is encoded as voice; see `voiceMessageAudio`). */
   audioPath: string;
   /** Sender identity file. */
   identityPath: string;
@@ -76,7 +77,8 @@ export async function sealMessageFile(options: SealMessageFileOptions): Promise<
   }
   const from = await loadFamilyIdentity(options.identityPath);
   const to = options.recipients.map((r) => (typeof r === 'string' ? parseFamilyKeyCode(r) : familyPublicKey(r)));
-  const audio = new Uint8Array(await readFile(options.audioPath));
+  // WAV is encoded as voice; Ogg Opus is checked whole (src/audio/input.ts), before sealing
+  const audio = await voiceMessageAudio(new Uint8Array(await readFile(options.audioPath)));
   const sealed = sealVoiceMessage({ audio, from, to });
   let id = '';
   if (options.outboxDir !== undefined) {

@@ -21,7 +21,8 @@ describe('file-level helpers for the CLI', () => {
     const mia = generateFamilyIdentity('Mia');
     await saveFamilyIdentity(join(dir, 'mia.json'), mia);
     const audioPath = join(dir, 'hello.ogg');
-    writeFileSync(audioPath, 'OggS pretend opus');
+    const clip = readFileSync(join(__dirname, '../../fixtures/audio/toy-hello.opus'));
+    writeFileSync(audioPath, clip);
 
     const sealed = await sealMessageFile({
       audioPath,
@@ -45,12 +46,25 @@ describe('file-level helpers for the CLI', () => {
       trustedSenders: [familyKeyCode(grandma)],
     });
     expect(opened.trustedSender?.name).toBe('Grandma');
-    expect(readFileSync(join(dir, 'out', 'hello.ogg'), 'utf8')).toBe('OggS pretend opus');
+    expect(readFileSync(join(dir, 'out', 'hello.ogg')).equals(clip)).toBe(true); // sealed unchanged
     await expect(
       openMessageFile({ envelopePath: join(dir, 'hello.plvm'), identityPath: join(dir, 'mia.json'), trustedSenders: [familyKeyCode(mia)] }),
     ).rejects.toMatchObject({ code: 'UNTRUSTED_SENDER' });
     await expect(openMessageFile({ envelopePath: join(dir, 'hello.plvm'), identityPath: join(dir, 'grandma.json') })).rejects.toMatchObject({
       code: 'NOT_A_RECIPIENT',
     });
+  });
+
+  it('refuses audio that is not a valid WAV or Ogg Opus file before sealing anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plushlink-files-'));
+    await loadOrCreateFamilyIdentity(join(dir, 'me.json'), 'Me');
+    const mia = generateFamilyIdentity('Mia');
+    const seal = (audioPath: string): Promise<unknown> =>
+      sealMessageFile({ audioPath, identityPath: join(dir, 'me.json'), recipients: [familyKeyCode(mia)], outputPath: join(dir, 'x.plvm') });
+    writeFileSync(join(dir, 'pretend.ogg'), 'OggS pretend opus');
+    await expect(seal(join(dir, 'pretend.ogg'))).rejects.toMatchObject({ code: 'BAD_OGG' });
+    writeFileSync(join(dir, 'notes.txt'), 'hello');
+    await expect(seal(join(dir, 'notes.txt'))).rejects.toMatchObject({ code: 'BAD_AUDIO' });
+    expect(readdirSync(dir).filter((f) => f.endsWith('.plvm'))).toEqual([]);
   });
 });
