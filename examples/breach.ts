@@ -1,6 +1,7 @@
 /**
  * What a thief gets from a copy of the relay's SQLite database (docs/RELAY.md §8), examined the way
- * a thief would: every table and column, every stored envelope, and every byte of the file.
+ * a thief would: every table and column, every stored envelope, and every byte of the file (and of
+ * its WAL, when copied with it).
  *
  * - `envelopes`: the sealed envelopes in the copy, with the metadata a thief can read (sender key,
  *   recipient key ids, size, time).
@@ -54,7 +55,7 @@ function candidates(value: unknown, out: Map<string, Uint8Array>): void {
 }
 
 /** Examines a copy of a relay's SQLite database file (opened read-only). */
-export function examineStolenRelayDatabase(path: string, familySecrets: readonly FamilyIdentity[]): BreachReport {
+export function examineStolenRelayDatabase(path: string, familySecrets: readonly FamilyIdentity[], options: { extraFiles?: readonly string[] } = {}): BreachReport {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     const names = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
@@ -91,7 +92,7 @@ export function examineStolenRelayDatabase(path: string, familySecrets: readonly
     const receipts = names.includes('receipts') ? (db.prepare('SELECT count(*) AS n FROM receipts').get() as { n: number }).n : 0;
 
     // The raw file, as a thief's grep would see it (freed pages included).
-    const raw = readFileSync(path);
+    const raw = Buffer.concat([readFileSync(path), ...(options.extraFiles ?? []).map((f) => readFileSync(f))]);
     let secretsFound = 0;
     let secretsSearched = 0;
     for (const id of familySecrets) {
