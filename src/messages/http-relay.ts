@@ -91,7 +91,7 @@ export interface HttpRelayOptions {
    * for: the request fails with the relay's code and `detail.retryAfterMs`.
    */
   maxDelayMs?: number;
-  /** Time limit of one attempt, ms, on top of a long poll's wait (default 30 000; 0: none). */
+  /** Time limit of one attempt, ms, on top of a long poll's wait (default 60 000; 0: none). */
   timeoutMs?: number;
 }
 
@@ -284,7 +284,7 @@ export class HttpRelay extends EventEmitter<HttpRelayEvents> {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
     this.baseDelayMs = options.baseDelayMs ?? 500;
     this.maxDelayMs = options.maxDelayMs ?? 30_000;
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
   }
 
   /** The family directory as it is now. */
