@@ -9,7 +9,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { readOggOpus } from '../src/audio/ogg-opus.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { Companion } from '../src/companion/companion.js';
@@ -17,7 +16,6 @@ import { MemoryKeystore } from '../src/companion/keystore.js';
 import { generateX25519KeyPair } from '../src/protocol/crypto.js';
 import { formatSetupCode, formatSetupQr, generateSetupCode, toyKeyFingerprint } from '../src/protocol/setup-code.js';
 import { encodeWire } from '../src/protocol/wire.js';
-import { isPlushlinkError } from '../src/protocol/errors.js';
 import { ReferenceToy } from '../src/toy/reference-toy.js';
 import { MemoryToyStorage } from '../src/toy/storage.js';
 import { createAir, type InProcessTransport } from './transports.js';
@@ -201,6 +199,7 @@ export async function runDemo(opts: { transport?: InProcessTransport; outDir?: s
     // The owner lets a guest pair and a child holds the button: the window is open. The stranger guesses.
     await session.allowGuestPairing();
     toy.pressButton('hold');
+    await toy.flush(); // the toy moved to a new address with its new advertisement (air.toyId follows)
     for (const n of [1, 2]) {
       await attempt(`guess a setup code inside an open window (#${n})`, async (l) => {
         const hs = await import('../src/protocol/handshake.js');
@@ -224,31 +223,15 @@ export async function runDemo(opts: { transport?: InProcessTransport; outDir?: s
   }
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      json: { type: 'boolean', default: false },
-      out: { type: 'string', default: 'out' },
-      transport: { type: 'string', default: 'memory' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log('usage: npm run demo -- [--json] [--out DIR] [--transport memory|noble-sim]');
-    return;
-  }
-  const transport = values.transport as InProcessTransport;
-  if (transport !== 'memory' && transport !== 'noble-sim') throw new Error(`unknown transport ${transport} (memory|noble-sim)`);
-  const r = await runDemo({ transport, outDir: values.out, log: values.json ? undefined : (l) => console.log(l) });
-  if (values.json) console.log(JSON.stringify(r, null, 2));
+/**
+ * `npm run demo -- [options]` is `plushlink demo [options]`: one parser, so a bad transport or an
+ * unknown flag is a one-line usage error with exit code 2, as everywhere in the CLI.
+ */
+async function main(): Promise<number> {
+  const { main: cli } = await import('./cli.js');
+  return cli([process.argv[0] ?? 'node', 'plushlink', 'demo', ...process.argv.slice(2)]);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(isPlushlinkError(e) ? `plushlink demo failed: ${e.code}: ${e.message}` : e);
-      process.exit(1);
-    },
-  );
+  main().then((code) => process.stdout.write('', () => process.exit(code)));
 }

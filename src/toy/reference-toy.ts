@@ -55,6 +55,9 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
   private micRun = 0;
   private nextConn = 1;
   private persistChain: Promise<void> = Promise.resolve();
+  /** Advertising operations, one after the other (an address change and its new data never interleave with another). */
+  private advertChain: Promise<void> = Promise.resolve();
+  private stopped = false;
   private readonly onConnect = (link: PeripheralLink): void => this.attach(link);
 
   constructor(opts: ReferenceToyOptions) {
@@ -86,9 +89,10 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
     this.run(this.core.button(kind, this.clock()));
   }
 
-  /** Waits until every pending state write is on storage. */
+  /** Waits until every pending state write is on storage and every pending advertisement is on the air. */
   async flush(): Promise<void> {
     await this.persistChain;
+    await this.advertChain;
   }
 
   get persistentState(): ToyPersistentState {
@@ -99,11 +103,13 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.stopped = true;
     this.micRun++;
     this.opts.peripheral.off('connect', this.onConnect);
     for (const l of this.links.values()) l.disconnect();
     this.links.clear();
     await this.persistChain;
+    await this.advertChain;
     await this.opts.peripheral.close();
   }
 
@@ -152,11 +158,24 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
       case 'advertise': {
         const p = this.opts.peripheral;
         // ToyCore marks every advertisement whose data changed (a new slot's tag, a flag, a key):
-        // the address changes with it, so nothing stays stable on the air.
-        const rotate = a.newAddress === true && this.opts.rotateAddress !== false && p.rotateAddress;
-        void Promise.resolve(rotate ? p.rotateAddress!() : '')
-          .then(() => p.advertise(a.serviceData))
-          .catch((e: Error) => this.emit('error', e));
+        // the address changes with it, so nothing stays stable on the air. The three steps run
+        // in order and never interleave with another advertisement: advertising stops first (so
+        // the old address never carries the new data, whatever the adapter's rotateAddress does
+        // with a running advertisement), the address changes, and only then does the new data
+        // go on the air, from the new address (PROTOCOL.md §12 "Address").
+        const rotate = a.newAddress === true && this.opts.rotateAddress !== false && p.rotateAddress !== undefined;
+        const data = a.serviceData;
+        this.advertChain = this.advertChain
+          .then(async () => {
+            if (this.stopped) return;
+            if (rotate) {
+              await p.stopAdvertising();
+              await p.rotateAddress!();
+            }
+            if (this.stopped) return;
+            await p.advertise(data);
+          })
+          .catch((e: Error) => void this.emit('error', e));
         return;
       }
       case 'persist': {

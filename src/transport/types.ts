@@ -123,9 +123,13 @@ export interface Peripheral extends EventEmitter<PeripheralEvents> {
   /** Stops advertising. */
   stopAdvertising(): Promise<void>;
   /**
-   * Optional: moves to a fresh random BLE address (privacy; the toy calls it when its
-   * advertising tag rotates so that no stable field stays on the air). Live links are kept.
-   * Adapters whose controller rotates addresses itself (BlueZ with `btmgmt privacy on`) omit it.
+   * Optional: moves to a fresh random BLE address drawn from a CSPRNG (privacy; the toy calls it
+   * whenever its advertised service data changes, so that no stable field stays on the air).
+   * Contract (PROTOCOL.md §12 "Address"): advertising stops with the old address, and the new
+   * address goes on the air only with the service data of the next {@link advertise} — the new
+   * address never carries the old data, nor the old address the new data. Live links are kept.
+   * The reference toy also stops advertising itself before calling it, and never advertises
+   * while a rotation is in progress.
    */
   rotateAddress?(): string | Promise<string>;
   /** Stops advertising and disconnects every link. */

@@ -331,11 +331,13 @@ async function familyOnRadio(label: string, guestNames: string[], rigOpts: Param
   const owner = await member(rig, 'owner', T0);
   rig.toy.pressButton('hold');
   // a toy that rotates its address moves when its window opens: pair at the current address (an app finds it by scanning)
+  await rig.toy.flush();
   const os = await owner.app.pair(rig.peripheral.id, rig.qr, { name: 'Bunny' });
   const guests: (Member2 & { session: Awaited<ReturnType<Companion['pair']>> })[] = [];
   for (const n of guestNames) {
     await os.allowGuestPairing();
     rig.toy.pressButton('hold');
+    await rig.toy.flush();
     const g = await member(rig, n, T0);
     const session = await g.app.pair(rig.peripheral.id, rig.qr, { name: 'Bunny' });
     expect(session.hello.role).toBe('guest');

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { Module, createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   generateNonResolvablePrivateAddress,
   isNonResolvablePrivateAddress,
@@ -23,6 +23,7 @@ import {
 import { buildAdvertisingPayload } from '../../src/transport/bleno/advertising.js';
 import { BlenoPeripheral, type BlenoLike } from '../../src/transport/bleno/peripheral.js';
 import type { PeripheralLink } from '../../src/transport/types.js';
+import { expectAddressMovesWithData, rotations } from '../helpers/address-rotation.js';
 
 const req = createRequire(import.meta.url);
 const blenoLib = join(dirname(req.resolve('@abandonware/bleno/package.json')), 'lib');
@@ -380,7 +381,7 @@ describe.skipIf(process.platform !== 'linux')('BlenoPeripheral address rotation 
     expect(ctrl.statuses.filter(([, s]) => s !== 0)).toEqual([]);
   });
 
-  it('a connected central keeps its link; the new address is applied when bleno restarts advertising after it leaves', async () => {
+  it('a connected central keeps its link; when it leaves, bleno does not restart advertising on the new address with the old data, but waits for the new data', async () => {
     const { p, ctrl, links } = await toyOnRealBleno();
     await p.advertise(tag(1));
     const before = p.address!;
@@ -400,10 +401,40 @@ describe.skipIf(process.platform !== 'linux')('BlenoPeripheral address rotation 
     ctrl.disconnectCentral();
     await settle();
     expect(link.connected).toBe(false);
-    // bleno's restartAdvertising → setAdvertiseEnable(true), with the pending address applied first
-    expect(ctrl.commandsSince(mark)).toEqual([ENABLE_OFF, setRandom(next), params(1), ENABLE_ON]);
-    expect(ctrl.air.at(-1)).toEqual({ address: next, type: 'random', data: advHex(tag(1)) });
+    // bleno's restartAdvertising (setAdvertiseEnable(true)) is held back: nothing goes on the air
+    expect(ctrl.commandsSince(mark)).toEqual([]);
+    expect(ctrl.advertising).toBe(false);
+    expect(ctrl.air.at(-1)).toEqual({ address: before, type: 'random', data: advHex(tag(1)) });
+
+    await p.advertise(tag(2));
+    await settle();
+    const cmds = ctrl.commandsSince(mark);
+    expect(cmds.slice(0, 3)).toEqual([ENABLE_OFF, setRandom(next), params(1)]);
+    expect(cmds).toContain(ENABLE_ON);
+    expect(ctrl.air.at(-1)).toEqual({ address: next, type: 'random', data: advHex(tag(2)) });
+    expect(ctrl.air.filter((a) => a.address === next).map((a) => a.data)).toEqual([advHex(tag(2))]);
     expect(ctrl.statuses.filter(([, s]) => s !== 0)).toEqual([]);
+  });
+
+  it('the reference toy over real bleno: every advertising start and data change links no two addresses (unowned and owned toy)', async () => {
+    const unowned = await toyOnRealBleno();
+    const owned = await toyOnRealBleno();
+    // The toy's ticks and the fake controller's events run on fake timers: no step depends on speed.
+    vi.useFakeTimers();
+    try {
+      const step = () => vi.advanceTimersByTimeAsync(50);
+      await rotations(unowned.p, step, false);
+      await rotations(owned.p, step, true);
+    } finally {
+      vi.useRealTimers();
+    }
+    let addresses = 0;
+    for (const { ctrl } of [unowned, owned]) {
+      addresses += expectAddressMovesWithData(ctrl.air.map((a) => ({ address: a.address, data: a.data })));
+      expect(ctrl.air.some((a) => a.address === PUBLIC_ADDRESS)).toBe(false);
+      expect(ctrl.statuses.filter(([, s]) => s !== 0)).toEqual([]);
+    }
+    expect(addresses).toBeGreaterThanOrEqual(2 * 12 + 4 * 2 + 1);
   });
 
   it('a rotation during a connection takes effect at the next advertise() (the new tag), the link is kept', async () => {

@@ -110,7 +110,13 @@ describe('MemoryRadio: advertising and scanning', () => {
     const oldId = p.id;
     const newId = p.rotateAddress();
     expect(newId).not.toBe(oldId);
-    expect((await it.next()).value?.id).toBe(newId);
+    // the new address is silent until the next advertise(), which brings the new data with it
+    expect(p.advertising).toBe(false);
+    await expectCode(central.connect(newId), 'NOT_FOUND');
+    await p.advertise(new Uint8Array([2]));
+    const ad = (await it.next()).value;
+    expect(ad?.id).toBe(newId);
+    expect([...ad!.serviceData]).toEqual([2]);
     await expectCode(central.connect(oldId), 'NOT_FOUND');
     await p.stopAdvertising();
     await expectCode(central.connect(newId), 'NOT_FOUND');

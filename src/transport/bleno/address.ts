@@ -148,6 +148,11 @@ export function findBlenoHci(bleno: unknown): { hci: BlenoHciLike } | { reason: 
 export interface HciAddressPrivacyHooks {
   /** The controller refused one of the address commands (status = HCI error code). */
   onCommandFailed?: (opcode: number, status: number) => void;
+  /**
+   * True while advertising must stay off: an address change waits for its new service data.
+   * bleno's own enable (its restart when a central leaves) is then not sent to the controller.
+   */
+  holdAdvertising?: () => boolean;
 }
 
 /**
@@ -180,8 +185,11 @@ export class HciAddressPrivacy {
    *   may have been reset) and the parameters with own-address type random instead, so bleno can
    *   never silently fall back to the public address.
    * - `setAdvertiseEnable`: bleno enables advertising by itself when a central disconnects
-   *   (`restartAdvertising`). A rotation requested while a central was connected is pending; the
-   *   patched method applies it (disable, random address, parameters) before that enable.
+   *   (`restartAdvertising`), with the data it last had. While an address change waits for its new
+   *   service data (`holdAdvertising`) that enable is not sent at all: the new address must never
+   *   go on the air with the old data. Otherwise a rotation requested while a central was
+   *   connected is pending, and the patched method applies it (disable, random address,
+   *   parameters) before the enable.
    * - `processCmdCompleteEvent`: watches the controller's status for the address commands
    *   (bleno ignores Command Complete for 0x2005) and reports failures; keeps `hci.address` on the
    *   random address when bleno re-reads the public one.
@@ -278,6 +286,10 @@ export class HciAddressPrivacy {
     });
     // PATCH (bleno 0.6 internals): bleno restarts advertising by itself after a disconnection.
     this.#patch('setAdvertiseEnable', (original) => (enabled: boolean) => {
+      if (enabled && this.#hooks.holdAdvertising?.()) {
+        debug('advertising stays off until the new address has its new service data');
+        return;
+      }
       if (enabled && this.#pending) this.apply({ disableFirst: true });
       original(enabled);
     });

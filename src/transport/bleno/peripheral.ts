@@ -96,6 +96,8 @@ export class BlenoPeripheral extends EventEmitter<PeripheralEvents> implements P
   #addressRotation: BlenoAddressRotation = 'public';
   /** advertise / stopAdvertising / rotateAddress run one after the other (HCI command order). */
   #queue: Promise<unknown> = Promise.resolve();
+  /** Set by a rotation, cleared by the next {@link advertise}: until then nothing goes on the air. */
+  #awaitingData = false;
 
   constructor(options: BlenoPeripheralOptions = {}) {
     super();
@@ -132,6 +134,7 @@ export class BlenoPeripheral extends EventEmitter<PeripheralEvents> implements P
         await this.#stopForAddressChange(bleno);
         this.#privacy.apply({ disableFirst: false });
       }
+      this.#awaitingData = false;
       await this.#call('advertisingStart', (cb) => bleno.startAdvertisingWithEIRData(advertisement, scanResponse, cb));
     });
   }
@@ -154,8 +157,8 @@ export class BlenoPeripheral extends EventEmitter<PeripheralEvents> implements P
    * the new slot's tag — so the new address never goes on the air with the old tag.
    *
    * With a central connected the connection is kept untouched and the new address is pending: it
-   * takes effect at the next advertising start, either the next {@link advertise} or bleno's own
-   * restart when the central leaves.
+   * takes effect with the next {@link advertise}. bleno's own restart when the central leaves is
+   * held back until then, so the new address never goes on the air with the old data.
    *
    * Never rejects: where bleno's internals are not as expected it resolves with bleno's address
    * (`''` when unknown) and {@link addressRotation} says `unsupported`.
@@ -172,6 +175,7 @@ export class BlenoPeripheral extends EventEmitter<PeripheralEvents> implements P
       const privacy = this.#privacy;
       if (!privacy) return blenoAddress(bleno);
       const next = privacy.prepare();
+      this.#awaitingData = true;
       this.#addressRotation = 'random'; // until the controller refuses a command of this rotation
       if (this.#link?.connected) {
         debug('rotateAddress: a central is connected; %s takes effect at the next advertising start', next);
@@ -223,6 +227,7 @@ export class BlenoPeripheral extends EventEmitter<PeripheralEvents> implements P
         onCommandFailed: () => {
           this.#addressRotation = 'failed';
         },
+        holdAdvertising: () => this.#awaitingData,
       });
     } catch (e) {
       debug('address rotation unsupported: %s', (e as Error).message);

@@ -11,6 +11,7 @@ export {
   type MemoryCentralOptions,
   type MemoryPeripheralOptions,
   type MemoryRadioEvents,
+  type AdvertisingEvent,
   type LinkStats,
   type LinkDirection,
   type DisconnectAfterSpec,

@@ -209,6 +209,23 @@ export interface PduTrace {
 export interface MemoryRadioEvents {
   /** Every application PDU that reached the receiving radio. */
   pdu: (trace: PduTrace) => void;
+  /**
+   * What a peripheral puts on the air changed: it started advertising, replaced its service data,
+   * stopped (`serviceData` undefined), or moved to a new address (which stops it until its next
+   * `advertise`). Every advertisement a scanner can ever report is one of these states, so a test
+   * that checks them all checks every advertising event.
+   */
+  advertising: (event: AdvertisingEvent) => void;
+}
+
+/** One state of a peripheral's advertising (see {@link MemoryRadioEvents.advertising}). */
+export interface AdvertisingEvent {
+  /** The peripheral's address at that moment. */
+  address: string;
+  /** The service data on the air, or undefined when the peripheral does not advertise. */
+  serviceData: Uint8Array | undefined;
+  /** Simulated radio time (ms). */
+  at: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1286,11 +1303,17 @@ export class MemoryPeripheral extends EventEmitter<PeripheralEvents> implements 
   }
 
   /**
-   * Switches to a new random address (BLE privacy). Existing links are unaffected; scanners
-   * report the peripheral under the new id from now on. Returns the new id.
+   * Switches to a new random address (BLE privacy; PROTOCOL.md §12 "Address"). Advertising stops
+   * with the old address, and the new one goes on the air only with the service data of the next
+   * {@link advertise}: the new address never carries the old data, nor the old address new data.
+   * Existing links are unaffected. Returns the new id.
    */
   rotateAddress(): string {
     const old = this.#id;
+    if (this._advertising) {
+      this._advertising = false;
+      this.#radio._announce(this);
+    }
     this.#id = this.#radio._newAddress();
     this.#radio._rename(this, old);
     return this.#id;
@@ -1463,6 +1486,7 @@ export class MemoryRadio extends EventEmitter<MemoryRadioEvents> {
   }
   /** @internal */
   _announce(p: MemoryPeripheral): void {
+    emitSafely(() => this.emit('advertising', { address: p.id, serviceData: p._advertising ? p._serviceData.slice() : undefined, at: this.now() }));
     for (const c of this.#centrals) for (const s of c._scans) s.push(p);
   }
   /** @internal */
@@ -1470,7 +1494,7 @@ export class MemoryRadio extends EventEmitter<MemoryRadioEvents> {
     this.#peripherals.delete(oldId);
     this.#peripherals.set(p.id, p);
     for (const c of this.#centrals) for (const s of c._scans) s.forget(oldId);
-    if (p._advertising) this._announce(p);
+    this._announce(p);
   }
   /** @internal */
   _adopt(conn: Connection): void {

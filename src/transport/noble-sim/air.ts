@@ -63,6 +63,17 @@ interface Link {
   alive: boolean;
 }
 
+/**
+ * One advertising event of a simulated peripheral: its address and the advertising PDU it sends
+ * (undefined: it stopped advertising). Reported at every advertising interval while scanning,
+ * and at once whenever a peripheral's advertising changes, so every state a scanner could see is
+ * reported.
+ */
+export interface SimAdvertisingEvent {
+  address: string;
+  advertisement: Buffer | undefined;
+}
+
 /** Options of {@link SimAir}. */
 export interface SimAirOptions {
   latencyMs?: number;
@@ -84,6 +95,8 @@ export class SimAir {
     disconnections: 0,
   };
   onPacket: ((packet: SimPacket) => SimPacketVerdict | void) | undefined;
+  /** Sees every advertising event (see {@link SimAdvertisingEvent}); may be replaced at any time. */
+  onAdvertising: ((event: SimAdvertisingEvent) => void) | undefined;
   readonly #peripherals = new Map<string, SimAirPeripheral>();
   readonly #centrals = new Set<SimCentralHci>();
   readonly #links = new Map<number, Link>();
@@ -131,12 +144,19 @@ export class SimAir {
   renamePeripheral(p: SimAirPeripheral, oldAddress: string): void {
     if (this.#peripherals.get(oldAddress) === p) this.#peripherals.delete(oldAddress);
     this.#peripherals.set(p.address, p);
-    this.update();
+    this.advertisingChanged(p);
   }
 
   removePeripheral(p: SimAirPeripheral): void {
     this.#peripherals.delete(p.address);
     for (const l of [...this.#links.values()]) if (l.peripheral === p) this.disconnect(l.handle, HCI_REASON.REMOTE_USER_TERMINATED, 'peripheral');
+  }
+
+  /** A peripheral's advertising changed (new data, stopped, new address): reported as an advertising event at once. */
+  advertisingChanged(p: SimAirPeripheral): void {
+    if (this.#closed) return;
+    this.onAdvertising?.({ address: p.address, advertisement: p.advertising()?.advertisement });
+    this.update();
   }
 
   /** Called when scanning or advertising changed: runs the advertising ticker only when useful. */
@@ -166,6 +186,7 @@ export class SimAir {
           this.#establish(c, p);
         }
       }
+      this.onAdvertising?.({ address: p.address, advertisement: adv.advertisement });
       for (const c of this.#centrals) {
         if (!c.scanning) continue;
         c.emit('leAdvertisingReport', 0, 0x00, p.address, 'random', Buffer.from(adv.advertisement), this.rssi);

@@ -18,12 +18,12 @@ import { EventEmitter as NodeEventEmitter } from 'node:events';
 import Module, { createRequire } from 'node:module';
 import { NobleCentral, type NobleCentralOptions, type NobleLike } from '../noble/central.js';
 import { requireOptional } from '../noble/optional-require.js';
-import { HCI_REASON, SimAir, SimCentralHci, type SimPacket, type SimPacketVerdict, type SimStats } from './air.js';
+import { HCI_REASON, SimAir, SimCentralHci, type SimAdvertisingEvent, type SimPacket, type SimPacketVerdict, type SimStats } from './air.js';
 import { SimBlenoPeripheral } from './peripheral.js';
 import { generateNonResolvablePrivateAddress } from '../bleno/address.js';
 
 export { HCI_REASON, SimAir, SimCentralHci, SimBlenoPeripheral };
-export type { SimPacket, SimPacketVerdict, SimStats };
+export type { SimAdvertisingEvent, SimPacket, SimPacketVerdict, SimStats };
 
 /** Options of {@link createNobleSimRadio}. */
 export interface NobleSimOptions {

@@ -97,12 +97,12 @@ export class SimBlenoPeripheral extends EventEmitter<PeripheralEvents> implement
   async advertise(serviceData: Uint8Array): Promise<void> {
     if (this.#closed) throw new PlushlinkError('DISCONNECTED', 'the peripheral is closed');
     this.#payload = buildAdvertisingPayload(serviceData);
-    this.#air.update();
+    this.#air.advertisingChanged(this);
   }
 
   async stopAdvertising(): Promise<void> {
     this.#payload = undefined;
-    this.#air.update();
+    this.#air.advertisingChanged(this);
   }
 
   /**
@@ -114,7 +114,10 @@ export class SimBlenoPeripheral extends EventEmitter<PeripheralEvents> implement
     if (this.#closed) throw new PlushlinkError('DISCONNECTED', 'the peripheral is closed');
     if (!this.#newAddress) throw new PlushlinkError('TRANSPORT_UNAVAILABLE', 'this simulated peripheral has no address source');
     const old = this.address;
-    this.#payload = undefined;
+    if (this.#payload) {
+      this.#payload = undefined;
+      this.#air.advertisingChanged(this);
+    }
     this.address = this.#newAddress();
     this.#air.renamePeripheral(this, old);
     return this.address;
@@ -157,6 +160,7 @@ export class SimBlenoPeripheral extends EventEmitter<PeripheralEvents> implement
     withNeutralDeviceName(this.#opts.deviceName, () => gatt.setServices([service]));
     gatt.setAclStream(acl);
     this.#connections.set(handle, { acl, gatt, link });
+    if (this.#connections.size >= this.#opts.maxConnections) this.#air.advertisingChanged(this); // a full peripheral stops advertising
     this.emit('connect', link);
   }
 
@@ -173,6 +177,6 @@ export class SimBlenoPeripheral extends EventEmitter<PeripheralEvents> implement
     c.acl.push(null, null); // bleno's GATT server unsubscribes everything on end
     c.gatt.removeAllListeners();
     c.link.handleDisconnected(reason === HCI_REASON.SUPERVISION_TIMEOUT ? 'supervision-timeout' : reason === HCI_REASON.LOCAL_HOST_TERMINATED ? 'local' : 'remote');
-    this.#air.update();
+    this.#air.advertisingChanged(this);
   }
 }
