@@ -1,7 +1,7 @@
 /**
  * The `plushlink` command line (bin/plushlink.js runs {@link main}). Commands live in
  * `examples/cli/`: toys (scan, pair, toys, forget), audio (record, play), the toy side
- * (simulate-toy, label), demo, and messages (message, outbox, forget-all).
+ * (simulate-toy, label), demo, doctor, and messages (message, outbox, forget-all).
  *
  * Errors print as one line `error CODE: message` on stderr (CODE is the PlushlinkError code,
  * `USAGE` for command-line mistakes) with exit code 1 (2 for usage, 130 when interrupted).
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { EXIT, TRANSPORTS, UsageError, formatError, log } from './cli/common.js';
 import { registerAudioCommands } from './cli/cmd-audio.js';
 import { registerDemoCommand } from './cli/cmd-demo.js';
+import { registerDoctorCommand } from './cli/cmd-doctor.js';
 import { registerMessageCommands } from './cli/cmd-messages.js';
 import { registerRelayCommands } from './cli/cmd-relay.js';
 import { registerFamilyCommands } from './cli/cmd-family.js';
@@ -43,6 +44,7 @@ Errors print as one line "error CODE: message" on stderr; exit code 1 (2 for usa
   registerAudioCommands(program);
   registerToySideCommands(program);
   registerDemoCommand(program);
+  registerDoctorCommand(program);
   registerMessageCommands(program);
   registerRelayCommands(program);
   registerFamilyCommands(program);

@@ -1,18 +1,46 @@
 /** `plushlink record` and `plushlink play`: the toy's microphone and speaker. */
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { decodeWav, readOggOpus } from '../../src/index.js';
-import { bar, out, outJson, positiveNumber, type GlobalOptions } from './common.js';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { PlushlinkError, voicePacketsFromAudio, type VoiceInput } from '../../src/index.js';
+import { bar, out, outJson, positiveNumber, UsageError, type GlobalOptions } from './common.js';
 import { SIM_TRANSPORT_HELP, withToySession } from './context.js';
 
-/** How many 20 ms frames a file holds (for the progress bar). */
-async function frameCount(path: string): Promise<number | undefined> {
+/**
+ * Reads and converts the file to play before the radio is touched: a file that is not a whole,
+ * valid WAV or Ogg Opus fails here with its typed error (src/audio/input.ts).
+ */
+async function loadForSpeaker(path: string): Promise<VoiceInput> {
+  let bytes: Uint8Array;
   try {
-    const bytes = new Uint8Array(await readFile(path));
-    if (/\.wav$/i.test(path)) return Math.ceil(decodeWav(bytes).samples.length / 320);
-    return readOggOpus(bytes).packets.length;
-  } catch {
-    return undefined; // play() reports the real error
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOENT') throw new PlushlinkError('NOT_FOUND', `no audio file at ${path}`);
+    if (code === 'EISDIR') throw new PlushlinkError('BAD_AUDIO', `${path} is a folder, not an audio file`);
+    throw e;
+  }
+  try {
+    return await voicePacketsFromAudio(bytes);
+  } catch (e) {
+    if (e instanceof PlushlinkError) throw new PlushlinkError(e.code, `${path}: ${e.message}`, e.detail, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Where `record` writes: the folder is created when missing; a path that is a folder, or a folder
+ * that cannot be made, is a clear error before the radio is touched.
+ */
+async function prepareOutput(path: string, what: string): Promise<void> {
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isDirectory()) throw new UsageError(`${what} ${path} is a folder: give a file name`);
+  const dir = dirname(resolve(path));
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'error';
+    throw new PlushlinkError('INTERNAL', `cannot create the folder ${dir} for ${path} (${code}: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'a file of that name is in the way' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (e as Error).message})`, undefined, { cause: e });
   }
 }
 
@@ -21,7 +49,7 @@ export function registerAudioCommands(program: Command): void {
     .command('record')
     .description("record the toy's microphone to an Ogg Opus file (and optionally a WAV file)")
     .argument('<toy>', "the toy's name or id (see `toys`)")
-    .argument('<file.ogg>', 'the Ogg Opus file to write')
+    .argument('<file.ogg>', 'the Ogg Opus file to write (its folder is created when missing)')
     .option('--seconds <n>', 'stop after this long (default: until Ctrl-C or the toy stops)', positiveNumber('--seconds'))
     .option('--wav <file.wav>', 'also write 16 kHz mono WAV (lost frames concealed)')
     .option('--json', 'print the result as JSON')
@@ -33,6 +61,8 @@ plays a bundled clip of a child's voice.
 ${SIM_TRANSPORT_HELP}`)
     .action(async (toy: string, file: string, o: { seconds?: number; wav?: string; json?: boolean; timeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
+      await prepareOutput(file, 'the recording');
+      if (o.wav) await prepareOutput(o.wav, '--wav');
       await withToySession(g, toy, o.timeout, async (session, signal, progress) => {
         const mic = await session.microphone.start({ signal });
         let frames = 0;
@@ -53,26 +83,29 @@ ${SIM_TRANSPORT_HELP}`)
 
   program
     .command('play')
-    .description("play an Ogg Opus (mono) or WAV (16 kHz mono 16-bit) file on the toy's speaker")
+    .description("play a WAV or Ogg Opus file (any rate, mono or stereo) on the toy's speaker")
     .argument('<toy>', "the toy's name or id (see `toys`)")
-    .argument('<file>', 'file.ogg / file.opus (Ogg Opus) or file.wav')
+    .argument('<file>', 'a WAV (8–32-bit integer or float PCM, 8–192 kHz, any channels) or Ogg Opus (mono or stereo) file')
     .option('--json', 'print the result as JSON')
     .option('--timeout <seconds>', 'give up finding and connecting to the toy after this long', positiveNumber('--timeout'), 30)
     .addHelpText('after', `
-Frames are batched into encrypted records and paced by the toy's buffer reports; the command
+The file is read and checked whole before the toy is contacted. Stereo is mixed to mono and
+any rate is converted to the toy's 16 kHz voice (libsamplerate); a mono Ogg Opus file of 20 ms
+frames is sent as it is, anything else is encoded as 16 kbit/s voice. Frames are batched into encrypted records and paced by the toy's buffer reports; the command
 returns when the toy has played the last frame. Ctrl-C stops playback on the toy.
 ${SIM_TRANSPORT_HELP}`)
     .action(async (toy: string, file: string, o: { json?: boolean; timeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
-      const total = await frameCount(file);
+      const input = await loadForSpeaker(file);
+      const total = input.packets.length;
       await withToySession(g, toy, o.timeout, async (session, signal, progress) => {
         session.speaker.on('progress', (p) => {
           const s = (p.framesPlayed * 20) / 1000;
           progress.update(`playing ${total ? bar(p.framesPlayed / total) + ' ' : ''}${s.toFixed(1)} s played, ${p.estimatedBufferMs} ms buffered`);
         });
-        const r = await session.speaker.play(file, { signal });
+        const r = await session.speaker.play({ packets: input.packets }, { signal });
         progress.done();
-        const result = { toy: session.toy.name, file, framesSent: r.framesSent, framesPlayed: r.framesPlayed, records: r.records, underruns: r.underruns, overruns: r.overruns, seconds: r.durationMs / 1000 };
+        const result = { toy: session.toy.name, file, source: { container: input.container, sampleRate: input.sourceRate, channels: input.sourceChannels, reencoded: !input.passedThrough }, framesSent: r.framesSent, framesPlayed: r.framesPlayed, records: r.records, underruns: r.underruns, overruns: r.overruns, seconds: r.durationMs / 1000 };
         if (o.json) outJson(result);
         else out(`played ${r.framesPlayed}/${r.framesSent} frames on "${result.toy}" in ${r.records} records, ${r.underruns} underruns, ${r.overruns} overruns (${result.seconds.toFixed(1)} s)`);
       });

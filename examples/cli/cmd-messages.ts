@@ -52,8 +52,8 @@ fingerprints on both screens.`);
 
   message
     .command('seal')
-    .description('encrypt an Ogg Opus file for one or more family members and sign it')
-    .argument('<audio>', 'the Ogg Opus file to seal')
+    .description('encrypt a voice recording for one or more family members and sign it')
+    .argument('<audio>', 'an Ogg Opus file (sealed as it is, after checking every page and packet) or a WAV file (any rate, mono or stereo; encoded as 16 kHz mono voice)')
     .requiredOption('--to <code>', "a recipient's family key code (PLFK:...); repeat for several", collect)
     .option('--identity <file>', "the sender's identity file", defaults.identity())
     .option('--out <file>', 'write the sealed envelope here')

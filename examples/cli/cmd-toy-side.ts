@@ -1,6 +1,7 @@
 /** `plushlink simulate-toy` and `plushlink label`: the toy's side. */
 import type { Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BlenoPeripheral, isPlushlinkError, type Peripheral, type ToyLogEvent } from '../../src/index.js';
 import { createAir, type Air } from '../transports.js';
@@ -19,7 +20,8 @@ export function registerToySideCommands(program: Command): void {
     .addHelpText('after', `
 Keys (type, then Enter):  b  hold the button (opens the pairing window)
                           r  factory reset (erases every pairing)
-                          q  quit (or Ctrl-C)
+                          q  quit (or Ctrl-C, SIGTERM)
+Without a terminal (stdin at end of file, as under systemd or nohup) the toy runs until a signal.
 
 On a dongle, bleno needs the raw-HCI capabilities and bluetoothd off the adapter; pick the
 adapter with BLENO_HCI_DEVICE_ID (see docs/HARDWARE.md). bleno serves one central at a time.
@@ -89,12 +91,20 @@ from --toy-state FILE, which may be the same file as --state here.`)
         else if (k === 'q') quit();
         else if (k) note(`unknown key "${k}" (b, r, q)`);
       });
+      // stdin at end of file (systemd, nohup, CI, `< /dev/null`): the keys are gone, the toy runs
+      // on until a signal. The in-process radio holds no handle of its own, so this timer keeps
+      // Node from ending the command (exit 13) while it waits.
+      const keepAlive = setInterval(() => undefined, 1 << 30);
+      rl.on('close', () => {
+        if (!o.json) note('stdin closed: keys are off; the toy runs until Ctrl-C or SIGTERM');
+      });
       const onSignal = (): void => quit();
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
         await Promise.race([quitting, failed]);
       } finally {
+        clearInterval(keepAlive);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         rl.close();
@@ -107,29 +117,40 @@ from --toy-state FILE, which may be the same file as --state here.`)
   program
     .command('label')
     .description("print a toy's setup code as a QR code in the terminal and write a printable SVG label")
-    .option('--state <file>', 'the toy\'s identity file (as for simulate-toy; created when missing). Without it a fresh, unsaved identity is generated')
-    .option('--svg <file>', 'where to write the SVG label', 'plushlink-label.svg')
+    .option('--state <file>', "the toy's identity file, created when missing (the same default as simulate-toy and --toy-state)", defaults.toyState())
+    .option('--fresh', 'print the label of a new, throwaway identity that is NOT saved (ignores --state)')
+    .option('--svg <file>', 'where to write the SVG label (default: beside the identity file, FILE.label.svg; with --fresh none unless given)')
     .option('--no-qr', 'do not draw the QR code in the terminal')
-    .option('--json', 'print the label as JSON (code, qr, fingerprint, svg)')
-    .action(async (o: { state?: string; svg: string; qr: boolean; json?: boolean }) => {
+    .option('--json', 'print the label as JSON (code, qr, fingerprint, state, svg)')
+    .addHelpText('after', `
+Without options this is the label of the simulated toy that \`simulate-toy\` and the companion
+commands with --transport memory|noble-sim use ($PLUSHLINK_HOME/sim-toy.json). Every run says
+which identity file it read or created and where the SVG went.`)
+    .action(async (o: { state: string; fresh?: boolean; svg?: string; qr: boolean; json?: boolean }) => {
       let lbl: ToyLabel;
-      if (o.state) {
+      let identity: string;
+      if (o.fresh) {
+        lbl = freshToyIdentity().label;
+        identity = 'a fresh identity, NOT saved (--fresh)';
+      } else {
         const r = await loadOrCreateToyIdentity(o.state);
         lbl = r.toy.label;
-        if (r.created) note(`created a new toy identity in ${o.state}`);
-      } else {
-        lbl = freshToyIdentity().label;
-        note('a fresh identity was generated and NOT stored (use --state FILE to keep it)');
+        identity = `${r.created ? 'created' : 'loaded from'} ${o.state}`;
       }
-      await writeFile(o.svg, await labelSvg(lbl));
+      const svg = o.svg ?? (o.fresh ? undefined : `${o.state.replace(/\.json$/i, '')}.label.svg`);
+      if (svg) {
+        await mkdir(dirname(resolve(svg)), { recursive: true });
+        await writeFile(svg, await labelSvg(lbl));
+      }
       if (o.json) {
-        outJson({ ...lbl, svg: o.svg });
+        outJson({ ...lbl, state: o.fresh ? null : o.state, saved: !o.fresh, svg: svg ?? null });
         return;
       }
       if (o.qr) out(await terminalQr(lbl.qr));
+      out(`toy identity     ${identity}`);
       out(`setup code       ${lbl.code}`);
       out(`QR payload       ${lbl.qr}`);
       out(`key fingerprint  ${lbl.fingerprint}`);
-      out(`SVG label        ${o.svg}`);
+      out(`SVG label        ${svg ?? 'not written (add --svg FILE)'}`);
     });
 }

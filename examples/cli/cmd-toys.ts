@@ -9,6 +9,39 @@ function discoveredJson(d: DiscoveredToy): Record<string, unknown> {
   return { ...d };
 }
 
+/**
+ * Why no toy could be paired, from what the scan saw: a toy that already has an owner opens its
+ * pairing window only for a guest its owner allowed (docs/PROTOCOL.md), so holding its button
+ * does nothing for a new companion; say so, and how to reset it.
+ */
+function notInPairingMode(seen: readonly DiscoveredToy[], seconds: number, simToyState: string | undefined, cause?: unknown): PlushlinkError {
+  const reset = simToyState
+    ? `factory-reset the simulated toy: \`plushlink simulate-toy --in-process --state ${simToyState}\`, then type r (or delete ${simToyState}.flash.json)`
+    : "factory-reset it (the stand-in toy: type r in `plushlink simulate-toy`; a real toy: its reset button, see its manual)";
+  const mine = seen.filter((d): d is Extract<DiscoveredToy, { kind: 'paired' }> => d.kind === 'paired');
+  const others = seen.filter((d) => d.kind === 'someone-elses');
+  const code = cause && isPlushlinkError(cause) ? cause.code : 'NOT_IN_PAIRING_MODE';
+  const opts = cause ? { cause } : undefined;
+  if (mine.length > 0) {
+    const names = mine.map((d) => `"${d.toy.name}"`).join(', ');
+    return new PlushlinkError(code, `${names} is already paired with this companion (\`plushlink toys\`); nothing to do. To pair it from scratch, ${reset}`, { seen: seen.length }, opts);
+  }
+  if (others.length > 0) {
+    return new PlushlinkError(
+      code,
+      `the toy nearby (${others.map((d) => d.transportId).join(', ')}) already has an owner, so holding its button opens no pairing window for this companion. Ask its owner to allow a guest (the owner's app), or, to become its owner, ${reset}`,
+      { seen: seen.length },
+      opts,
+    );
+  }
+  return new PlushlinkError(
+    'NOT_FOUND',
+    `no toy in pairing mode was seen within ${seconds} s: hold the toy's button until it signals pairing mode, then retry (is it on and in range?)`,
+    { seen: seen.length },
+    opts,
+  );
+}
+
 export function registerToyCommands(program: Command): void {
   program
     .command('scan')
@@ -64,15 +97,30 @@ ${SIM_TRANSPORT_HELP}`)
       try {
         await withCompanion(g, { displayName: o.as, pressButton: true }, async (ctx) => {
           let target = toy;
+          let seen: DiscoveredToy[] = [];
           if (toy === 'any') {
             progress.update(`looking for a toy in pairing mode (${o.seconds} s)…`, true);
-            const found = await scanFor(ctx, o.seconds, { signal, stopWhen: (d) => d.kind === 'pairing' });
-            const p = found.find((d) => d.kind === 'pairing');
-            if (!p) throw new PlushlinkError('NOT_FOUND', `no toy in pairing mode was seen within ${o.seconds} s (hold the toy's button, then retry)`);
+            seen = await scanFor(ctx, o.seconds, { signal, stopWhen: (d) => d.kind === 'pairing' });
+            signal.throwIfAborted(); // Ctrl-C while looking: ABORTED, not "nothing found"
+            const p = seen.find((d) => d.kind === 'pairing');
+            if (!p) throw notInPairingMode(seen, o.seconds, ctx.simToy ? (g.toyState ?? defaults.toyState()) : undefined);
             target = p.transportId;
           }
           progress.update(`pairing with ${target}: connecting, handshake…`, true);
-          const session = await ctx.companion.pair(target, o.code, { signal, timeoutMs: o.timeout * 1000, ...(o.name ? { name: o.name } : {}) });
+          let session;
+          try {
+            session = await ctx.companion.pair(target, o.code, { signal, timeoutMs: o.timeout * 1000, ...(o.name ? { name: o.name } : {}) });
+          } catch (e) {
+            signal.throwIfAborted();
+            if (isPlushlinkError(e, 'NOT_IN_PAIRING_MODE') && toy !== 'any') {
+              // Which toy said no? A short scan tells an owned toy from one whose window is closed.
+              progress.update(`${target} is not in pairing mode; checking whether it has an owner…`, true);
+              seen = (await scanFor(ctx, 3, { signal })).filter((d) => d.transportId === target);
+              signal.throwIfAborted();
+              if (seen.length > 0) throw notInPairingMode(seen, 0, ctx.simToy ? (g.toyState ?? defaults.toyState()) : undefined, e);
+            }
+            throw e;
+          }
           progress.done();
           try {
             const t = session.toy;
@@ -82,6 +130,9 @@ ${SIM_TRANSPORT_HELP}`)
             await session.close();
           }
         });
+      } catch (e) {
+        if (signal.aborted) throw signal.reason instanceof PlushlinkError ? signal.reason : new PlushlinkError('ABORTED', 'interrupted');
+        throw e;
       } finally {
         progress.done();
         dispose();

@@ -68,7 +68,11 @@ export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 export function formatError(e: unknown): { line: string; exitCode: number } {
   const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ').trim();
   if (e instanceof UsageError) return { line: `error USAGE: ${oneLine(e.message)}`, exitCode: EXIT.USAGE };
-  if (isPlushlinkError(e)) return { line: `error ${e.code}: ${oneLine(e.message)}`, exitCode: e.code === 'ABORTED' ? EXIT.INTERRUPTED : EXIT.ERROR };
+  if (isPlushlinkError(e)) {
+    // every TRANSPORT_UNAVAILABLE points to `plushlink doctor` (docs/HARDWARE.md)
+    const hint = e.code === 'TRANSPORT_UNAVAILABLE' && !e.message.includes('plushlink doctor') ? ' (run `plushlink doctor` to check Bluetooth support)' : '';
+    return { line: `error ${e.code}: ${oneLine(e.message)}${hint}`, exitCode: e.code === 'ABORTED' ? EXIT.INTERRUPTED : EXIT.ERROR };
+  }
   const errno = (e as { code?: unknown } | null)?.code;
   const message = e instanceof Error ? e.message : String(e);
   if (errno === 'ENOENT') return { line: `error NOT_FOUND: ${oneLine(message)}`, exitCode: EXIT.ERROR };

@@ -34,7 +34,7 @@ const json = <T>(r: Run): T => {
   return JSON.parse(r.stdout) as T;
 };
 
-const COMMANDS = ['scan', 'pair', 'toys', 'forget', 'record', 'play', 'simulate-toy', 'label', 'demo', 'message', 'outbox', 'forget-all'];
+const COMMANDS = ['scan', 'pair', 'toys', 'forget', 'record', 'play', 'simulate-toy', 'label', 'demo', 'doctor', 'message', 'outbox', 'forget-all'];
 const SUBCOMMANDS = [['message', 'key'], ['message', 'seal'], ['message', 'open'], ['outbox', 'list'], ['outbox', 'flush']];
 
 describe.concurrent('plushlink CLI: help and errors', () => {
@@ -63,7 +63,7 @@ describe.concurrent('plushlink CLI: help and errors', () => {
   });
 
   it('a mistyped setup code is one line "error BAD_CHECKSUM: ..." and exit 1, before any radio work', async () => {
-    const label = json<{ code: string }>(await run(['label', '--json', '--svg', join(dir, 'x.svg')], { cwd: dir }));
+    const label = json<{ code: string }>(await run(['label', '--fresh', '--json', '--svg', join(dir, 'x.svg')], { cwd: dir }));
     const last = label.code.at(-1)!;
     const typo = label.code.slice(0, -1) + (last === 'A' ? 'B' : 'A');
     const r = await run(['pair', 'any', '--code', typo, '--transport', 'memory'], { cwd: dir });

@@ -71,7 +71,7 @@ describe.concurrent('plushlink CLI flows (run concurrently: mostly real-time aud
     const label = ok<{ code: string; qr: string; fingerprint: string }>(await run(['label', '--state', toyState, '--svg', join(dir, 'l.svg'), '--json'], dir));
 
     // a wrong (well-formed) code is refused by the toy
-    const wrong = ok<{ code: string }>(await run(['label', '--svg', join(dir, 'w.svg'), '--json'], dir)).code;
+    const wrong = ok<{ code: string }>(await run(['label', '--fresh', '--svg', join(dir, 'w.svg'), '--json'], dir)).code;
     const refused = await run(['pair', 'any', '--code', wrong, ...g], dir);
     expect(refused.code).toBe(1);
     expect(refused.stderr.trimEnd()).toMatch(/^error WRONG_SETUP_CODE: [^\n]+$/);

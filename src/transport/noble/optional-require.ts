@@ -20,6 +20,9 @@ export function requireOptional<T>(packageName: string, specifier: string = pack
   }
 }
 
+/** Where every TRANSPORT_UNAVAILABLE from a Bluetooth package sends people (docs/HARDWARE.md). */
+const DOCTOR = 'run `npx plushlink doctor` to see what is missing and how to fix it (docs/HARDWARE.md)';
+
 /** Wraps a load/initialisation failure of an optional Bluetooth package. */
 export function toUnavailable(packageName: string, what: string, e: unknown): PlushlinkError {
   if (e instanceof PlushlinkError) return e;
@@ -29,14 +32,14 @@ export function toUnavailable(packageName: string, what: string, e: unknown): Pl
   if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') {
     return new PlushlinkError(
       'TRANSPORT_UNAVAILABLE',
-      `${packageName} is not installed (npm install ${packageName}); it is needed for the real Bluetooth transport`,
+      `${packageName} is not installed or did not build (it is needed for the real Bluetooth transport): ${DOCTOR}`,
       { package: packageName, module: what },
       { cause: e },
     );
   }
   return new PlushlinkError(
     'TRANSPORT_UNAVAILABLE',
-    `${packageName} could not be loaded or has no usable Bluetooth adapter: ${message}`,
+    `${packageName} could not be loaded or has no usable Bluetooth adapter: ${message}; ${DOCTOR}`,
     { package: packageName, module: what, ...(code ? { errno: code } : {}) },
     { cause: e },
   );
