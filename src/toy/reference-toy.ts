@@ -197,10 +197,20 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
     }
   }
 
+  /**
+   * Sends in order per connection and characteristic. A chain's entry removes itself once its last
+   * send settled, so nothing of a connection stays here after it is gone (a stranger's connection
+   * must cost nothing for ever).
+   */
   private enqueueSend(conn: string, link: PeripheralLink, ch: NotifyingCharacteristic, value: Uint8Array): void {
     const key = `${conn}/${ch}`;
     const prev = this.sendChains.get(key) ?? Promise.resolve();
-    const next = prev.then(() => (link.connected ? link.send(ch, value) : undefined)).catch(() => undefined);
+    const next: Promise<void> = prev
+      .then(() => (link.connected ? link.send(ch, value) : undefined))
+      .catch(() => undefined)
+      .then(() => {
+        if (this.sendChains.get(key) === next) this.sendChains.delete(key);
+      });
     this.sendChains.set(key, next);
   }
 

@@ -186,6 +186,11 @@ export class ToyCore {
     return this.cfg;
   }
 
+  /** Open connections (with or without a session). */
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
   /** Connections that completed a handshake. */
   get sessionCount(): number {
     let n = 0;
