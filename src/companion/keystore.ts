@@ -1,10 +1,15 @@
 /**
  * The companion's keystore: its static identity and the toys it has paired. A
  * {@link FileKeystore} writes atomically (temp file, fsync, rename, fsync dir) with mode 0600;
- * a corrupt file raises `KEYSTORE_CORRUPT` and is left untouched for the user to inspect.
+ * every load and save is checked against {@link KeystoreSchema}, and a file that does not match
+ * raises `KEYSTORE_CORRUPT` and is left untouched for the user to inspect.
  */
+import * as v from 'valibot';
+import { fromHex, toHex, utf8 } from '../protocol/bytes.js';
+import { x25519KeyPairFromSecret } from '../protocol/crypto.js';
 import { PlushlinkError } from '../protocol/errors.js';
 import type { PairingRole } from '../protocol/handshake.js';
+import { toyKeyFingerprint } from '../protocol/setup-code.js';
 import { readTextFileIfExists, writeFileAtomicPath } from '../util/durable-fs.js';
 
 /** A toy this companion has paired. */
@@ -43,16 +48,71 @@ export interface Keystore {
   clear(): Promise<number>;
 }
 
-function validate(d: unknown): KeystoreData {
-  const x = d as KeystoreData;
-  const hex64 = /^[0-9a-f]{64}$/;
-  if (!x || x.version !== 1 || !x.identity || !hex64.test(x.identity.publicKey) || !hex64.test(x.identity.secretKey) || !Array.isArray(x.toys)) {
-    throw new Error('unexpected structure');
+/** 32 bytes as 64 lower-case hex digits. */
+const Hex32 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be 32 bytes as 64 lower-case hex digits'));
+/** 1–32 bytes of UTF-8 (the hello's display name and firmware version, PROTOCOL.md §7). */
+const Text32 = v.pipe(
+  v.string(),
+  v.check((s) => {
+    const n = utf8(s).length;
+    return n >= 1 && n <= 32;
+  }, 'must be 1–32 bytes of UTF-8'),
+);
+/** A check that is false, never throwing, when a field it reads is malformed (reported by its own schema). */
+const safely =
+  <T>(f: (x: T) => boolean) =>
+  (x: T): boolean => {
+    try {
+      return f(x);
+    } catch {
+      return false;
+    }
+  };
+const Uint = (max: number) => v.pipe(v.number(), v.safeInteger('must be an integer'), v.minValue(0, 'must not be negative'), v.maxValue(max));
+
+const PairedToySchema = v.pipe(
+  v.strictObject({
+    id: v.string(),
+    name: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
+    toyPublicKey: Hex32,
+    advertisingKey: Hex32,
+    role: v.picklist(['owner', 'guest']),
+    firmwareVersion: Text32,
+    capabilities: Uint(0xffffffff),
+    speakerBufferMs: Uint(0xffff),
+    pairedAt: Uint(Number.MAX_SAFE_INTEGER),
+    lastTransportId: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  }),
+  // The id is the fingerprint of the pinned key (PROTOCOL.md §5.6), never a free label.
+  v.check(safely((t) => t.id === toyKeyFingerprint(fromHex(t.toyPublicKey))), 'the toy id is not the fingerprint of its key'),
+);
+
+/**
+ * The keystore file's schema (valibot): every field typed and bounded, the identity's public key
+ * the one its secret key gives, each toy's id the fingerprint of its pinned key, no toy twice.
+ */
+export const KeystoreSchema = v.pipe(
+  v.strictObject({
+    version: v.literal(1),
+    identity: v.pipe(
+      v.strictObject({ publicKey: Hex32, secretKey: Hex32 }),
+      v.check(safely((i) => toHex(x25519KeyPairFromSecret(fromHex(i.secretKey)).publicKey) === i.publicKey), 'the public key does not belong to the secret key'),
+    ),
+    displayName: Text32,
+    toys: v.array(PairedToySchema),
+  }),
+  v.check((d) => new Set(d.toys.map((t) => t.id)).size === d.toys.length, 'a toy appears twice'),
+);
+
+/** Validates keystore data; throws `KEYSTORE_CORRUPT` naming the first problem. Returns a copy. */
+export function parseKeystore(input: unknown, where = 'keystore'): KeystoreData {
+  const r = v.safeParse(KeystoreSchema, input);
+  if (!r.success) {
+    const issue = r.issues[0];
+    const path = issue.path?.map((p) => String(p.key)).join('.') || '(root)';
+    throw new PlushlinkError('KEYSTORE_CORRUPT', `${where} is invalid at ${path}: ${issue.message}`, { path });
   }
-  for (const t of x.toys) {
-    if (!hex64.test(t.toyPublicKey) || !hex64.test(t.advertisingKey) || typeof t.id !== 'string') throw new Error('bad toy entry');
-  }
-  return x;
+  return structuredClone(r.output) as KeystoreData;
 }
 
 /** In-memory keystore (tests, demo). */
@@ -62,7 +122,7 @@ export class MemoryKeystore implements Keystore {
     return this.data ? structuredClone(this.data) : undefined;
   }
   async save(data: KeystoreData): Promise<void> {
-    this.data = structuredClone(validate(data));
+    this.data = parseKeystore(data);
   }
   async clear(): Promise<number> {
     const n = this.data?.toys.length ?? 0;
@@ -78,15 +138,17 @@ export class FileKeystore implements Keystore {
   async load(): Promise<KeystoreData | undefined> {
     const text = await readTextFileIfExists(this.path);
     if (text === undefined) return undefined;
+    let json: unknown;
     try {
-      return validate(JSON.parse(text));
+      json = JSON.parse(text);
     } catch (e) {
       throw new PlushlinkError('KEYSTORE_CORRUPT', `keystore ${this.path} is corrupt (${(e as Error).message}); it was left untouched`, { path: this.path });
     }
+    return parseKeystore(json, `keystore ${this.path} (left untouched)`);
   }
 
   async save(data: KeystoreData): Promise<void> {
-    await writeFileAtomicPath(this.path, JSON.stringify(validate(data), null, 2) + '\n');
+    await writeFileAtomicPath(this.path, JSON.stringify(parseKeystore(data), null, 2) + '\n');
   }
 
   async clear(): Promise<number> {

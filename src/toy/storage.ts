@@ -1,6 +1,7 @@
 /** Where the reference toy keeps its persistent state (its "flash"). */
 import { PlushlinkError } from '../protocol/errors.js';
 import { readTextFileIfExists, writeFileAtomicPath } from '../util/durable-fs.js';
+import { parseToyState } from './state-schema.js';
 import type { ToyPersistentState } from './types.js';
 
 export interface ToyStorage {
@@ -24,21 +25,26 @@ export class MemoryToyStorage implements ToyStorage {
   }
 }
 
-/** A JSON file written atomically (mode 0600). */
+/**
+ * A JSON file written atomically (mode 0600). Every load and every save is checked against the
+ * toy-state schema (`state-schema.ts`): a file that does not match — a missing or non-numeric
+ * backoff counter, a non-hex key, an unknown field — is refused with `KEYSTORE_CORRUPT` and left
+ * as it is, so the toy does not start on it.
+ */
 export class FileToyStorage implements ToyStorage {
   constructor(readonly path: string) {}
   async load(): Promise<ToyPersistentState | undefined> {
     const text = await readTextFileIfExists(this.path);
     if (text === undefined) return undefined;
+    let json: unknown;
     try {
-      const s = JSON.parse(text) as ToyPersistentState;
-      if (s.version !== 1 || !Array.isArray(s.pairings)) throw new Error('unexpected shape');
-      return s;
+      json = JSON.parse(text);
     } catch (e) {
       throw new PlushlinkError('KEYSTORE_CORRUPT', `toy state file ${this.path} is corrupt: ${(e as Error).message}`, { path: this.path });
     }
+    return parseToyState(json, `toy state file ${this.path}`);
   }
   async save(state: ToyPersistentState): Promise<void> {
-    await writeFileAtomicPath(this.path, JSON.stringify(state, null, 2));
+    await writeFileAtomicPath(this.path, JSON.stringify(parseToyState(state), null, 2));
   }
 }

@@ -46,6 +46,7 @@ import { decodeWire, encodeWire, WireKind, type RefusalName } from '../protocol/
 import { advertisingSlot, buildAdvertisement } from '../protocol/advertising.js';
 import type { NotifyingCharacteristic, WritableCharacteristic } from '../transport/types.js';
 import { FRAME_MS, SpeakerBuffer } from './speaker-buffer.js';
+import { parseToyState } from './state-schema.js';
 import { emptyToyState, type RefusalKind, type ToyAction, type ToyConfig, type ToyLogEvent, type ToyPairing, type ToyPersistentState, type ToyRefusalCounts } from './types.js';
 
 /** The capability a request needs (PROTOCOL.md §13.9); a toy without it answers UNSUPPORTED. */
@@ -140,7 +141,9 @@ export class ToyCore {
     this.identity = opts.identity;
     this.setupCode = opts.setupCode;
     this.random = opts.random ?? randomBytes;
-    this.state = structuredClone(opts.state ?? emptyToyState());
+    // Whatever storage it came from, a state that does not match the schema is refused
+    // (KEYSTORE_CORRUPT): the toy never runs with an unreadable backoff (fail closed).
+    this.state = parseToyState(opts.state ?? emptyToyState());
     this.cfg = {
       firmwareVersion: '1.0.0',
       model: 'plushlink reference toy',
@@ -491,7 +494,8 @@ export class ToyCore {
         this.refuse('not-in-pairing-mode', c.id, out);
         return [...out, ...this.sendError(c, 'NOT_IN_PAIRING_MODE', 0)];
       }
-      if (now < this.state.lockedUntil) {
+      // Written so that an unreadable (NaN) lock counts as locked.
+      if (!(now >= this.state.lockedUntil)) {
         this.refuse('rate-limited', c.id, out);
         return [...out, ...this.sendError(c, 'RATE_LIMITED', (this.state.lockedUntil - now) / 1000)];
       }
