@@ -13,6 +13,7 @@ export async function buildWebApp(outDir: string): Promise<BundleReport> {
   await build({
     ...config,
     configFile: false,
+    mode: 'production',
     logLevel: 'warn',
     build: { ...config.build, outDir, emptyOutDir: true },
   });

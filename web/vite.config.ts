@@ -1,8 +1,9 @@
 /**
  * Vite build of the relative's web app (docs/RELAY.md, "The web app"). Output: web/dist, served by
  * the relay at `/app/`. Everything the page loads comes from that origin: the library's own
- * modules (aliased as `@lib/…` to ../src), the opusscript and opus-decoder wasm, the service worker
- * and the manifest. The `no-node-imports` plugin makes the build fail when any module of the
+ * modules, the opusscript and opus-decoder wasm, the service worker
+ * and the manifest. The library's modules are imported from its sources (../src) by relative
+ * paths. The `no-node-imports` plugin makes the build fail when any module of the
  * bundle imports a Node built-in (a browser module must not import from `node:`).
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -139,7 +140,6 @@ export function webConfig(report?: BundleReport): UserConfig {
     publicDir: here('public'),
     resolve: {
       alias: [
-        { find: /^@lib\//, replacement: `${here('../src')}/` },
         // opusscript also ships an asm.js build (600 kB) for engines without WebAssembly; the app
         // needs WebAssembly anyway (opus-decoder), so that fallback is left out.
         { find: /^\.\/build\/opusscript_native_nasm\.js$/, replacement: here('src/audio/no-asmjs.js') },

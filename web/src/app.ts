@@ -43,10 +43,15 @@ let sync: Sync | undefined;
 let view: View = 'messages';
 let contacts: ContactRecord[] = [];
 
-/** Says something to screen-reader users (and shows it). */
+let statusTimer = 0;
+/** Says something to screen-reader users (and shows it for a while). */
 export function announce(text: string): void {
   alertEl.textContent = '';
   statusEl.textContent = text;
+  clearTimeout(statusTimer);
+  statusTimer = window.setTimeout(() => {
+    if (statusEl.textContent === text) statusEl.textContent = '';
+  }, 10_000);
 }
 /** Shows an error (role=alert). */
 export function fail(text: string): void {
@@ -118,6 +123,7 @@ async function onHash(): Promise<void> {
     else a.removeAttribute('aria-current');
   }
   stopCameraScan();
+  if (changed) alertEl.textContent = '';
   if (view === 'messages') await renderMessages();
   else if (view === 'family') await renderFamily();
   else renderBackup();

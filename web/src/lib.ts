@@ -15,16 +15,16 @@ export {
   sameFamilyKey,
   type FamilyIdentity,
   type FamilyPublicKey,
-} from '@lib/messages/family.js';
-export { sealVoiceMessage, openVoiceMessage, inspectVoiceMessage, peekVoiceMessage, type OpenedVoiceMessage } from '@lib/messages/envelope.js';
-export { mailboxIdOf, keyIdHexOf } from '@lib/messages/relay-protocol.js';
-export { oggOpusToPcm } from '@lib/audio/convert.js';
-export { readOggOpus } from '@lib/audio/ogg-opus.js';
-export { floatToInt16, SAMPLE_RATE } from '@lib/audio/opus-codec.js';
-export { PlushlinkError } from '@lib/protocol/errors.js';
-export { toHex, fromHex, bytesEqual, concatBytes } from '@lib/protocol/bytes.js';
-export { sha512 } from '@lib/protocol/crypto.js';
-export { base32Encode, base32Decode } from '@lib/protocol/base32.js';
-export { HttpRelay } from '@lib/messages/http-relay.js';
-export { syncOutbox, type DeliveryStore, type DeliveryEvents } from '@lib/messages/delivery.js';
-export { Inbox, type InboxStore } from '@lib/messages/inbox.js';
+} from '../../src/messages/family.js';
+export { sealVoiceMessage, openVoiceMessage, inspectVoiceMessage, peekVoiceMessage, type OpenedVoiceMessage } from '../../src/messages/envelope.js';
+export { mailboxIdOf, keyIdHexOf } from '../../src/messages/relay-protocol.js';
+export { oggOpusToPcm } from '../../src/audio/convert.js';
+export { readOggOpus } from '../../src/audio/ogg-opus.js';
+export { floatToInt16, SAMPLE_RATE } from '../../src/audio/opus-codec.js';
+export { PlushlinkError } from '../../src/protocol/errors.js';
+export { toHex, fromHex, bytesEqual, concatBytes } from '../../src/protocol/bytes.js';
+export { sha512 } from '../../src/protocol/crypto.js';
+export { base32Encode, base32Decode } from '../../src/protocol/base32.js';
+export { HttpRelay } from '../../src/messages/http-relay.js';
+export { syncOutbox, type DeliveryStore, type DeliveryEvents } from '../../src/messages/delivery.js';
+export { Inbox, type InboxStore } from '../../src/messages/inbox.js';

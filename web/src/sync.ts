@@ -115,9 +115,12 @@ export class Sync {
 
   #onOnline = (): void => {
     this.#setState('connecting');
+    // Start over at once: the inbox's own retry may be waiting out a long backoff.
+    this.#inboxAbort?.abort();
     this.#wake?.();
     void this.syncOutboxNow();
   };
+  #inboxAbort: AbortController | undefined;
   #onOffline = (): void => this.#setState('offline');
   #wake: (() => void) | undefined;
 
@@ -199,6 +202,10 @@ export class Sync {
   // Inbox
 
   async #inboxLoop(): Promise<void> {
+    const abort = new AbortController();
+    this.#inboxAbort = abort;
+    const stop = (): void => abort.abort();
+    this.#stop.signal.addEventListener('abort', stop, { once: true });
     const inbox = new Inbox({
       relay: this.relay,
       identity: this.identity,
@@ -210,7 +217,11 @@ export class Sync {
     inbox.on('synced', () => this.#setState('online'));
     inbox.on('sync-error', (e) => this.#failed(e));
     // Long polls: the relay answers within a second of an upload (docs/RELAY.md §2).
-    await inbox.run({ signal: this.#stop.signal, waitS: LONG_POLL_S });
+    try {
+      await inbox.run({ signal: abort.signal, waitS: LONG_POLL_S });
+    } finally {
+      this.#stop.signal.removeEventListener('abort', stop);
+    }
   }
 
   // ----------------------------------------------------------------------------------------------

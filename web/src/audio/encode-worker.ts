@@ -5,7 +5,7 @@
  * worker; the build puts the wasm next to this worker's script (web/vite.config.ts). Its glue runs
  * without evaluating strings (embind-no-eval.ts), as the Content-Security-Policy requires.
  */
-import { pcmToOggOpus } from '@lib/audio/convert.js';
+import { pcmToOggOpus } from '../../../src/audio/convert.js';
 import { installEmbindWithoutEval } from './embind-no-eval.js';
 
 // opusscript's glue would otherwise evaluate generated source, which the page's policy forbids.
