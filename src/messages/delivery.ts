@@ -34,7 +34,7 @@ export interface DeliveryStore {
 
 /** What the sync needs of a relay ({@link HttpRelay} fits). */
 export interface DeliveryRelay {
-  listReceipts(options?: { signal?: AbortSignal }): Promise<{ receipts: ReceiptEntry[]; more: boolean }>;
+  listReceipts(options?: { signal?: AbortSignal; after?: string }): Promise<{ receipts: ReceiptEntry[]; more: boolean; next?: string }>;
   deleteReceipts(messageId: string, options?: { signal?: AbortSignal }): Promise<number>;
   upload(id: string, bytes: Uint8Array, options: { signal?: AbortSignal; to: readonly string[] }): Promise<RelayUploadResult>;
 }
@@ -247,11 +247,12 @@ export async function syncOutbox(store: DeliveryStore, relay: DeliveryRelay, opt
   };
 
   try {
-    // Steps 1 and 2, page by page. The listing has no cursor: later pages appear only once
-    // earlier receipts are deleted, so the sync settles what it can after each page.
+    // Steps 1 and 2, page by page (the listing's cursor, docs/RELAY.md §2); the sync settles
+    // what it can after each page.
+    let after: string | undefined;
     for (let page = 1; ; page++) {
       checkAbort();
-      const { receipts, more } = await relay.listReceipts(call);
+      const { receipts, more, next } = await relay.listReceipts(after ? { ...call, after } : call);
       let progress = false;
       const touched = new Set<string>();
       for (const r of receipts) {
@@ -306,7 +307,9 @@ export async function syncOutbox(store: DeliveryStore, relay: DeliveryRelay, opt
         }
       }
       if (!more) break;
-      if (!progress || page >= maxPages) {
+      // A relay without a cursor: later pages appear only once earlier receipts are deleted.
+      after = next;
+      if ((!progress && next === undefined) || page >= maxPages) {
         report.receiptsComplete = false;
         break;
       }

@@ -550,8 +550,8 @@ export class HttpRelay extends EventEmitter<HttpRelayEvents> {
   }
 
   /** Delivery receipts waiting for this identity as a sender, oldest first (at most 100). Unverified. */
-  async listReceipts(options: RelayCallOptions = {}): Promise<ReceiptsAnswer> {
-    return this.json(ReceiptsAnswer, 'GET', relayPaths.receipts(), options);
+  async listReceipts(options: RelayCallOptions & { after?: string } = {}): Promise<ReceiptsAnswer> {
+    return this.json(ReceiptsAnswer, 'GET', relayPaths.receipts(options.after), options);
   }
 
   /** Deletes this sender's receipts of one message; resolves how many. */

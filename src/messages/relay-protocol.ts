@@ -78,7 +78,7 @@ export const relayPaths = {
   pending: (mailboxId: string, waitS = 0) => `${RELAY_API_PREFIX}/mailboxes/${mailboxId}/envelopes${waitS > 0 ? `?wait=${waitS}` : ''}`,
   envelope: (mailboxId: string, messageId: string) => `${RELAY_API_PREFIX}/mailboxes/${mailboxId}/envelopes/${messageId}`,
   receipt: (mailboxId: string, messageId: string) => `${RELAY_API_PREFIX}/mailboxes/${mailboxId}/envelopes/${messageId}/receipt`,
-  receipts: () => `${RELAY_API_PREFIX}/receipts`,
+  receipts: (after?: string) => `${RELAY_API_PREFIX}/receipts${after ? `?after=${after}` : ''}`,
   receiptsOf: (messageId: string) => `${RELAY_API_PREFIX}/receipts/${messageId}`,
 } as const;
 
@@ -128,7 +128,9 @@ export const ReceiptEntry = v.object({
 /** Answer of `DELETE /v1/mailboxes/{mailboxId}/envelopes/{messageId}`. */
 export const DiscardAnswer = v.object({ discarded: v.boolean() });
 /** Answer of `GET /v1/receipts`. */
-export const ReceiptsAnswer = v.object({ receipts: v.array(ReceiptEntry), more: v.boolean() });
+export const ReceiptsAnswer = v.object({ receipts: v.array(ReceiptEntry), more: v.boolean(), next: v.optional(v.pipe(v.string(), v.regex(/^\d{1,16}-[0-9a-f]{32}-[0-9a-f]{32}$/))) });
+/** The receipts listing's cursor: `<at>-<messageId>-<mailboxId>` of the last receipt of a page. */
+export const RECEIPT_CURSOR_RE = /^(\d{1,16})-([0-9a-f]{32})-([0-9a-f]{32})$/;
 /** Answer of `DELETE /v1/receipts/{messageId}`. */
 export const DeleteReceiptsAnswer = v.object({ removed: count });
 /** An RFC 9457 problem as the relay sends it. */

@@ -101,6 +101,28 @@ describe.each(BACKENDS)('relay API on %s', (backend) => {
     expect((await c.call(child.id, 'GET', relayPaths.receipts())).json).toMatchObject({ receipts: [] });
   });
 
+  it('the receipts listing pages with a cursor past 100 receipts', { timeout: 300_000 }, async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    if (backend === 'postgres') return ctx.skip('paging is route logic; the stores are checked by the conformance suite');
+    const { c, child, gran } = await family();
+    const sent: string[] = [];
+    for (let i = 0; i < 101; i++) {
+      const e = envelope(child, [gran], new Uint8Array(8).fill(i));
+      await c.upload(child, e.bytes, e.id, [gran]);
+      expect((await c.receipt(gran, e.id, e.bytes)).json).toEqual({ acknowledged: true });
+      sent.push(e.id);
+    }
+    const first = (await c.call(child.id, 'GET', relayPaths.receipts())).json as { receipts: { messageId: string }[]; more: boolean; next?: string };
+    expect(first.receipts).toHaveLength(100);
+    expect(first.more).toBe(true);
+    expect(first.next).toMatch(/^\d+-[0-9a-f]{32}-[0-9a-f]{32}$/);
+    const second = (await c.call(child.id, 'GET', relayPaths.receipts(first.next))).json as { receipts: { messageId: string }[]; more: boolean; next?: string };
+    expect(second).toMatchObject({ more: false });
+    expect(second.next).toBeUndefined();
+    expect([...first.receipts, ...second.receipts].map((r) => r.messageId).sort()).toEqual([...sent].sort());
+    expect((await c.call(child.id, 'GET', `${relayPaths.receipts()}?after=junk`)).code).toBe('RELAY_BAD_REQUEST');
+  });
+
   it('same id and bytes is a duplicate; other bytes under that id is a conflict', async (ctx) => {
     if (skip) return ctx.skip(skip);
     const { c, child, gran } = await family();

@@ -588,6 +588,25 @@ function conformance(make: () => Harness): void {
       expect(await s.listReceipts(SENDER, 10)).toHaveLength(2);
     });
 
+    it('lists receipts page by page after a cursor (at, messageId, mailboxId)', async () => {
+      const s = await open();
+      const [a, b] = await withMailboxes(s, 1, 2);
+      const e = envelope(1, [a!.mailboxId, b!.mailboxId]);
+      await s.putEnvelope(e, ROOMY);
+      // Two receipts at the same time: the ids order them.
+      const ra = receipt(e, a!.mailboxId, T0 + 5);
+      const rb = receipt(e, b!.mailboxId, T0 + 5);
+      await s.acknowledge(ra);
+      await s.acknowledge(rb);
+      const all = await s.listReceipts(SENDER, 10);
+      expect(all).toHaveLength(2);
+      const [first, second] = all;
+      const page2 = await s.listReceipts(SENDER, 1, { at: first!.at, messageId: first!.messageId, mailboxId: first!.mailboxId });
+      expect(page2).toEqual([second]);
+      expect(await s.listReceipts(SENDER, 10, { at: second!.at, messageId: second!.messageId, mailboxId: second!.mailboxId })).toEqual([]);
+      expect(await s.listReceipts(SENDER, 10, { at: T0 + 4, messageId: 'f'.repeat(32), mailboxId: 'f'.repeat(32) })).toEqual(all);
+    });
+
     it('acknowledge from two relay processes at once: exactly one succeeds', async () => {
       const s1 = await open();
       const s2 = await open();

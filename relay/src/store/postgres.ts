@@ -586,11 +586,13 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
       return endDelivery(mailboxId, messageId, undefined);
     },
 
-    async listReceipts(sender, limit): Promise<ReceiptRecord[]> {
-      const r = await query(
-        'SELECT * FROM receipts WHERE sender = $1 ORDER BY at, message_id, mailbox_id LIMIT $2',
-        [sender, checkLimit(limit)],
-      );
+    async listReceipts(sender, limit, after): Promise<ReceiptRecord[]> {
+      const r = after
+        ? await query(
+            'SELECT * FROM receipts WHERE sender = $1 AND (at, message_id, mailbox_id) > ($2, $3, $4) ORDER BY at, message_id, mailbox_id LIMIT $5',
+            [sender, after.at, after.messageId, after.mailboxId, checkLimit(limit)],
+          )
+        : await query('SELECT * FROM receipts WHERE sender = $1 ORDER BY at, message_id, mailbox_id LIMIT $2', [sender, checkLimit(limit)]);
       return r.rows.map(
         (row: {
           message_id: string;

@@ -297,6 +297,9 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
       listReceipts: db.prepare(
         'SELECT * FROM receipts WHERE sender = ? ORDER BY at, message_id, mailbox_id LIMIT ?',
       ),
+      listReceiptsAfter: db.prepare(
+        'SELECT * FROM receipts WHERE sender = ? AND (at, message_id, mailbox_id) > (?, ?, ?) ORDER BY at, message_id, mailbox_id LIMIT ?',
+      ),
       deleteReceipts: db.prepare('DELETE FROM receipts WHERE sender = ? AND message_id = ?'),
       expiredMessages: db.prepare(
         `SELECT message_id AS id FROM deliveries WHERE expires_at <= @now
@@ -481,8 +484,11 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
       return endDeliveryTx.immediate(mailboxId, messageId, undefined);
     },
 
-    async listReceipts(sender, limit): Promise<ReceiptRecord[]> {
-      return (st().listReceipts.all(sender, checkLimit(limit)) as ReceiptRow[]).map((r) => ({
+    async listReceipts(sender, limit, after): Promise<ReceiptRecord[]> {
+      const rows = after
+        ? st().listReceiptsAfter.all(sender, after.at, after.messageId, after.mailboxId, checkLimit(limit))
+        : st().listReceipts.all(sender, checkLimit(limit));
+      return (rows as ReceiptRow[]).map((r) => ({
         messageId: r.message_id,
         mailboxId: r.mailbox_id,
         sender: r.sender,

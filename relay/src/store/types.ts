@@ -87,6 +87,13 @@ export interface ReceiptRecord {
   expiresAt: number;
 }
 
+/** Where a receipts listing resumes: the ordering key of the last receipt seen. */
+export interface ReceiptCursor {
+  at: number;
+  messageId: string;
+  mailboxId: string;
+}
+
 /** Counts of what {@link RelayStore.expire} deleted. */
 export interface ExpireReport {
   deliveries: number;
@@ -149,8 +156,11 @@ export interface RelayStore {
    * there was no such delivery.
    */
   discard(mailboxId: string, messageId: string): Promise<boolean>;
-  /** Receipts waiting for a sender, oldest first, at most `limit`. */
-  listReceipts(sender: string, limit: number): Promise<ReceiptRecord[]>;
+  /**
+   * Receipts waiting for a sender, ordered by (at, messageId, mailboxId), at most `limit`; with
+   * `after`, only those ordered after it (the listing's cursor).
+   */
+  listReceipts(sender: string, limit: number, after?: ReceiptCursor): Promise<ReceiptRecord[]>;
   /** Deletes a sender's receipts of one message; resolves how many. */
   deleteReceipts(sender: string, messageId: string): Promise<number>;
 
