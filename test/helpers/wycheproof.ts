@@ -16,8 +16,8 @@ import { isPlushlinkError, type ErrorCode } from '../../src/protocol/errors.js';
 /** Project root (this file is `<root>/test/helpers/wycheproof.ts`). */
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Absolute path of `../shared/vectors/wycheproof/` relative to the project root. */
-export const WYCHEPROOF_DIR = resolve(PROJECT_ROOT, '..', 'shared', 'vectors', 'wycheproof');
+/** `../shared/vectors/wycheproof/` beside the project (or under `$PLUSHLINK_SHARED_DIR`, as in shared.ts). */
+export const WYCHEPROOF_DIR = resolve(process.env.PLUSHLINK_SHARED_DIR ?? resolve(PROJECT_ROOT, '..', 'shared'), 'vectors', 'wycheproof');
 
 /** True when the Wycheproof vector folder exists. */
 export const WYCHEPROOF_AVAILABLE = existsSync(WYCHEPROOF_DIR) && statSync(WYCHEPROOF_DIR).isDirectory();
