@@ -21,8 +21,14 @@ export type MicFrame = { seq: number; packet: Uint8Array; lost: false } | { seq:
 export interface MicrophoneStats {
   /** Frames received from the toy. */
   received: number;
-  /** Frames declared lost (concealed on decode). */
+  /** Frames declared lost: each gap in the frame numbers (concealed on decode up to the jitter window). */
   lost: number;
+  /**
+   * Lost frames beyond the jitter window in one gap: counted here and in `lost`, but emitted as no
+   * frame (no event, no concealment). A gap costs at most the window, however far the toy's counter
+   * jumped.
+   */
+  skipped: number;
   duplicates: number;
   late: number;
 }
@@ -47,6 +53,12 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
   private consumers = 0;
 
   private endSeq: number | undefined;
+  /** Lost frames emitted as no frame (gaps longer than the jitter window). */
+  private skipped = 0;
+  /** Lost frames emitted since the last received frame (the current gap). */
+  private gapEmitted = 0;
+  /** Frames lost after the last one received, learnt from the toy's MIC_STATUS (not in the jitter buffer's count). */
+  private tailLost = 0;
 
   /** @internal */
   constructor(
@@ -67,7 +79,7 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
 
   get stats(): MicrophoneStats {
     const j = this.jitter.stats;
-    return { received: j.received, lost: j.lost, duplicates: j.duplicates, late: j.late };
+    return { received: j.received, lost: j.lost + this.tailLost, skipped: this.skipped, duplicates: j.duplicates, late: j.late };
   }
 
   get active(): boolean {
@@ -168,10 +180,24 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
     }
   }
 
+  /**
+   * Emits the jitter buffer's output in order. A lost run yields one lost frame per missing frame
+   * up to the jitter window; the rest of a longer run (a counter that jumped, PROTOCOL.md §9) is
+   * counted as skipped, so no gap costs more than the window in events, queue and concealment.
+   */
   private push(outs: JitterOutput<Uint8Array>[]): void {
     for (const o of outs) {
-      if (o.kind === 'frame') this.enqueue({ seq: o.seq, packet: o.data, lost: false });
-      else for (let i = 0; i < o.count; i++) this.enqueue({ seq: (o.seq + i) >>> 0, packet: undefined, lost: true });
+      if (o.kind === 'frame') {
+        this.gapEmitted = 0;
+        this.enqueue({ seq: o.seq, packet: o.data, lost: false });
+        continue;
+      }
+      // One gap may come out as several lost runs (held frames released in between are none):
+      // the window bounds the whole gap.
+      const n = Math.min(o.count, this.jitter.window - this.gapEmitted);
+      this.gapEmitted += n;
+      this.skipped += o.count - n;
+      for (let i = 0; i < n; i++) this.enqueue({ seq: (o.seq + i) >>> 0, packet: undefined, lost: true });
     }
   }
 
@@ -191,10 +217,16 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
   private finish(): void {
     if (this.ended) return;
     this.push(this.jitter.flush());
-    // Frames the toy sent after the last one we got were lost in the air: account for them.
-    if (this.endSeq !== undefined && this.jitter.nextSeq !== undefined) {
-      let guard = 0;
-      while (this.jitter.nextSeq !== undefined && ((this.endSeq - this.jitter.nextSeq) | 0) > 0 && guard++ < 100_000) this.push(this.jitter.forceNext());
+    // Frames the toy sent after the last one we got were lost in the air: account for them, as
+    // one lost run (bounded by the window like any other gap).
+    const next = this.jitter.nextSeq;
+    if (this.endSeq !== undefined && next !== undefined) {
+      const missing = (this.endSeq - next) | 0;
+      if (missing > 0) {
+        this.tailLost += missing;
+        this.push([{ kind: 'lost', seq: next, count: missing }]);
+        this.jitter.reset(this.endSeq >>> 0);
+      }
     }
     this.ended = true;
     this.session.off('audio', this.onAudio);

@@ -144,7 +144,7 @@ describe('the toy state file is parsed against its schema', () => {
     const keys = Object.keys(validToyState()) as (keyof ToyPersistentState)[];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...keys), fc.option(fc.jsonValue(), { nil: undefined }), async (key, value) => {
-        const json: Record<string, unknown> = validToyState();
+        const json = validToyState() as unknown as Record<string, unknown>;
         if (value === undefined) delete json[key];
         else json[key] = value;
         let loaded: ToyPersistentState | undefined;
