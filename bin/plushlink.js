@@ -10,6 +10,8 @@ const built = join(root, 'dist', 'examples', 'cli.js');
 
 let cli;
 if (existsSync(built)) {
+  // The command runs on Node: node:crypto is the crypto back end (src/crypto-node/, docs/BENCHMARK.md).
+  await import(pathToFileURL(join(root, 'dist', 'src', 'crypto-node', 'install.js')).href);
   cli = await import(pathToFileURL(built).href);
 } else {
   let register;
@@ -20,6 +22,7 @@ if (existsSync(built)) {
     process.exit(1);
   }
   register({ tsconfig: join(root, 'tsconfig.json') });
+  await import(pathToFileURL(join(root, 'src', 'crypto-node', 'install.ts')).href);
   cli = await import(pathToFileURL(join(root, 'examples', 'cli.ts')).href);
 }
 const code = await cli.main(process.argv);

@@ -54,6 +54,8 @@ export {
   type SetupQr,
 } from './protocol/setup-code.js';
 export { generateX25519KeyPair, x25519KeyPairFromSecret, type X25519KeyPair } from './protocol/crypto.js';
+/** The crypto back end in use (`node` on Node through the package's `node` export condition, else `pure-js`), and the seam to install another. */
+export { cryptoBackend, useCryptoBackend, pureCryptoBackend, type CryptoBackend, type CryptoBackendInfo } from './protocol/crypto.js';
 export { PAIRING_PROTOCOL, RECONNECT_PROTOCOL, PROTOCOL_VERSION, Capability, type ToyHello, type CompanionHello, type PairingRole } from './protocol/handshake.js';
 /** Why a toy ended a session (the `goodbye` event of a session, the `unpaired` event of a Companion). */
 export { GoodbyeReason, goodbyeReasonName, type GoodbyeReasonName } from './protocol/control.js';

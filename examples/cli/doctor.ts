@@ -12,6 +12,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { relayPaths } from '../../src/messages/relay-protocol.js';
+import { cryptoBackend } from '../../src/protocol/crypto.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -36,6 +37,8 @@ export type LoadResult =
 export interface DoctorProbes {
   platform: NodeJS.Platform;
   nodeVersion: string;
+  /** The crypto back end this process uses (`cryptoBackend()`), shown on the node line. */
+  cryptoBackend?: { name: string; description: string };
   /** Effective user id (undefined on Windows). */
   uid: number | undefined;
   /** Absolute path of a command on PATH, or undefined. */
@@ -70,7 +73,8 @@ const CAP_NET_RAW = 13;
 function checkNode(p: DoctorProbes): Check {
   const major = Number(/^v?(\d+)/.exec(p.nodeVersion)?.[1] ?? 0);
   if (major < 20) return { id: 'node', status: 'fail', summary: `Node ${p.nodeVersion}: plushlink needs Node 20 or later`, fix: 'install Node 20 or 22 (LTS), e.g. from your distribution or nodejs.org' };
-  return { id: 'node', status: 'ok', summary: `Node ${p.nodeVersion} (plushlink needs ≥ 20)` };
+  const crypto = p.cryptoBackend ? `; crypto back end ${p.cryptoBackend.name}: ${p.cryptoBackend.description}` : '';
+  return { id: 'node', status: 'ok', summary: `Node ${p.nodeVersion} (plushlink needs ≥ 20)${crypto}` };
 }
 
 function checkPackage(pkg: string, role: string, r: LoadResult, p: DoctorProbes): Check {
@@ -237,6 +241,7 @@ export function machineProbes(): DoctorProbes {
   return {
     platform: process.platform,
     nodeVersion: process.version,
+    cryptoBackend: cryptoBackend(),
     uid: typeof process.getuid === 'function' ? process.getuid() : undefined,
     which: (cmd) => paths.map((d) => join(d, cmd)).find((f) => existsSync(f)),
     exists: (path) => existsSync(path),

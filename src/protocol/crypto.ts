@@ -1,19 +1,98 @@
 /**
- * The only place plushlink touches cryptographic primitives. Every primitive comes from a
- * well-kept library; nothing here is hand-written crypto:
+ * The crypto seam: the only place plushlink touches cryptographic primitives, and the only
+ * place their policy lives (docs/PROTOCOL.md §1 and §18). Every primitive comes from a
+ * well-kept library through a {@link CryptoBackend}; nothing here is hand-written crypto:
  *
- * - X25519, SHA-512, Ed25519, randomness: `tweetnacl`
- * - ChaCha20-Poly1305 (IETF, 96-bit nonce): `@noble/ciphers`
- * - HMAC-SHA-512 and HKDF-SHA-512: `@noble/hashes`
+ * - the portable back end, {@link pureCryptoBackend} (`crypto-pure.ts`: tweetnacl,
+ *   @noble/ciphers, @noble/hashes), the default everywhere;
+ * - on Node, `node:crypto` (OpenSSL), in `src/crypto-node/`, outside this pure folder. The
+ *   package's `node` export condition installs it (`plushlink`, `plushlink/protocol`,
+ *   `plushlink/messages` on Node); anyone may install a back end with {@link useCryptoBackend}.
+ *
+ * A back end computes raw primitives. Everything PROTOCOL §18 decides is decided here, once, for
+ * every back end: key, nonce and signature sizes, the all-zero X25519 result (LOW_ORDER_POINT),
+ * the HKDF length range, a failed tag (DECRYPT_FAILED), a non-canonical Ed25519 S. So both back
+ * ends keep the same policy by construction, and every vector runs against both
+ * (test/unit/crypto-backends.test.ts, the Wycheproof, Noise and own-vector tests).
  *
  * Pure: no I/O, no `node:` imports.
  */
 import nacl from 'tweetnacl';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { hkdf, extract, expand } from '@noble/hashes/hkdf.js';
-import { sha512 as nobleSha512 } from '@noble/hashes/sha2.js';
 import { PlushlinkError } from './errors.js';
+import { pureCryptoBackend } from './crypto-pure.js';
+
+export { pureCryptoBackend };
+
+/**
+ * Raw primitives of one crypto library. Callers never use a back end directly: they call the
+ * functions of this module, which check sizes and apply PROTOCOL §18 before and after.
+ * Inputs reach a back end already checked (sizes right, HKDF length in range, salt present).
+ */
+export interface CryptoBackend {
+  /** Short stable name: `pure-js`, `node`. */
+  readonly name: string;
+  /** What it is built on, for humans (`plushlink doctor`). */
+  readonly description: string;
+  /** X25519 (RFC 7748). May return `undefined` when the library itself refuses an all-zero result. */
+  x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined;
+  /** X25519 with the base point (the public key of a secret scalar). */
+  x25519Base(secretKey: Uint8Array): Uint8Array;
+  sha512(data: Uint8Array): Uint8Array;
+  hmacSha512(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** RFC 5869 extract-and-expand; `salt` may be empty (= HashLen zero bytes). */
+  hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  /** ChaCha20-Poly1305 (RFC 8439): ciphertext || 16-byte tag. */
+  aeadSeal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** The plaintext, or `undefined` when the tag does not authenticate. */
+  aeadOpen(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+  /** The Ed25519 public key of a 32-byte seed (RFC 8032 §5.1.5). */
+  ed25519PublicKey(seed: Uint8Array): Uint8Array;
+  /** Ed25519 signature with a 64-byte secret key seed || public key. */
+  ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array;
+  /** Ed25519 verification; may throw on malformed input (the seam turns that into false). */
+  ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+/** Which back end is in use: {@link cryptoBackend}. */
+export interface CryptoBackendInfo {
+  name: string;
+  description: string;
+}
+
+const BACKEND_METHODS = [
+  'x25519',
+  'x25519Base',
+  'sha512',
+  'hmacSha512',
+  'hkdfSha512',
+  'aeadSeal',
+  'aeadOpen',
+  'ed25519PublicKey',
+  'ed25519Sign',
+  'ed25519Verify',
+] as const satisfies readonly (keyof CryptoBackend)[];
+
+let backend: CryptoBackend = pureCryptoBackend;
+
+/**
+ * Makes `b` the back end of every primitive from now on and returns the one it replaces.
+ * Throws `INVALID_KEY` when `b` lacks a primitive. Meant to be called once, at start-up (the
+ * package's Node entry points do it); tests switch back ends between suites.
+ */
+export function useCryptoBackend(b: CryptoBackend): CryptoBackend {
+  for (const m of BACKEND_METHODS) {
+    if (typeof b?.[m] !== 'function') throw new PlushlinkError('INVALID_KEY', `crypto back end lacks ${m}()`);
+  }
+  if (typeof b.name !== 'string' || b.name.length === 0) throw new PlushlinkError('INVALID_KEY', 'crypto back end has no name');
+  const prev = backend;
+  backend = b;
+  return prev;
+}
+
+/** The back end in use: its name (`node` or `pure-js`) and what it is built on. */
+export function cryptoBackend(): CryptoBackendInfo {
+  return { name: backend.name, description: backend.description };
+}
 
 export const DH_LEN = 32;
 export const HASH_LEN = 64;
@@ -33,15 +112,24 @@ export type RandomSource = (n: number) => Uint8Array;
 /** Cryptographically secure randomness from tweetnacl (WebCrypto or node's crypto underneath). */
 export const randomBytes: RandomSource = (n) => nacl.randomBytes(n);
 
+const EMPTY = new Uint8Array(0);
+
+function allZero(b: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < b.length; i++) acc |= b[i]!;
+  return acc === 0;
+}
+
 /** X25519 public key of a 32-byte secret scalar. */
 export function x25519PublicKey(secretKey: Uint8Array): Uint8Array {
   if (secretKey.length !== DH_LEN) throw new PlushlinkError('INVALID_KEY', `X25519 secret key must be ${DH_LEN} bytes`);
-  return nacl.scalarMult.base(secretKey);
+  return backend.x25519Base(secretKey);
 }
 
-/** Builds a key pair from a 32-byte secret. */
+/** Builds a key pair from a 32-byte secret (a copy of it: the caller may wipe its own). */
 export function x25519KeyPairFromSecret(secretKey: Uint8Array): X25519KeyPair {
-  return { secretKey: Uint8Array.from(secretKey), publicKey: x25519PublicKey(secretKey) };
+  const sk = Uint8Array.from(secretKey);
+  return { secretKey: sk, publicKey: x25519PublicKey(sk) };
 }
 
 /** Generates a fresh X25519 key pair. */
@@ -51,50 +139,49 @@ export function generateX25519KeyPair(random: RandomSource = randomBytes): X2551
 
 /**
  * X25519(secret, public). Throws `LOW_ORDER_POINT` when the result is all zeros (the peer sent
- * a low-order point), as RFC 7748 §6.1 allows and plushlink requires.
+ * a low-order point), as RFC 7748 §6.1 allows and plushlink requires (PROTOCOL §18): whether
+ * the back end returns the zeros (tweetnacl) or refuses them itself (OpenSSL).
  */
 export function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
   if (secretKey.length !== DH_LEN) throw new PlushlinkError('INVALID_KEY', `X25519 secret key must be ${DH_LEN} bytes`);
   if (publicKey.length !== DH_LEN) throw new PlushlinkError('INVALID_KEY', `X25519 public key must be ${DH_LEN} bytes`);
-  const out = nacl.scalarMult(secretKey, publicKey);
-  let acc = 0;
-  for (let i = 0; i < out.length; i++) acc |= out[i]!;
-  if (acc === 0) throw new PlushlinkError('LOW_ORDER_POINT', 'X25519 produced the all-zero shared secret (low-order public key)');
+  const out = backend.x25519(secretKey, publicKey);
+  if (out === undefined || allZero(out)) throw new PlushlinkError('LOW_ORDER_POINT', 'X25519 produced the all-zero shared secret (low-order public key)');
   return out;
 }
 
-/** SHA-512 (tweetnacl). */
+/** SHA-512 (FIPS 180-4). */
 export function sha512(data: Uint8Array): Uint8Array {
-  return nacl.hash(data);
+  return backend.sha512(data);
 }
 
-/** HMAC-SHA-512 (@noble/hashes). */
+/** HMAC-SHA-512 (RFC 2104), the full 64-byte output. */
 export function hmacSha512(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return hmac(nobleSha512, key, data);
+  return backend.hmacSha512(key, data);
 }
 
 /** Largest HKDF-SHA-512 output, 255 · HashLen bytes (RFC 5869 §2.3). */
 export const HKDF_MAX_LEN = 255 * HASH_LEN;
 
 /**
- * HKDF-SHA-512 (RFC 5869) extract-and-expand (@noble/hashes). Throws `INVALID_KEY` when
- * `length` is not an integer in 0..{@link HKDF_MAX_LEN}.
+ * HKDF-SHA-512 (RFC 5869) extract-and-expand. An absent salt is the empty salt (both are
+ * HashLen zero bytes to HMAC). Throws `INVALID_KEY` when `length` is not an integer in
+ * 0..{@link HKDF_MAX_LEN}.
  */
 export function hkdfSha512(ikm: Uint8Array, salt: Uint8Array | undefined, info: Uint8Array, length: number): Uint8Array {
   if (!Number.isSafeInteger(length) || length < 0 || length > HKDF_MAX_LEN) {
     throw new PlushlinkError('INVALID_KEY', `HKDF-SHA-512 output length must be an integer in 0..${HKDF_MAX_LEN}`);
   }
-  return hkdf(nobleSha512, ikm, salt, info, length);
+  return backend.hkdfSha512(ikm, salt ?? EMPTY, info, length);
 }
 
 /**
  * The Noise HKDF(chaining_key, ikm, n): returns n (2 or 3) outputs of HASHLEN bytes. It is
- * exactly RFC 5869 HKDF with salt = chaining key and empty info, so it is computed with the
- * library's extract/expand.
+ * exactly RFC 5869 HKDF with salt = chaining key and empty info (PROTOCOL §1), so it is the
+ * back end's HKDF cut into 64-byte outputs.
  */
 export function noiseHkdf(chainingKey: Uint8Array, ikm: Uint8Array, n: 2 | 3): Uint8Array[] {
-  const prk = extract(nobleSha512, ikm, chainingKey);
-  const okm = expand(nobleSha512, prk, new Uint8Array(0), n * HASH_LEN);
+  const okm = backend.hkdfSha512(ikm, chainingKey, EMPTY, n * HASH_LEN);
   const outs: Uint8Array[] = [];
   for (let i = 0; i < n; i++) outs.push(okm.slice(i * HASH_LEN, (i + 1) * HASH_LEN));
   return outs;
@@ -104,7 +191,7 @@ export function noiseHkdf(chainingKey: Uint8Array, ikm: Uint8Array, n: 2 | 3): U
 export function aeadSeal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
   if (key.length !== KEY_LEN) throw new PlushlinkError('INVALID_KEY', 'AEAD key must be 32 bytes');
   if (nonce.length !== AEAD_NONCE_LEN) throw new PlushlinkError('INVALID_KEY', 'AEAD nonce must be 12 bytes');
-  return chacha20poly1305(key, nonce, ad).encrypt(plaintext);
+  return backend.aeadSeal(key, nonce, ad, plaintext);
 }
 
 /** ChaCha20-Poly1305 open. Throws `DECRYPT_FAILED` on any authentication failure. */
@@ -112,14 +199,12 @@ export function aeadOpen(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, cip
   if (key.length !== KEY_LEN) throw new PlushlinkError('INVALID_KEY', 'AEAD key must be 32 bytes');
   if (nonce.length !== AEAD_NONCE_LEN) throw new PlushlinkError('INVALID_KEY', 'AEAD nonce must be 12 bytes');
   if (ciphertext.length < TAG_LEN) throw new PlushlinkError('DECRYPT_FAILED', 'ciphertext shorter than the authentication tag');
-  try {
-    return chacha20poly1305(key, nonce, ad).decrypt(ciphertext);
-  } catch (e) {
-    throw new PlushlinkError('DECRYPT_FAILED', 'authentication failed', undefined, { cause: e });
-  }
+  const out = backend.aeadOpen(key, nonce, ad, ciphertext);
+  if (out === undefined) throw new PlushlinkError('DECRYPT_FAILED', 'authentication failed');
+  return out;
 }
 
-/** Ed25519 key pair (tweetnacl): 32-byte public key, 64-byte secret key (seed || public). */
+/** Ed25519 key pair: 32-byte public key, 64-byte secret key (seed || public). */
 export interface Ed25519KeyPair {
   publicKey: Uint8Array;
   secretKey: Uint8Array;
@@ -127,18 +212,24 @@ export interface Ed25519KeyPair {
 
 export function ed25519KeyPairFromSeed(seed: Uint8Array): Ed25519KeyPair {
   if (seed.length !== 32) throw new PlushlinkError('INVALID_KEY', 'Ed25519 seed must be 32 bytes');
-  const kp = nacl.sign.keyPair.fromSeed(seed);
-  return { publicKey: kp.publicKey, secretKey: kp.secretKey };
+  const publicKey = backend.ed25519PublicKey(seed);
+  const secretKey = new Uint8Array(64);
+  secretKey.set(seed);
+  secretKey.set(publicKey, 32);
+  return { publicKey, secretKey };
 }
 
 export function generateEd25519KeyPair(random: RandomSource = randomBytes): Ed25519KeyPair {
   return ed25519KeyPairFromSeed(random(32));
 }
 
-/** Ed25519 detached signature (64 bytes). */
+/**
+ * Ed25519 detached signature (64 bytes). The secret key is seed || public key, as
+ * {@link ed25519KeyPairFromSeed} makes it.
+ */
 export function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
   if (secretKey.length !== 64) throw new PlushlinkError('INVALID_KEY', 'Ed25519 secret key must be 64 bytes');
-  return nacl.sign.detached(message, secretKey);
+  return backend.ed25519Sign(secretKey, message);
 }
 
 /** Ed25519 group order L, little-endian (RFC 8032 §5.1). */
@@ -159,14 +250,14 @@ function ed25519CanonicalS(signature: Uint8Array): boolean {
 
 /**
  * Ed25519 verification; false for any malformed input (never throws on attacker input).
- * Rejects a non-canonical S ≥ L (RFC 8032 §5.1.7, signature malleability), which tweetnacl
- * alone accepts.
+ * Rejects a non-canonical S ≥ L (RFC 8032 §5.1.7, signature malleability) before any back end
+ * sees it (tweetnacl alone accepts S + L; PROTOCOL §18).
  */
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   if (!ed25519CanonicalS(signature)) return false;
   try {
-    return nacl.sign.detached.verify(message, signature, publicKey);
+    return backend.ed25519Verify(publicKey, message, signature) === true;
   } catch {
     return false;
   }

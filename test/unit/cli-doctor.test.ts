@@ -103,6 +103,11 @@ describe('plushlink doctor', () => {
     for (const id of ['build-tools', 'adapter', 'raw-sockets', 'bluetoothd']) expect(mac[id]!.status, id).toBe('skip');
   });
 
+  it('the node line names the crypto back end in use', async () => {
+    const node = byId(await runDoctor(machine({ cryptoBackend: { name: 'node', description: 'node:crypto (OpenSSL 3.0.19)' } }), opts)).node!;
+    expect(formatCheck(node)).toBe('ok    node        Node v20.20.2 (plushlink needs ≥ 20); crypto back end node: node:crypto (OpenSSL 3.0.19)');
+  });
+
   it('an unreachable relay fails with the way to start one', async () => {
     const checks = byId(await runDoctor(machine({ relayHealth: async () => ({ ok: false, code: 'RELAY_UNAVAILABLE', message: 'unreachable' }) }), opts));
     expect(checks.relay!.status).toBe('fail');

@@ -12,6 +12,7 @@ import {
   sealVoiceMessage,
 } from '../../src/messages/index.js';
 import { buildMessageVectors } from '../../scripts/gen-message-vectors.js';
+import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 
 type Person = Record<'name' | 'signSeed' | 'signPublicKey' | 'boxSecretKey' | 'boxPublicKey' | 'keyId' | 'familyKeyCode' | 'fingerprint', string>;
 const v = JSON.parse(readFileSync(new URL('../../fixtures/vectors/messages.json', import.meta.url), 'utf8')) as {
@@ -28,7 +29,8 @@ const v = JSON.parse(readFileSync(new URL('../../fixtures/vectors/messages.json'
 
 const idOf = (p: Person) => familyIdentityFromSecrets(p.name, fromHex(p.signSeed), fromHex(p.boxSecretKey));
 
-describe('messages vectors (fixtures/vectors/messages.json)', () => {
+describe.each(CRYPTO_BACKENDS)('messages vectors (fixtures/vectors/messages.json) [$name back end]', (backend) => {
+  useCryptoBackendInSuite(backend);
   it('the generator output equals the committed file', () => {
     expect(JSON.parse(JSON.stringify(buildMessageVectors()))).toEqual(v);
   });

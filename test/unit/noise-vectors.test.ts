@@ -3,12 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { runVectorFile, type NoiseVector } from '../../src/protocol/noise/vectors.js';
 import { PROJECT_ROOT, sharedPath } from '../helpers/shared.js';
+import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 
 const files = ['cacophony.txt', 'snow.txt'];
 
 for (const name of files) {
   const path = sharedPath('vectors', 'noise', name);
-  describe.skipIf(!path)(`Noise vectors: ${name} (25519_ChaChaPoly_SHA512)`, () => {
+  describe.skipIf(!path).each(CRYPTO_BACKENDS)(`Noise vectors: ${name} (25519_ChaChaPoly_SHA512) [$name back end]`, (backend) => {
+    useCryptoBackendInSuite(backend);
     it('passes every vector of the suite', () => {
       const json = JSON.parse(readFileSync(path!, 'utf8')) as { vectors: NoiseVector[] };
       const s = runVectorFile(json);

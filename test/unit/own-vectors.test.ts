@@ -2,7 +2,8 @@
  * plushlink's own test vectors (fixtures/vectors/*.json except messages.json, which has its own
  * test). Every value is re-derived from the library, starting from the inputs written in the
  * files, and compared byte for byte, so a change of the wire format shows up as a failing test
- * and a vector diff. The last block runs scripts/gen-vectors.ts into a temporary folder and
+ * and a vector diff; every block runs once per crypto back end (pure JS and node:crypto,
+ * docs/PROTOCOL.md §18). The last block runs scripts/gen-vectors.ts into a temporary folder and
  * checks that it reproduces the committed files exactly.
  */
 import { execFileSync } from 'node:child_process';
@@ -78,6 +79,7 @@ import {
 } from '../../src/protocol/index.js';
 import { buildAdvertisingPayload } from '../../src/transport/bleno/advertising.js';
 import { PLUSHLINK_SERVICE_UUID } from '../../src/transport/gatt-layout.js';
+import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const vectorDir = join(root, 'fixtures', 'vectors');
@@ -138,7 +140,8 @@ function checkKeyPair(kp: J): void {
   expect(hx(x25519PublicKey(b(kp.secretKey)))).toBe(kp.publicKey);
 }
 
-describe('own vectors: handshakes.json', () => {
+describe.each(CRYPTO_BACKENDS)('own vectors: handshakes.json [$name back end]', (backend) => {
+  useCryptoBackendInSuite(backend);
   const v = load('handshakes.json');
   const toy = x25519KeyPairFromSecret(b(v.toyStatic.secretKey));
   const companion = x25519KeyPairFromSecret(b(v.companionStatic.secretKey));
@@ -292,7 +295,8 @@ describe('own vectors: handshakes.json', () => {
   });
 });
 
-describe('own vectors: setup-codes.json', () => {
+describe.each(CRYPTO_BACKENDS)('own vectors: setup-codes.json [$name back end]', (backend) => {
+  useCryptoBackendInSuite(backend);
   const v = load('setup-codes.json');
   const toyPub = b(v.toyStatic.publicKey);
 
@@ -367,7 +371,8 @@ describe('own vectors: setup-codes.json', () => {
   });
 });
 
-describe('own vectors: records.json', () => {
+describe.each(CRYPTO_BACKENDS)('own vectors: records.json [$name back end]', (backend) => {
+  useCryptoBackendInSuite(backend);
   const v = load('records.json');
   const hs = load('handshakes.json');
   const keyOf = (dir: string, ch: string): Uint8Array => b(v.channelKeys[dir][ch]);
@@ -486,7 +491,8 @@ describe('own vectors: records.json', () => {
   });
 });
 
-describe('own vectors: advertising.json', () => {
+describe.each(CRYPTO_BACKENDS)('own vectors: advertising.json [$name back end]', (backend) => {
+  useCryptoBackendInSuite(backend);
   const v = load('advertising.json');
   const key = b(v.advertisingKey);
 
@@ -535,7 +541,8 @@ describe('own vectors: advertising.json', () => {
   });
 });
 
-describe('own vectors: control.json', () => {
+describe.each(CRYPTO_BACKENDS)('own vectors: control.json [$name back end]', (backend) => {
+  useCryptoBackendInSuite(backend);
   const v = load('control.json');
 
   it('header', () => {
@@ -599,7 +606,8 @@ describe('own vectors: control.json', () => {
  * PROTOCOL.md §6.1 and §3 implemented from the text alone, with nothing but the primitives of
  * crypto.ts: if the document and the vectors ever disagree, this fails.
  */
-describe('own vectors: PROTOCOL.md written out step by step reproduces the vectors', () => {
+describe.each(CRYPTO_BACKENDS)('own vectors: PROTOCOL.md written out step by step reproduces the vectors [$name back end]', (backend) => {
+  useCryptoBackendInSuite(backend);
   const v = load('handshakes.json');
 
   function specHandshake(h: J, pairing: boolean): { m1: Uint8Array; m2: Uint8Array; hashAfter1: Uint8Array; h: Uint8Array; k1: Uint8Array; k2: Uint8Array } {

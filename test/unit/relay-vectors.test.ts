@@ -18,6 +18,7 @@ import {
   verifyRequest,
 } from '../../src/index.js';
 import { buildRelayVectors } from '../../scripts/gen-relay-vectors.js';
+import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 
 interface Req {
   name: string;
@@ -36,7 +37,8 @@ const v = JSON.parse(readFileSync(new URL('../../fixtures/vectors/relay.json', i
   negative: { name: string; request: string; change: { drop?: string[]; body?: string; target?: string; now?: number; replace?: [string, string] }; expectedError: string }[];
 };
 
-describe('relay vectors (fixtures/vectors/relay.json)', () => {
+describe.each(CRYPTO_BACKENDS)('relay vectors (fixtures/vectors/relay.json) [$name back end]', (backend) => {
+  useCryptoBackendInSuite(backend);
   it('the generator output equals the committed file', () => {
     expect(JSON.parse(JSON.stringify(buildRelayVectors()))).toEqual(v);
   });

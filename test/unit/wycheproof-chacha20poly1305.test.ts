@@ -23,6 +23,7 @@ import {
   type AeadGroup,
   type AeadTest,
 } from '../helpers/wycheproof.js';
+import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 
 const MIN_VECTORS = 325;
 
@@ -31,9 +32,10 @@ const data = WYCHEPROOF_AVAILABLE
   : undefined;
 const cases = data?.cases ?? [];
 
-describe.skipIf(!WYCHEPROOF_AVAILABLE)(
-  wycheproofSuiteTitle('Wycheproof ChaCha20-Poly1305 via crypto.aeadSeal/aeadOpen'),
-  () => {
+describe.skipIf(!WYCHEPROOF_AVAILABLE).each(CRYPTO_BACKENDS)(
+  wycheproofSuiteTitle('Wycheproof ChaCha20-Poly1305 via crypto.aeadSeal/aeadOpen [$name back end]'),
+  (backend) => {
+    useCryptoBackendInSuite(backend);
     const tally = new Tally();
 
     for (const { group, test: t } of cases) {

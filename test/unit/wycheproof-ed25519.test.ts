@@ -21,13 +21,15 @@ import {
   type EddsaGroup,
   type EddsaTest,
 } from '../helpers/wycheproof.js';
+import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 
 const MIN_VECTORS = 151;
 
 const data = WYCHEPROOF_AVAILABLE ? loadWycheproof<EddsaGroup, EddsaTest>('ed25519_test.json', 'EDDSA') : undefined;
 const cases = data?.cases ?? [];
 
-describe.skipIf(!WYCHEPROOF_AVAILABLE)(wycheproofSuiteTitle('Wycheproof Ed25519 via crypto.ed25519Verify'), () => {
+describe.skipIf(!WYCHEPROOF_AVAILABLE).each(CRYPTO_BACKENDS)(wycheproofSuiteTitle('Wycheproof Ed25519 via crypto.ed25519Verify [$name back end]'), (backend) => {
+  useCryptoBackendInSuite(backend);
   const tally = new Tally();
 
   for (const { group, test: t } of cases) {

@@ -24,6 +24,7 @@ import {
   type HkdfGroup,
   type HkdfTest,
 } from '../helpers/wycheproof.js';
+import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 
 const MIN_VECTORS = 83;
 const MAX_OKM = 255 * HASH_LEN;
@@ -31,7 +32,8 @@ const MAX_OKM = 255 * HASH_LEN;
 const data = WYCHEPROOF_AVAILABLE ? loadWycheproof<HkdfGroup, HkdfTest>('hkdf_sha512_test.json', 'HKDF-SHA-512') : undefined;
 const cases = data?.cases ?? [];
 
-describe.skipIf(!WYCHEPROOF_AVAILABLE)(wycheproofSuiteTitle('Wycheproof HKDF-SHA-512 via crypto.hkdfSha512'), () => {
+describe.skipIf(!WYCHEPROOF_AVAILABLE).each(CRYPTO_BACKENDS)(wycheproofSuiteTitle('Wycheproof HKDF-SHA-512 via crypto.hkdfSha512 [$name back end]'), (backend) => {
+  useCryptoBackendInSuite(backend);
   const tally = new Tally();
 
   for (const { group, test: t } of cases) {
@@ -65,9 +67,10 @@ describe.skipIf(!WYCHEPROOF_AVAILABLE)(wycheproofSuiteTitle('Wycheproof HKDF-SHA
   });
 });
 
-describe.skipIf(!WYCHEPROOF_AVAILABLE)(
-  wycheproofSuiteTitle('Wycheproof HKDF-SHA-512 vs the Noise HKDF (crypto.noiseHkdf)'),
-  () => {
+describe.skipIf(!WYCHEPROOF_AVAILABLE).each(CRYPTO_BACKENDS)(
+  wycheproofSuiteTitle('Wycheproof HKDF-SHA-512 vs the Noise HKDF (crypto.noiseHkdf) [$name back end]'),
+  (backend) => {
+    useCryptoBackendInSuite(backend);
     const valid = cases.filter((c) => c.test.result === 'valid');
     const emptyInfo = valid.filter((c) => c.test.info === '');
     let consistent = 0;

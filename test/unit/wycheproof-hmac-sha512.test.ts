@@ -21,13 +21,15 @@ import {
   type MacGroup,
   type MacTest,
 } from '../helpers/wycheproof.js';
+import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 
 const MIN_VECTORS = 174;
 
 const data = WYCHEPROOF_AVAILABLE ? loadWycheproof<MacGroup, MacTest>('hmac_sha512_test.json', 'HMACSHA512') : undefined;
 const cases = data?.cases ?? [];
 
-describe.skipIf(!WYCHEPROOF_AVAILABLE)(wycheproofSuiteTitle('Wycheproof HMAC-SHA-512 via crypto.hmacSha512'), () => {
+describe.skipIf(!WYCHEPROOF_AVAILABLE).each(CRYPTO_BACKENDS)(wycheproofSuiteTitle('Wycheproof HMAC-SHA-512 via crypto.hmacSha512 [$name back end]'), (backend) => {
+  useCryptoBackendInSuite(backend);
   const tally = new Tally();
 
   for (const { group, test: t } of cases) {

@@ -24,6 +24,7 @@ import {
   type XdhCompGroup,
   type XdhCompTest,
 } from '../helpers/wycheproof.js';
+import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 
 /** Flags of `acceptable` cases that plushlink refuses (the peer's key is low order). */
 const REFUSE_FLAGS = new Set(['LowOrderPublic', 'ZeroSharedSecret']);
@@ -56,7 +57,8 @@ function decide(t: XdhCompTest): Decision {
 const data = WYCHEPROOF_AVAILABLE ? loadWycheproof<XdhCompGroup, XdhCompTest>('x25519_test.json', 'XDH') : undefined;
 const cases = data?.cases ?? [];
 
-describe.skipIf(!WYCHEPROOF_AVAILABLE)(wycheproofSuiteTitle('Wycheproof X25519 via crypto.x25519'), () => {
+describe.skipIf(!WYCHEPROOF_AVAILABLE).each(CRYPTO_BACKENDS)(wycheproofSuiteTitle('Wycheproof X25519 via crypto.x25519 [$name back end]'), (backend) => {
+  useCryptoBackendInSuite(backend);
   const tally = new Tally();
 
   for (const { group, test: t } of cases) {
