@@ -18,7 +18,8 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], cwd: string, timeoutMs = 40_000): Promise<Run> {
+/** Only stops a command that hangs (a busy machine is slow, not wrong): never part of a verdict. */
+function run(args: string[], cwd: string, timeoutMs = 540_000): Promise<Run> {
   return new Promise((res) => {
     execFile(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, PLUSHLINK_HOME: join(cwd, 'home'), DEBUG: '' }, timeout: timeoutMs }, (err, stdout, stderr) =>
       res({ code: err ? ((err as { code?: unknown }).code as number) : 0, stdout, stderr }),
@@ -41,12 +42,12 @@ interface DemoJson {
   intruder: { attempts: number; accepted: number; results: { attempt: string; accepted: boolean }[] };
 }
 
-describe.concurrent('plushlink CLI flows (run concurrently: mostly real-time audio waits)', () => {
+describe.concurrent('plushlink CLI flows (run concurrently: mostly real-time audio waits)', { timeout: 600_000 }, () => {
   it('demo --transport noble-sim --json prints the same verdicts as memory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'plushlink-cli-demo-'));
     const [mem, sim] = await Promise.all([
-      run(['demo', '--json', '--out', join(dir, 'mem')], dir, 50_000).then((r) => ok<DemoJson>(r)),
-      run(['demo', '--transport', 'noble-sim', '--json', '--out', join(dir, 'sim')], dir, 50_000).then((r) => ok<DemoJson>(r)),
+      run(['demo', '--json', '--out', join(dir, 'mem')], dir).then((r) => ok<DemoJson>(r)),
+      run(['demo', '--transport', 'noble-sim', '--json', '--out', join(dir, 'sim')], dir).then((r) => ok<DemoJson>(r)),
     ]);
     expect(mem.transport).toBe('memory');
     expect(sim.transport).toBe('noble-sim');
