@@ -104,6 +104,9 @@ export interface RelayServer {
 
 const DAY = 24 * 60 * 60 * 1000;
 
+/** The relay's version, as `GET /v1/health` reports it. */
+export const RELAY_VERSION = '0.1.0';
+
 /** The signed request's authenticated signer (routes marked signed only). */
 export function signerOf(request: FastifyRequest): Signer {
   if (!request.signer) throw problem('RELAY_UNSIGNED', 'request is not signed');
@@ -195,7 +198,7 @@ export async function createRelay(options: RelayOptions): Promise<RelayServer> {
         }
       });
 
-      v1.get('/health', { config: { signed: false } }, async () => ({ ok: true, version: 1, store: store.kind }));
+      v1.get('/health', { config: { signed: false } }, async () => ({ ok: true, version: RELAY_VERSION, store: store.kind }));
       await mailboxRoutes(v1, ctx);
       await envelopeRoutes(v1, ctx);
       await receiptRoutes(v1, ctx);
