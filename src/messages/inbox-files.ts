@@ -5,7 +5,7 @@
  * Node-only (the browser app keeps its inbox in IndexedDB).
  */
 import { join } from 'node:path';
-import { hasErrno, nodeFileSystem, readIfExists, removeTempFiles, writeFileAtomic, type DurableFileSystem } from '../util/durable-fs.js';
+import { hasErrno, nodeFileSystem, readIfExists, removeTempFiles, unlinkDurable, writeFileAtomic, type DurableFileSystem } from '../util/durable-fs.js';
 import { PlushlinkError } from '../protocol/errors.js';
 import type { InboxStore } from './inbox.js';
 import { ENVELOPE_FILE_RE, envelopeFileName, isMessageId } from './relay.js';
@@ -70,13 +70,6 @@ export class FileInboxStore implements InboxStore {
   /** Deletes a message durably (unlink, folder fsync); false when it was not there. */
   async remove(id: string): Promise<boolean> {
     if (!isMessageId(id)) return false;
-    try {
-      await this.fs.unlink(this.pathOf(id));
-    } catch (e) {
-      if (hasErrno(e, 'ENOENT')) return false;
-      throw e;
-    }
-    await this.fs.fsyncDir(this.dir);
-    return true;
+    return unlinkDurable(this.fs, this.dir, this.pathOf(id));
   }
 }

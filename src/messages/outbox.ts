@@ -14,6 +14,7 @@ import {
   nodeFileSystem,
   readIfExists,
   removeTempFiles,
+  unlinkDurable,
   writeFileAtomic,
   type DurableFileSystem,
 } from '../util/durable-fs.js';
@@ -196,14 +197,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   /** Removes a queued message (durably). Returns false when it was not there. */
   async remove(id: string): Promise<boolean> {
     if (!isMessageId(id)) return false;
-    try {
-      await this.fs.unlink(this.pathOf(id));
-    } catch (e) {
-      if (hasErrno(e, 'ENOENT')) return false;
-      throw e;
-    }
-    await this.fs.fsyncDir(this.dir);
-    return true;
+    return unlinkDurable(this.fs, this.dir, this.pathOf(id));
   }
 
   /**

@@ -137,6 +137,21 @@ export async function removeTempFiles(fs: DurableFileSystem, dir: string): Promi
   return removed;
 }
 
+/**
+ * Deletes `path` (in folder `dir`) durably: unlink, then fsync the folder. False when it was not
+ * there (no fsync needed: nothing changed).
+ */
+export async function unlinkDurable(fs: DurableFileSystem, dir: string, path: string): Promise<boolean> {
+  try {
+    await fs.unlink(path);
+  } catch (e) {
+    if (hasErrno(e, 'ENOENT')) return false;
+    throw e;
+  }
+  await fs.fsyncDir(dir);
+  return true;
+}
+
 /** Reads a file, or `undefined` when it does not exist. */
 export async function readIfExists(fs: DurableFileSystem, path: string): Promise<Uint8Array | undefined> {
   try {

@@ -31,6 +31,7 @@ import type {
   ReceiptRecord,
   RelayStore,
 } from './types.js';
+import { asBuffer, checkLimit, toBytes } from './values.js';
 
 /** Options of {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -148,19 +149,8 @@ function num(value: unknown): number {
   return n;
 }
 
-function toBytes(value: unknown): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new Error('postgres store: expected bytea');
-  return new Uint8Array(value);
-}
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
-function checkLimit(limit: number): number {
-  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
-  return limit;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -561,7 +551,7 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
         [mailboxId, messageId],
       );
       const row = r.rows[0] as { bytes: Buffer } | undefined;
-      return row ? toBytes(row.bytes) : undefined;
+      return row ? toBytes(row.bytes, 'postgres') : undefined;
     },
 
     async getDelivery(mailboxId, messageId): Promise<DeliveryRecord | undefined> {
@@ -575,7 +565,7 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
         | { message_id: string; mailbox_id: string; sender: string; size: number; hash: Buffer }
         | undefined;
       if (!row) return undefined;
-      return { messageId: row.message_id, mailboxId: row.mailbox_id, sender: row.sender, size: num(row.size), hash: toBytes(row.hash) };
+      return { messageId: row.message_id, mailboxId: row.mailbox_id, sender: row.sender, size: num(row.size), hash: toBytes(row.hash, 'postgres') };
     },
 
     async acknowledge(receipt) {
@@ -609,7 +599,7 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
           sender: row.sender,
           recipient: row.recipient,
           recipientBox: row.recipient_box,
-          signature: toBytes(row.signature),
+          signature: toBytes(row.signature, 'postgres'),
           at: num(row.at),
           expiresAt: num(row.expires_at),
         }),

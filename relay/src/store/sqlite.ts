@@ -26,6 +26,7 @@ import type {
   ReceiptRecord,
   RelayStore,
 } from './types.js';
+import { asBuffer, checkLimit, toBytes } from './values.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -124,19 +125,8 @@ function channelKey(path: string, db: Database.Database): string {
   }
 }
 
-function toBytes(value: unknown): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new Error('sqlite store: expected a BLOB');
-  return new Uint8Array(value);
-}
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
-function checkLimit(limit: number): number {
-  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
-  return limit;
-}
 
 interface EnvelopeRow {
   sender: string;
@@ -468,12 +458,12 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
 
     async getEnvelope(mailboxId, messageId) {
       const row = st().getPendingBytes.get(mailboxId, messageId) as { bytes: Buffer } | undefined;
-      return row ? toBytes(row.bytes) : undefined;
+      return row ? toBytes(row.bytes, 'sqlite') : undefined;
     },
 
     async getDelivery(mailboxId, messageId): Promise<DeliveryRecord | undefined> {
       const row = st().getDelivery.get(mailboxId, messageId) as (Omit<DeliveryRecord, 'hash'> & { hash: Buffer }) | undefined;
-      return row ? { ...row, hash: toBytes(row.hash) } : undefined;
+      return row ? { ...row, hash: toBytes(row.hash, 'sqlite') } : undefined;
     },
 
     async acknowledge(receipt) {
@@ -494,7 +484,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
         sender: r.sender,
         recipient: r.recipient,
         recipientBox: r.recipient_box,
-        signature: toBytes(r.signature),
+        signature: toBytes(r.signature, 'sqlite'),
         at: r.at,
         expiresAt: r.expires_at,
       }));
