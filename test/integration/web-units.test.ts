@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { resample } from '../../web/src/audio/resample.js';
 import { backupCode, backupFileText, parseBackup } from '../../web/src/identity.js';
-import { generateFamilyIdentity, sameFamilyKey } from '../../src/messages/family.js';
+import { generateFamilyIdentity, parseFamilyIdentity, sameFamilyKey } from '../../src/messages/family.js';
 
 function tone(freq: number, rate: number, seconds: number): Float32Array {
   return Float32Array.from({ length: Math.round(rate * seconds) }, (_, i) => 0.5 * Math.sin((2 * Math.PI * freq * i) / rate));
@@ -47,11 +47,18 @@ describe('resample (microphone rate → 16 kHz)', () => {
 describe('identity backup', () => {
   const id = generateFamilyIdentity('Grandma Rose');
 
-  it('round-trips through the backup file and the backup code (case, spaces and line breaks ignored)', () => {
-    expect(sameFamilyKey(parseBackup(backupFileText(id)), id)).toBe(true);
+  it('round-trips through the backup file (with the family) and the backup code (case, spaces and line breaks ignored)', () => {
+    const family = [generateFamilyIdentity('Mila’s bear'), generateFamilyIdentity('Dad')];
+    const file = parseBackup(backupFileText(id, family));
+    expect(sameFamilyKey(file.identity, id)).toBe(true);
+    expect(file.family.map((m) => m.name)).toEqual(['Mila’s bear', 'Dad']);
+    file.family.forEach((m, i) => expect(sameFamilyKey(m, family[i]!)).toBe(true));
+    // The file is the library's identity file too.
+    expect(sameFamilyKey(parseFamilyIdentity(backupFileText(id, family)), id)).toBe(true);
     const code = backupCode(id);
     expect(code).toMatch(/^PLFB1-([0-9A-Z]{1,5}-)*[0-9A-Z]{1,5}$/);
-    const restored = parseBackup(`  ${code.toLowerCase().replace(/-/g, ' ').replace(/(.{40})/g, '$1\n')}  `);
+    const { identity: restored, family: none } = parseBackup(`  ${code.toLowerCase().replace(/-/g, ' ').replace(/(.{40})/g, '$1\n')}  `);
+    expect(none).toEqual([]);
     expect(sameFamilyKey(restored, id)).toBe(true);
     expect(restored.name).toBe('Grandma Rose');
     expect(Array.from(restored.signSecretKey)).toEqual(Array.from(id.signSecretKey));

@@ -24,7 +24,7 @@ import { decodeOgg, playPcm, stopPlayback } from './audio/player.js';
 import { microphoneErrorText, Recorder, type Recording } from './audio/recorder.js';
 import { encodeOggOpus } from './audio/encoder.js';
 import { Sync, type ConnectionState } from './sync.js';
-import { download, field, formatSeconds, formatTime, h, replace } from './ui/dom.js';
+import { download, field, formatSeconds, formatTime, h, keepFocus, replace } from './ui/dom.js';
 
 type View = 'messages' | 'family' | 'backup';
 const VIEWS: View[] = ['messages', 'family', 'backup'];
@@ -179,9 +179,11 @@ function renderWelcome(): void {
         try {
           const text = file.files?.[0] ? await file.files[0].text() : code.value;
           if (!text.trim()) return fail('Choose a backup file or paste a backup code.');
-          identity = parseBackup(text);
+          const backup = parseBackup(text);
+          identity = backup.identity;
           await saveIdentity(identity);
-          announce(`Welcome back, ${identity.name}. Your family key was restored.`);
+          for (const m of backup.family) await addContact(m, m.name);
+          announce(`Welcome back, ${identity.name}. Your family key was restored${backup.family.length ? ` with ${backup.family.length} family members` : ''}.`);
           location.hash = '#messages';
           await enterApp();
         } catch (err) {
@@ -224,7 +226,7 @@ async function refreshInbox(): Promise<void> {
     replace(inboxList, h('li', { class: 'empty' }, 'No messages yet. New messages appear here by themselves.'));
     return;
   }
-  replace(inboxList, ...all.map(inboxItem));
+  keepFocus(inboxList, () => replace(inboxList, ...all.map(inboxItem)));
 }
 
 function inboxItem(m: InboxRecord): HTMLLIElement {
@@ -453,7 +455,7 @@ async function refreshOutbox(): Promise<void> {
     replace(outboxList, h('li', { class: 'empty' }, 'Nothing waiting to be delivered.'));
     return;
   }
-  replace(
+  keepFocus(outboxList, () => replace(
     outboxList,
     ...all.map((m) => {
       const waiting = m.recipients.filter((r) => !m.delivered.includes(r.mailboxId)).map((r) => r.name);
@@ -477,7 +479,7 @@ async function refreshOutbox(): Promise<void> {
         h('span', {}, '· delivered'),
       ),
     ),
-  );
+  ));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -699,8 +701,8 @@ function renderBackup(): void {
       'section',
       { class: 'card', 'aria-labelledby': 'save-h' },
       h('h3', { id: 'save-h' }, 'Keep a backup of your family key'),
-      h('p', {}, 'Without it, a new phone or a cleared browser means the family must add you again. Keep it secret: whoever has it can read messages sent to you and send in your name.'),
-      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => download(`plushlink-${id.name.replace(/[^\p{L}\p{N}]+/gu, '-')}-backup.json`, backupFileText(id)) }, 'Download backup file'), show),
+      h('p', {}, 'Without it, a new phone or a cleared browser means the family must add you again. Keep it secret: whoever has it can read messages sent to you and send in your name. The file also lists your family; after restoring from the code, add your family again.'),
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => download(`plushlink-${id.name.replace(/[^\p{L}\p{N}]+/gu, '-')}-backup.json`, backupFileText(id, contacts.map(contactKey))) }, 'Download backup file'), show),
       codeLabel,
       codeOut,
     ),
@@ -713,9 +715,11 @@ function renderBackup(): void {
           e.preventDefault();
           try {
             const text = file.files?.[0] ? await file.files[0].text() : pasted.value;
-            const restored = parseBackup(text);
+            const backup = parseBackup(text);
+            const restored = backup.identity;
             if (!confirm(`Replace the key of ${id.name} on this device with the key of ${restored.name}?`)) return;
             await saveIdentity(restored);
+            for (const m of backup.family) await addContact(m, m.name);
             identity = restored;
             announce(`Restored the family key of ${restored.name}.`);
             await enterApp();

@@ -10,12 +10,15 @@ import {
   base32Encode,
   bytesEqual,
   concatBytes,
+  familyKeyCode,
   generateFamilyIdentity,
+  parseFamilyKeyCode,
   parseFamilyIdentity,
   PlushlinkError,
   serializeFamilyIdentity,
   sha512,
   type FamilyIdentity,
+  type FamilyPublicKey,
 } from './lib.js';
 
 /** Prefix of a backup code. */
@@ -37,9 +40,20 @@ export async function createIdentity(name: string): Promise<FamilyIdentity> {
   return identity;
 }
 
-/** The backup file's text: the library's identity JSON (secret!). */
-export function backupFileText(identity: FamilyIdentity): string {
-  return serializeFamilyIdentity(identity);
+/**
+ * The backup file's text (secret!): the library's identity JSON, plus a `familyKeyCodes` field
+ * with the key code of each family member added on this device, so that a restore brings the
+ * family back too (the library's identity parser ignores the extra field).
+ */
+export function backupFileText(identity: FamilyIdentity, family: readonly FamilyPublicKey[] = []): string {
+  const base = JSON.parse(serializeFamilyIdentity(identity)) as Record<string, unknown>;
+  return JSON.stringify({ ...base, familyKeyCodes: family.map((m) => familyKeyCode(m)) }, null, 1);
+}
+
+/** A parsed backup: the identity and, from a backup file, the family members it lists. */
+export interface Backup {
+  identity: FamilyIdentity;
+  family: FamilyPublicKey[];
 }
 
 const CHECKSUM_LEN = 4;
@@ -57,12 +71,18 @@ export function backupCode(identity: FamilyIdentity): string {
 }
 
 /**
- * Parses a backup: the file's JSON text, or a backup code (case, spaces, hyphens and line breaks
+ * Parses a backup: the file's JSON text (with its family members), or a backup code (the
+ * identity only) (case, spaces, hyphens and line breaks
  * ignored). Throws a PlushlinkError (`KEYSTORE_CORRUPT`, `UNKNOWN_VERSION`) when it is neither.
  */
-export function parseBackup(text: string): FamilyIdentity {
+export function parseBackup(text: string): Backup {
   const t = text.trim();
-  if (t.startsWith('{')) return parseFamilyIdentity(t);
+  if (t.startsWith('{')) {
+    const identity = parseFamilyIdentity(t);
+    const codes = (JSON.parse(t) as { familyKeyCodes?: unknown }).familyKeyCodes;
+    const family = Array.isArray(codes) ? codes.filter((c): c is string => typeof c === 'string').map((c) => parseFamilyKeyCode(c)) : [];
+    return { identity, family };
+  }
   const compact = t.replace(/[\s-]+/g, '').toUpperCase();
   const prefix = BACKUP_CODE_PREFIX.replace('-', '');
   if (!compact.startsWith(prefix)) throw new PlushlinkError('KEYSTORE_CORRUPT', 'not a plushlink backup file or backup code');
@@ -78,5 +98,5 @@ export function parseBackup(text: string): FamilyIdentity {
   } catch {
     throw new PlushlinkError('KEYSTORE_CORRUPT', 'the backup code is mistyped or damaged (check every character)');
   }
-  return parseFamilyIdentity(json);
+  return { identity: parseFamilyIdentity(json), family: [] };
 }

@@ -67,3 +67,20 @@ export function download(name: string, text: string, type = 'application/json'):
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+/**
+ * Runs `render` (which replaces the children of `list`) and puts keyboard focus back on the
+ * control that had it: the same button text in the item with the same `data-message-id` or
+ * `data-contact`, so that a list refreshed by an arriving message does not throw focus away.
+ */
+export function keepFocus(list: Element, render: () => void): void {
+  const active = document.activeElement as HTMLElement | null;
+  const item = active && list.contains(active) ? active.closest<HTMLElement>('li') : null;
+  const key = item?.dataset.messageId ?? item?.dataset.contact;
+  const label = active?.textContent ?? '';
+  render();
+  if (!key) return;
+  const again = list.querySelector<HTMLElement>(`li[data-message-id="${key}"], li[data-contact="${key}"]`);
+  const target = [...(again?.querySelectorAll<HTMLElement>('button') ?? [])].find((b) => b.textContent === label) ?? again?.querySelector<HTMLElement>('button');
+  target?.focus();
+}
