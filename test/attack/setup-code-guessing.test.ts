@@ -99,7 +99,7 @@ describe('guessing setup codes', () => {
 
     // power cycle: a new toy process on the same flash (storage), identity and setup code
     const peripheral = rig.radio.createPeripheral();
-    const toy2 = new ReferenceToy({ peripheral, identity: rig.identity, setupCode: rig.setup, storage: rig.storage, config: { backoffBaseMs: 60_000 } });
+    const toy2 = new ReferenceToy({ peripheral, identity: rig.identity, setupCode: rig.setup, storage: rig.storage, config: { backoffBaseMs: 60_000 }, rotateAddress: false });
     extra.push(toy2);
     await toy2.start();
     expect(toy2.core.persistentState.failedAttempts).toBe(1);
