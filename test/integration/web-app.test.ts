@@ -668,6 +668,40 @@ describe.skipIf(!HAVE_CHROMIUM)(`web app in Chromium${HAVE_CHROMIUM ? '' : ` (SK
     await collectReceipts(id!);
   });
 
+  it('deletes a message, and forgets everything on this device on request', async () => {
+    page.on('dialog', (d) => void d.accept());
+    await page.getByRole('navigation').getByRole('link', { name: 'Messages' }).click();
+    const first = page.locator('#main li[data-trusted="true"]').first();
+    const id = await first.getAttribute('data-message-id');
+    const before = await page.locator('#main li[data-trusted="true"]').count();
+    await first.getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => page.locator(`li[data-message-id="${id}"]`).count()).toBe(0);
+    expect(await page.locator('#main li[data-trusted="true"]').count()).toBe(before - 1);
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Backup' }).click();
+    await page.getByRole('button', { name: 'Delete everything' }).click();
+    await page.getByRole('heading', { name: 'Welcome', exact: true }).waitFor();
+    // The page opened a new, empty database on the welcome screen.
+    const left = await page.evaluate(async () => {
+      const req = (window as any).indexedDB.open('plushlink');
+      const d: any = await new Promise((resolve, reject) => {
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      const stores = ['identity', 'contacts', 'inbox', 'outbox'];
+      const tx = d.transaction(stores, 'readonly');
+      const counts = await Promise.all(
+        stores.map((n) => new Promise<number>((resolve) => {
+          const c = tx.objectStore(n).count();
+          c.onsuccess = () => resolve(c.result);
+        })),
+      );
+      d.close();
+      return counts;
+    });
+    expect(left).toEqual([0, 0, 0, 0]);
+  });
+
   it('made no request to any other origin, and threw no page error', () => {
     const origin = new URL(base).origin;
     const foreign = requests.filter((u) => /^https?:/.test(u) && new URL(u).origin !== origin);

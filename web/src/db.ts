@@ -11,7 +11,7 @@
  *
  * Envelopes are stored sealed: the audio is opened again each time it is played.
  */
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { deleteDB, openDB, type DBSchema, type IDBPDatabase } from 'idb';
 
 export const DB_NAME = 'plushlink';
 export const DB_VERSION = 1;
@@ -107,10 +107,5 @@ export async function deleteEverything(): Promise<void> {
   const d = await db();
   d.close();
   dbPromise = undefined;
-  await new Promise<void>((resolve, reject) => {
-    const r = indexedDB.deleteDatabase(DB_NAME);
-    r.onsuccess = () => resolve();
-    r.onerror = () => reject(r.error ?? new Error('cannot delete the database'));
-    r.onblocked = () => resolve();
-  });
+  await deleteDB(DB_NAME);
 }
