@@ -400,9 +400,10 @@ describe.skipIf(!HAVE_CHROMIUM)(`web app in Chromium${HAVE_CHROMIUM ? '' : ` (SK
     let polledAt = 0;
     const answered = page.waitForResponse(async (r) => {
       if (!r.url().includes('/envelopes?wait=')) return false;
+      const at = Date.now(); // when the answer reached the browser, before its body is read over CDP
       const body = (await r.json().catch(() => ({ envelopes: [] }))) as { envelopes: { messageId: string }[] };
       const hit = body.envelopes.some((e) => e.messageId === sentId);
-      if (hit) polledAt = Date.now();
+      if (hit) polledAt = at;
       return hit;
     });
     const pollStarted = page.waitForRequest((r) => r.url().includes('/envelopes?wait='));
