@@ -5,6 +5,8 @@
  *   npm run bench                      print the table
  *   npm run bench -- --json FILE       also write the figures as JSON
  *   npm run bench -- --quick           fewer iterations, one bitrate/MTU, short clips (smoke test)
+ *   npm run bench -- --relay           the relay section instead (bench/relay.ts; with --json too)
+ *   npm run bench -- --relay-quick     the relay section with fewer operations (smoke test)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -17,6 +19,7 @@ import { benchMemory } from './memory.js';
 import { benchOpus } from './opus.js';
 import { benchOverhead } from './overhead.js';
 import { benchRecords } from './records.js';
+import { benchRelay } from './relay.js';
 import { formatNotes, formatTable, indexRows, type BenchReport, type Machine, type Row } from './report.js';
 
 export function machine(): Machine {
@@ -30,10 +33,13 @@ export function machine(): Machine {
   return { nproc: availableParallelism(), cpu, node: process.version, platform: `${process.platform}-${process.arch}`, totalMemGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10 };
 }
 
-export async function runBench(opts: { quick: boolean; log: (s: string) => void }): Promise<BenchReport> {
+export async function runBench(opts: { quick: boolean; relay?: boolean; log: (s: string) => void }): Promise<BenchReport & { relaySkipped?: Record<string, string> }> {
   const started = Date.now();
   const rows: Row[] = [];
-  const step = async (name: string, fn: () => Promise<Row[]>): Promise<void> => {
+  let relaySkipped: Record<string, string> | undefined;
+  // `--relay` runs the relay section alone; a plain run, everything else.
+  const step = async (name: string, fn: () => Promise<Row[]>, section: 'main' | 'relay' = 'main'): Promise<void> => {
+    if ((section === 'relay') !== Boolean(opts.relay)) return;
     const t = Date.now();
     opts.log(`… ${name}`);
     rows.push(...(await fn()));
@@ -46,6 +52,12 @@ export async function runBench(opts: { quick: boolean; log: (s: string) => void 
   await step('session memory (child process)', () => benchMemory(opts));
   await step('speaker overhead (concurrent real-time plays)', () => benchOverhead(opts));
   await step('speaker added latency (live source, real time)', () => benchLatency(opts));
+  const relay = async (): Promise<Row[]> => {
+    const r = await benchRelay(opts);
+    relaySkipped = r.skipped;
+    return r.rows;
+  };
+  await step('relay over HTTP vs raw storage and an empty route (SQLite, PostgreSQL)', relay, 'relay');
   const nonFinite = rows.filter((r) => !Number.isFinite(r.value) || Object.values(r.baselines).some((v) => !Number.isFinite(v)));
   if (nonFinite.length) throw new Error(`non-finite figures: ${nonFinite.map((r) => `${r.key}/${r.variant}`).join(', ')}`);
   return {
@@ -55,6 +67,7 @@ export async function runBench(opts: { quick: boolean; log: (s: string) => void 
     durationS: (Date.now() - started) / 1000,
     rows,
     figures: indexRows(rows),
+    ...(relaySkipped ? { relaySkipped } : {}),
   };
 }
 
@@ -63,16 +76,19 @@ async function main(): Promise<void> {
     options: {
       json: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      relay: { type: 'boolean', default: false },
+      'relay-quick': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--json FILE] [--quick]');
+    console.log('usage: npm run bench -- [--json FILE] [--quick] [--relay | --relay-quick]');
     return;
   }
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const load = loadavg()[0]!;
-  const report = await runBench({ quick: values.quick, log });
+  const relay = values.relay || values['relay-quick'];
+  const report = await runBench({ quick: values.quick || values['relay-quick'], relay, log });
   const m = report.machine;
   console.log(`plushlink benchmark${report.quick ? ' (quick mode: not for the README)' : ''} — ${report.startedAt}`);
   console.log(`machine: ${m.cpu}, ${m.nproc} CPUs, ${m.totalMemGiB} GiB, ${m.platform}, Node ${m.node}; load average at start ${load.toFixed(2)}; ${report.durationS.toFixed(0)} s`);

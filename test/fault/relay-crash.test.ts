@@ -25,7 +25,7 @@
  * sender then collects them, as an outbox does).
  *
  * Kill points are chosen by counts (requests answered, store operations, statements), never by
- * time; load is bounded (24–36 operations per round, envelopes of 1–4 KB of audio).
+ * time; load is bounded (20–32 operations per round, envelopes of 1–4 KB of audio).
  */
 import { afterAll, describe, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -424,7 +424,7 @@ function planOps(model: Model, rnd: () => number): Op[] {
   const free = model.inState('pending');
   let pending = free.length;
   const ops: Op[] = [];
-  const n = 24 + Math.floor(rnd() * 13);
+  const n = 20 + Math.floor(rnd() * 13);
   for (let i = 0; i < n; i++) {
     const x = rnd();
     if (free.length > 0 && (x < 0.35 || pending >= MAX_PENDING)) {
@@ -669,6 +669,7 @@ describe('relay crash safety (relay process SIGKILLed at 30 seeded points per ba
     { timeout: 300_000 },
     async (backend, { expect, skip, onTestFinished }) => {
       const t0 = Date.now();
+      const cpu0 = process.cpuUsage();
       let db: string;
       let read: () => Promise<DbState>;
       if (backend === 'sqlite') {
@@ -700,9 +701,11 @@ describe('relay crash safety (relay process SIGKILLed at 30 seeded points per ba
       expect(self.some((k) => / done after$/.test(k))).toBe(true);
       expect(self.some((k) => k.includes(' putEnvelope '))).toBe(true);
       expect(self.some((k) => k.includes(' acknowledge '))).toBe(true);
+      const cpu = process.cpuUsage(cpu0);
       console.log(
         `relay crash test on ${backend}: ${kills.length} kills (${byTest.length} after an answered request, ${self.length} inside the store: ` +
-          `${self.map((k) => k.replace(/^self \d+ /, '')).join('; ')}), ${Date.now() - t0} ms`,
+          `${self.map((k) => k.replace(/^self \d+ /, '')).join('; ')}), ${Date.now() - t0} ms, ` +
+          `test process CPU ${Math.round((cpu.user + cpu.system) / 1000)} ms (both back ends)`,
       );
     },
   );
