@@ -57,6 +57,8 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
   private persistChain: Promise<void> = Promise.resolve();
   /** Advertising operations, one after the other (an address change and its new data never interleave with another). */
   private advertChain: Promise<void> = Promise.resolve();
+  /** Advertisements queued on {@link advertChain} and not yet done. */
+  private advertPending = 0;
   private stopped = false;
   private readonly onConnect = (link: PeripheralLink): void => this.attach(link);
 
@@ -165,17 +167,24 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
         // go on the air, from the new address (PROTOCOL.md §12 "Address").
         const rotate = a.newAddress === true && this.opts.rotateAddress !== false && p.rotateAddress !== undefined;
         const data = a.serviceData;
+        const idle = this.advertPending === 0;
+        this.advertPending++;
+        // With nothing in flight the steps are issued at once, in this order (an in-process adapter
+        // applies them synchronously, so the new address and its data are in force when the action
+        // returns; bleno queues its commands in call order); otherwise they wait their turn.
+        const run = (): Promise<void> => {
+          if (this.stopped) return Promise.resolve();
+          const steps: Promise<unknown>[] = [];
+          if (rotate) steps.push(p.stopAdvertising(), Promise.resolve(p.rotateAddress!()));
+          steps.push(p.advertise(data));
+          return Promise.all(steps).then(() => undefined);
+        };
+        const started = idle ? run() : undefined;
+        started?.catch(() => undefined); // reported once, by the chain below
         this.advertChain = this.advertChain
-          .then(async () => {
-            if (this.stopped) return;
-            if (rotate) {
-              await p.stopAdvertising();
-              await p.rotateAddress!();
-            }
-            if (this.stopped) return;
-            await p.advertise(data);
-          })
-          .catch((e: Error) => void this.emit('error', e));
+          .then(() => started ?? run())
+          .catch((e: Error) => void this.emit('error', e))
+          .finally(() => void this.advertPending--);
         return;
       }
       case 'persist': {
