@@ -10,7 +10,8 @@ import { x25519KeyPairFromSecret } from '../protocol/crypto.js';
 import { PlushlinkError } from '../protocol/errors.js';
 import type { PairingRole } from '../protocol/handshake.js';
 import { toyKeyFingerprint } from '../protocol/setup-code.js';
-import { readTextFileIfExists, writeFileAtomicPath } from '../util/durable-fs.js';
+import { basename, dirname } from 'node:path';
+import { nodeFileSystem, readTextFileIfExists, writeFileAtomic, type DurableFileSystem } from '../util/durable-fs.js';
 
 /** A toy this companion has paired. */
 export interface PairedToy {
@@ -131,9 +132,24 @@ export class MemoryKeystore implements Keystore {
   }
 }
 
+/** Options of {@link FileKeystore}. */
+export interface FileKeystoreOptions {
+  /**
+   * The file system its atomic writes go through (default Node's): a platform's own, or a test's
+   * that stops the process between two operations.
+   */
+  fs?: DurableFileSystem;
+}
+
 /** A JSON file keystore, written atomically with mode 0600. */
 export class FileKeystore implements Keystore {
-  constructor(readonly path: string) {}
+  readonly #fs: DurableFileSystem;
+  constructor(
+    readonly path: string,
+    options: FileKeystoreOptions = {},
+  ) {
+    this.#fs = options.fs ?? nodeFileSystem;
+  }
 
   async load(): Promise<KeystoreData | undefined> {
     const text = await readTextFileIfExists(this.path);
@@ -148,7 +164,10 @@ export class FileKeystore implements Keystore {
   }
 
   async save(data: KeystoreData): Promise<void> {
-    await writeFileAtomicPath(this.path, JSON.stringify(parseKeystore(data), null, 2) + '\n');
+    const text = JSON.stringify(parseKeystore(data), null, 2) + '\n';
+    const dir = dirname(this.path);
+    await this.#fs.mkdirp(dir);
+    await writeFileAtomic(this.#fs, dir, basename(this.path), new TextEncoder().encode(text));
   }
 
   async clear(): Promise<number> {

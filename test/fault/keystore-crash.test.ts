@@ -2,16 +2,19 @@
  * The companion keystore under crashes (DESIGN.md property 8) and its other file guarantees.
  *
  * - A child process (helpers/keystore-writer.ts) saves a FileKeystore over and over with growing
- *   content; the parent SIGKILLs it at ≥ 30 seeded random moments. After each kill the file
- *   parses and equals one of the versions written: the last acknowledged one or the one in
- *   flight, never anything else; the next child continues from it. Only `.<name>.*.tmp`
- *   debris may be left beside it.
+ *   content and SIGKILLs itself at a chosen file-system operation of its saves (`CRASH_AT`,
+ *   seeded): every step of the atomic write (mkdirp, create, write — torn in half —, sync, close,
+ *   rename, directory sync) is hit. The outcome is exact, whatever the speed of the machine: a
+ *   crash before the rename leaves the last saved version (and a temp file once the temp file
+ *   exists), a crash after it the new one; the next child continues from what it finds.
+ * - A few more children are SIGKILLed from outside at random moments after their first save:
+ *   the file is always the old or the new version, never anything else.
  * - A corrupt file raises KEYSTORE_CORRUPT (from the keystore and from Companion.open) and is
  *   left byte for byte as it was.
  * - The file is written with mode 0600, also when it replaces a more open one.
  *
- * The child is transpiled once to plain JS (helpers/build-child.ts) and run with `node`, which
- * starts several times faster than `node --import tsx` (it runs either way).
+ * Counts, not time: no verdict depends on how many saves fit in some milliseconds. The child is
+ * transpiled once to plain JS (helpers/build-child.ts) and run with `node`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -30,7 +33,10 @@ import { seededRandom } from '../../src/transport/memory/prng.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD_TS = fileURLToPath(new URL('./helpers/keystore-writer.ts', import.meta.url));
-const KILLS = 32;
+/** File-system operations of one save: mkdirp, createExclusive, write, sync, close, rename, fsyncDir. */
+const OPS = ['mkdirp', 'createExclusive', 'write', 'sync', 'close', 'rename', 'fsyncDir'] as const;
+const SELF_KILLS = 35;
+const OUTSIDE_KILLS = 6;
 
 let child: { entryJs: string; dir: string };
 let work: string;
@@ -43,7 +49,6 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-
 interface Run {
   start: number;
   lastSaved: number;
@@ -51,19 +56,24 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the writer on `path` and SIGKILLs it `delayMs` after it printed `start`. */
-function runAndKill(path: string, delayMs: number): Promise<Run> {
+/**
+ * Runs the writer on `path`. With `crashAt` it kills itself at that operation; otherwise the
+ * parent SIGKILLs it `delayMs` after its first `saved` line. A guard kills a child that hangs;
+ * it decides nothing (the run is then reported with its signal).
+ */
+function run(path: string, opts: { crashAt?: number; delayMs?: number }): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child.entryJs, path], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, ...(opts.crashAt ? { CRASH_AT: String(opts.crashAt) } : {}) };
+    const p = spawn(process.execPath, [child.entryJs, path], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let armed = false;
-    const guard = setTimeout(() => p.kill('SIGKILL'), 10_000);
+    const guard = setTimeout(() => p.kill('SIGKILL'), 600_000);
     p.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (!armed && out.includes('\n')) {
+      if (opts.crashAt === undefined && !armed && /^saved /m.test(out)) {
         armed = true;
-        setTimeout(() => p.kill('SIGKILL'), delayMs);
+        setTimeout(() => p.kill('SIGKILL'), opts.delayMs ?? 0);
       }
     });
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -77,41 +87,59 @@ function runAndKill(path: string, delayMs: number): Promise<Run> {
   });
 }
 
+/** Loads the file after a kill and checks it is exactly version `k` (or nothing, for k = 0). */
+async function expectVersion(path: string, k: number): Promise<void> {
+  const data = await new FileKeystore(path).load(); // throws KEYSTORE_CORRUPT on a broken file
+  if (k === 0) {
+    expect(data).toBeUndefined();
+    return;
+  }
+  expect(data).toEqual(keystoreVersion(k));
+  expect(statSync(path).mode & 0o777).toBe(0o600);
+}
+
 describe('FileKeystore', () => {
-  it(`survives ${KILLS} SIGKILLs at random moments of repeated saves: always the old or the new version, never a broken file`, async () => {
+  it(`survives ${SELF_KILLS} SIGKILLs at every step of its atomic write and ${OUTSIDE_KILLS} at random moments: always the old or the new version, never a broken file`, async () => {
     const dir = join(work, 'crash');
     const path = join(dir, 'keystore.json');
     const rand = seededRandom(42);
-    let inFlightSeen = 0;
-    let totalSaved = 0;
-    let previous = 0;
-    for (let i = 0; i < KILLS; i++) {
-      const delay = Math.floor(rand() * 25);
-      const r = await runAndKill(path, delay);
+    let version = 0;
+    const hit = new Map<string, number>();
+    for (let i = 0; i < SELF_KILLS; i++) {
+      // the crash falls in the 2nd or 3rd save of this child, at every step in turn
+      const saves = 1 + (i % 2);
+      const step = i % OPS.length;
+      const crashAt = saves * OPS.length + step + 1;
+      const r = await run(path, { crashAt });
       expect(r.signal, r.stderr).toBe('SIGKILL');
-      expect(r.start).toBe(previous); // the child found exactly what the last run left
-      totalSaved += r.lastSaved - r.start;
-      const data = await new FileKeystore(path).load(); // throws KEYSTORE_CORRUPT on a broken file
-      if (r.lastSaved === 0) {
-        if (data === undefined) continue;
-      }
-      expect(data).toBeDefined();
-      const k = versionOf(data!);
-      // the last acknowledged save, or the one that was in flight when the kill came
-      expect([r.lastSaved, r.lastSaved + 1]).toContain(k);
-      if (k === r.lastSaved + 1) inFlightSeen++;
-      expect(data).toEqual(keystoreVersion(k));
-      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(r.stderr).toContain(`crash ${crashAt} ${OPS[step]}`);
+      expect(r.start).toBe(version); // the child found exactly what the last run left
+      expect(r.lastSaved).toBe(version + saves); // every save before the crash completed
+      hit.set(OPS[step]!, (hit.get(OPS[step]!) ?? 0) + 1);
+      // Before the rename ran, the file is the last saved version; at the directory sync (after
+      // the rename) it is already the new one.
+      const expected = OPS[step] === 'fsyncDir' ? r.lastSaved + 1 : r.lastSaved;
+      await expectVersion(path, expected);
+      // a temp file is left exactly when the crash came between its creation and the rename
+      const tempLeft = readdirSync(dir).some(isTempName);
+      if (['write', 'sync', 'close', 'rename'].includes(OPS[step]!)) expect(tempLeft).toBe(true);
       for (const name of readdirSync(dir)) if (name !== 'keystore.json') expect(isTempName(name), name).toBe(true);
-      previous = k;
+      version = expected;
     }
-    expect(previous).toBeGreaterThan(KILLS); // the content really grew across the kills
-    expect(totalSaved).toBeGreaterThan(0);
-    // some kills landed inside a save (a temp file left behind: between create and rename)
-    const debris = readdirSync(dir).filter(isTempName).length;
-    console.log(`keystore crash: ${KILLS} kills, ${totalSaved} saves, final version ${previous}, ${inFlightSeen} in-flight versions found, ${debris} temp files left`);
-    expect(debris).toBeGreaterThan(0);
-  }, 120_000);
+    expect([...hit.keys()].sort()).toEqual([...OPS].sort());
+    for (let i = 0; i < OUTSIDE_KILLS; i++) {
+      const r = await run(path, { delayMs: Math.floor(rand() * 10) });
+      expect(r.signal, r.stderr).toBe('SIGKILL');
+      expect(r.start).toBe(version);
+      const data = await new FileKeystore(path).load();
+      const k = versionOf(data!);
+      expect([r.lastSaved, r.lastSaved + 1]).toContain(k); // the last acknowledged save, or the one in flight
+      expect(data).toEqual(keystoreVersion(k));
+      version = k;
+    }
+    expect(version).toBeGreaterThanOrEqual(SELF_KILLS + SELF_KILLS / 2 + OUTSIDE_KILLS); // the content really grew across the kills
+    console.log(`keystore crash: ${SELF_KILLS} self-kills (${[...hit].map(([op, n]) => `${op} ${n}`).join(', ')}) and ${OUTSIDE_KILLS} outside kills, final version ${version}`);
+  }, 600_000);
 
   it('a corrupt file raises KEYSTORE_CORRUPT and is left untouched (keystore and Companion.open)', async () => {
     const radio = new MemoryRadio({ timeScale: 0 });
