@@ -1,10 +1,13 @@
 /**
  * The relay under benchmark (bench/relay.ts), in its own process like a deployed one
- * (docs/RELAY.md): `openStore(RELAY_DB)` (a SQLite file or a `postgres://` URL), `createRelay` with
+ * (docs/RELAY.md), on the node:crypto back end as `plushlink relay serve` runs it:
+ * `openStore(RELAY_DB)` (a SQLite file or a `postgres://` URL), `createRelay` with
  * the defaults except the per-key and per-address rate limits, which are off (one load generator
  * on one address and a few keys would hit them at once), listening on 127.0.0.1 on a free port.
  * Prints `url <base URL>`; SIGTERM closes it.
  */
+// As the `plushlink` command runs the relay: node:crypto is the library's crypto back end.
+import '../src/crypto-node/install.js';
 import { createRelay } from '../relay/src/app.js';
 import { openStore } from '../relay/src/store/index.js';
 

@@ -11,12 +11,12 @@
  * The relay runs in its own process (bench/relay-server.ts; rate limits off, everything else
  * default: SQLite WAL with synchronous=FULL, PostgreSQL pool of 10). Clients are closed loops over
  * real HTTP/1.1 on 127.0.0.1 (node:http, one keep-alive agent sized to the concurrency). Every
- * request is signed (docs/RELAY.md §3) in the client with node:crypto Ed25519, byte-identical to
- * the library's `signRequest` (checked at start); the library's pure-JS signer costs more per
- * request, which is reported on its own (relayClientSignMs) instead of making this one load
- * generator, on the same cores as the relay, the limit. After the uploads of a level, every
- * answered upload is fetched and must come back byte for byte (else it counts as lost), then
- * acknowledged with a valid receipt (docs/RELAY.md §5).
+ * request is signed (docs/RELAY.md §3) in the client, inline, with the library's `signRequest` on
+ * its node:crypto back end (as on Node; the section switches to it and back): that cost is part
+ * of each client operation, and relayClientSignMs reports it beside the portable (pure-JS) back
+ * end's that a browser pays. After the uploads of a level, every answered upload is fetched and
+ * must come back byte for byte (else it counts as lost), then acknowledged with a valid receipt
+ * (docs/RELAY.md §5).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,18 +28,22 @@ import { openStore } from '../relay/src/store/index.js';
 import type { RelayStore } from '../relay/src/store/types.js';
 import { toHex } from '../src/protocol/bytes.js';
 import {
+  cryptoBackend,
   envelopeHash,
   familyIdentityFromSecrets,
   mailboxIdOf,
+  pureCryptoBackend,
   relayPaths,
   sealVoiceMessage,
+  signDeliveryReceipt,
   signRequest,
+  useCryptoBackend,
   type FamilyIdentity,
 } from '../src/index.js';
+import { nodeCryptoAvailable, nodeCryptoBackend } from '../src/crypto-node/index.js';
 import { throwawayPostgres } from '../test/helpers/postgres.js';
-import { NativeSigner } from '../test/fault/helpers/native-signer.js';
 import { ROOT } from './rig.js';
-import { percentile, row, type Row } from './report.js';
+import { median, percentile, row, type Row } from './report.js';
 
 /** The keys the relay section reports (the smoke test checks them). */
 export const RELAY_KEYS = [
@@ -73,7 +77,6 @@ export interface RelayBenchResult {
 
 interface Party {
   id: FamilyIdentity;
-  signer: NativeSigner;
   mailbox: string;
   keyHex: string;
 }
@@ -97,10 +100,10 @@ interface Phase {
 
 function party(name: string, seed: number): Party {
   const id = familyIdentityFromSecrets(name, new Uint8Array(32).fill(seed), new Uint8Array(32).fill(seed + 1));
-  return { id, signer: new NativeSigner(id), mailbox: mailboxIdOf(id), keyHex: toHex(id.signPublicKey) };
+  return { id, mailbox: mailboxIdOf(id), keyHex: toHex(id.signPublicKey) };
 }
 
-/** `n` sealed envelopes of exactly ENVELOPE_BYTES (sealing is pure-JS and slow: done once, reused). */
+/** `n` sealed envelopes of exactly ENVELOPE_BYTES (set up once, reused by every phase). */
 function sealPool(n: number, senders: Party[], recipients: Party[]): Item[] {
   let counter = 0;
   const random = (len: number): Uint8Array => {
@@ -190,7 +193,7 @@ class Client {
   }
 
   signed(who: Party, method: string, path: string, body?: Uint8Array, type = 'application/octet-stream'): Promise<Answer> {
-    const headers: Record<string, string> = { ...who.signer.headers(method, path, body) };
+    const headers: Record<string, string> = { ...signRequest({ method, target: path, body: body ?? new Uint8Array(0) }, who.id) };
     if (body) headers['content-type'] = type;
     return this.request(method, path, headers, body);
   }
@@ -275,7 +278,7 @@ async function measureBackend(
     const receipts = new Map<Item, Uint8Array>();
     const receiptOf = (it: Item): Uint8Array => {
       let r = receipts.get(it);
-      if (!r) receipts.set(it, (r = it.to.signer.receipt(it.id, it.bytes)));
+      if (!r) receipts.set(it, (r = signDeliveryReceipt(it.to.id, it.id, it.bytes)));
       return r;
     };
     const rawFetchAck = async (it: Item): Promise<boolean> => {
@@ -352,23 +355,36 @@ async function measureBackend(
   }
 }
 
-/** ms per request of the library's pure-JS `signRequest` and of node:crypto, on a 20 KB upload. */
-function signingCost(pool: Item[], quick: boolean): { library: number; native: number } {
-  const n = quick ? 20 : 100;
+/** ms per request of the library's `signRequest` on a 20 KB upload, on the current back end and on the portable one. */
+function signingCost(pool: Item[], quick: boolean): { current: number; portable: number } {
+  const n = quick ? 10 : 40;
   const it = pool[0]!;
   const target = relayPaths.upload(it.id, [it.to.mailbox]);
-  let t = performance.now();
-  for (let i = 0; i < n; i++) signRequest({ method: 'PUT', target, body: it.bytes }, it.from.id);
-  const library = (performance.now() - t) / n;
-  t = performance.now();
-  for (let i = 0; i < n; i++) it.from.signer.headers('PUT', target, it.bytes);
-  const native = (performance.now() - t) / n;
-  return { library, native };
+  const sign = (): void => void signRequest({ method: 'PUT', target, body: it.bytes }, it.from.id);
+  const rounds = (reps: number): number => {
+    sign(); // warm-up
+    const per: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const t = performance.now();
+      for (let i = 0; i < reps; i++) sign();
+      per.push((performance.now() - t) / reps);
+    }
+    return median(per);
+  };
+  const current = rounds(n * 10);
+  const previous = useCryptoBackend(pureCryptoBackend);
+  try {
+    return { current, portable: rounds(n) };
+  } finally {
+    useCryptoBackend(previous);
+  }
 }
 
 type Target = { db: string; stop: () => Promise<void> } | { skip: string };
 
 export async function benchRelay(opts: RelayBenchOptions): Promise<RelayBenchResult> {
+  // The clients run the library on node:crypto, as on Node (the relay process does too).
+  const previousBackend = nodeCryptoAvailable() ? useCryptoBackend(nodeCryptoBackend) : undefined;
   // The PostgreSQL cluster (or database) is prepared by other processes while this one seals.
   const postgres: Promise<Target> = throwawayPostgres().then((pg) => ('skip' in pg ? pg : { db: pg.url, stop: () => pg.stop() }));
   const settled = postgres.then(
@@ -428,11 +444,11 @@ export async function benchRelay(opts: RelayBenchOptions): Promise<RelayBenchRes
     rows.push(
       row({
         key: 'relayClientSignMs',
-        variant: 'PUT 20 KB',
-        value: sign.native,
+        variant: `PUT 20 KB, ${cryptoBackend().name}`,
+        value: sign.current,
         unit: 'ms/request',
-        baselines: { 'library signRequest (pure-JS Ed25519, SHA-512)': sign.library },
-        how: 'client cost of signing one upload (RFC 9421 signature + Content-Digest of the 20 KB body): node:crypto, as this load generator signs (byte-identical to signRequest), vs the library signer a phone runs; mean over repeated signs',
+        baselines: { 'portable back end (tweetnacl, @noble; browsers)': sign.portable },
+        how: "client cost of signing one upload (RFC 9421 signature + Content-Digest of the 20 KB body) with the library's signRequest, on the back end the load generator used (case) and on the portable one; median of 5 rounds",
       }),
     );
     return { rows, skipped };
@@ -440,6 +456,7 @@ export async function benchRelay(opts: RelayBenchOptions): Promise<RelayBenchRes
     // Stopped already when measured; this stops a cluster left running by a failure before.
     const t = await settled;
     if (t && !('skip' in t)) await t.stop();
+    if (previousBackend) useCryptoBackend(previousBackend);
   }
 }
 

@@ -23,6 +23,8 @@
  * `steps <n>` when the operation ran to its end.
  * SIGTERM closes the relay and exits 0.
  */
+// As the `plushlink` command runs the relay: node:crypto is the library's crypto back end.
+import '../../../src/crypto-node/install.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
