@@ -6,9 +6,10 @@
  * relay is SIGKILLed once per round, at 30 seeded points per back end:
  *
  * - even rounds: the test kills it right after the N-th answered request of the round (N seeded);
- * - odd rounds: it kills itself inside its k-th `putEnvelope` or `acknowledge` (seeded), before
- *   the operation, before or after its j-th statement / query (BEGIN … COMMIT), or once the
- *   operation has committed but before the answer is sent (see the child's header).
+ * - odd rounds: it kills itself inside its k-th `putEnvelope` or `acknowledge` (k seeded): before
+ *   the operation, before or after one of the first statements / queries of its transaction,
+ *   before or after its COMMIT, or once the operation has resolved but before the answer is sent
+ *   (see the child's header); every kind for uploads and for receipts.
  *
  * After each kill, with the relay down, the database itself is read and checked against what the
  * relay answered:
@@ -393,6 +394,8 @@ interface KillPlan {
   /** Kill after this many answered requests of the round (test-side kill), or 0. */
   afterAnswers: number;
   label: string;
+  /** The child's `crash …` line this plan must produce (self-kills). */
+  crash?: string;
 }
 
 function byteSource(rnd: () => number): (n: number) => Uint8Array {
@@ -401,8 +404,7 @@ function byteSource(rnd: () => number): (n: number) => Uint8Array {
 
 /**
  * Upload k of a campaign: sender, recipients (one or both), 1–4 KB of audio and message id seeded
- * by k. Sealing is the costliest work of this process (pure-JS Ed25519), so both back ends upload
- * the same envelopes, each sealed once.
+ * by k. Both back ends upload the same envelopes, each sealed once.
  */
 const SEALED = new Map<number, Msg>();
 function sealedMessage(k: number): Msg {
@@ -445,9 +447,10 @@ function planOps(model: Model, rnd: () => number): Op[] {
 }
 
 /**
- * Odd rounds kill inside the store. The step cycles so that every kind is hit by construction:
- * before the operation, early in the transaction, late in it (before or after COMMIT, by the
- * back end's count), and after it committed but before the answer.
+ * Odd rounds kill inside the store. Uploads and receipts alternate, and each gets every kind of
+ * point in turn, by construction: before the operation (step 0), early in its transaction (steps
+ * 1–3: BEGIN and the first reads and writes), at its COMMIT (before it: must roll back; after it:
+ * committed, never answered), and after it resolved but before the answer (`done`).
  */
 function planKill(round: number, ops: Op[], rnd: () => number): KillPlan {
   const requests = ops.reduce((s, o) => s + (o.kind === 'ack' ? 2 : 1), 0);
@@ -460,13 +463,15 @@ function planKill(round: number, ops: Op[], rnd: () => number): KillPlan {
   const s = (round - 1) / 2;
   const op = acks > 0 && (s % 2 === 1 || uploads === 0) ? 'acknowledge' : 'putEnvelope';
   const k = 1 + Math.floor(rnd() * Math.min(op === 'acknowledge' ? acks : uploads, 12));
-  const phase = s % 4;
-  const step = phase === 0 ? 0 : phase === 1 ? 1 + Math.floor(rnd() * 3) : phase === 2 ? 4 + Math.floor(rnd() * 5) : 99;
-  const when = rnd() < 0.5 ? 'before' : 'after';
+  const phase = Math.floor(s / 2) % 4;
+  const step = phase === 0 ? '0' : phase === 1 ? String(1 + Math.floor(rnd() * 3)) : phase === 2 ? 'commit' : '99';
+  const when = phase === 0 ? 'before' : phase === 3 ? 'after' : rnd() < 0.5 ? 'before' : 'after';
+  const shown = step === '99' ? 'done' : step;
   return {
-    env: { CRASH_OP: String(k), CRASH_OP_KIND: op, CRASH_STEP: String(step), CRASH_WHEN: when },
+    env: { CRASH_OP: String(k), CRASH_OP_KIND: op, CRASH_STEP: step, CRASH_WHEN: when },
     afterAnswers: 0,
-    label: `${op} #${k} step ${step === 99 ? 'done' : step} ${step === 0 ? 'before' : when}`,
+    label: `${op} #${k} step ${shown} ${when}`,
+    crash: `crash ${k} ${op} ${shown} ${when}`,
   };
 }
 
@@ -628,7 +633,7 @@ async function crashCampaign(backend: Backend, db: string, read: () => Promise<D
     const outcome = await runRound(child, model, ops, plan, problems);
     debug(`${backend} round ${round}: ${outcome} ${child.crashLine() ?? ''}`);
     const crash = child.crashLine();
-    if (plan.afterAnswers === 0 && !crash) problems.push(`the relay did not kill itself: ${child.stderr.slice(0, 500)}`);
+    if (plan.crash && crash !== plan.crash) problems.push(`the relay did not kill itself as planned (${crash ?? 'no crash line'}): ${child.stderr.slice(0, 500)}`);
     const steps = /^steps (\d+)$/m.exec(child.stderr);
     if (crash?.includes(' done ') && plan.env.CRASH_STEP !== '0' && !(Number(steps?.[1]) > 0)) {
       problems.push(`the driver hook counted no write step (${steps?.[0] ?? 'no count'})`);
@@ -695,12 +700,12 @@ describe('relay crash safety (relay process SIGKILLed at 30 seeded points per ba
       expect(self.length + byTest.length).toBeGreaterThanOrEqual(30);
       expect(byTest.length).toBeGreaterThanOrEqual(15);
       expect(self.length).toBeGreaterThanOrEqual(15);
-      // Every kind of self-kill happened: before an operation, inside its transaction, after its commit.
-      expect(self.some((k) => / 0 before$/.test(k))).toBe(true);
-      expect(self.some((k) => / [1-3] (before|after)$/.test(k))).toBe(true);
-      expect(self.some((k) => / done after$/.test(k))).toBe(true);
-      expect(self.some((k) => k.includes(' putEnvelope '))).toBe(true);
-      expect(self.some((k) => k.includes(' acknowledge '))).toBe(true);
+      // Every kind of self-kill happened, to uploads and to receipts (each as planned, checked above).
+      for (const op of ['putEnvelope', 'acknowledge']) {
+        for (const point of [/ 0 before$/, / [1-3] (before|after)$/, / commit (before|after)$/, / done after$/]) {
+          expect(self.some((k) => k.includes(` ${op} `) && point.test(k)), `${op} killed at ${point}`).toBe(true);
+        }
+      }
       const cpu = process.cpuUsage(cpu0);
       console.log(
         `relay crash test on ${backend}: ${kills.length} kills (${byTest.length} after an answered request, ${self.length} inside the store: ` +

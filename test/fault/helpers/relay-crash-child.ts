@@ -11,8 +11,9 @@
  *                   `Statement.run` of better-sqlite3 (SQLite: BEGIN IMMEDIATE, the writes,
  *                   COMMIT; better-sqlite3 runs the transaction's own statements that way too)
  *                   or a `Client.query` of pg (PostgreSQL: BEGIN, the locks, reads and writes,
- *                   COMMIT). An operation with fewer steps dies once it has resolved instead
- *                   (committed, not yet answered): reported as step `done`.
+ *                   COMMIT); `commit`: at the step that is the COMMIT. An operation with fewer
+ *                   steps dies once it has resolved instead (committed, not yet answered):
+ *                   reported as step `done`.
  *   CRASH_WHEN      `before` the step runs, or `after` it (for PostgreSQL: once the query has
  *                   been handed to the socket, before its answer, so an `after` of COMMIT may or
  *                   may not commit)
@@ -34,27 +35,33 @@ import type { RelayStore } from '../../../relay/src/store/types.js';
 const db = process.env.RELAY_DB ?? '';
 const crashKind = process.env.CRASH_OP_KIND ?? 'putEnvelope';
 const crashOp = Number(process.env.CRASH_OP ?? 0);
-const crashStep = Number(process.env.CRASH_STEP ?? 0);
+const atCommit = process.env.CRASH_STEP === 'commit';
+const crashStep = atCommit ? -1 : Number(process.env.CRASH_STEP ?? 0);
 const crashWhen = process.env.CRASH_WHEN === 'after' ? 'after' : 'before';
 
 const armed = new AsyncLocalStorage<{ op: string }>();
 let steps = 0;
 
-function die(op: string, step: number | 'done', when: string): never {
+function die(op: string, step: number | 'commit' | 'done', when: string): never {
   writeSync(2, `crash ${crashOp} ${op} ${step} ${when}\n`);
   process.kill(process.pid, 'SIGKILL');
   throw new Error('unreachable');
 }
 
-/** Wraps a write-step function of the driver so that the armed operation can die around step j. */
-function hookStep<F extends (...args: never[]) => unknown>(original: F): F {
+/**
+ * Wraps a write-step function of the driver so that the armed operation can die around step j
+ * (or its COMMIT: `sqlOf` reads the statement's SQL).
+ */
+function hookStep<F extends (...args: never[]) => unknown>(original: F, sqlOf: (self: unknown, args: unknown[]) => string): F {
   return function (this: unknown, ...args: never[]) {
     const a = armed.getStore();
     if (!a || crashStep === 0) return original.apply(this, args);
     steps++;
-    if (steps === crashStep && crashWhen === 'before') die(a.op, steps, 'before');
+    const here = atCommit ? /^\s*COMMIT\b/i.test(sqlOf(this, args)) : steps === crashStep;
+    const label = atCommit ? 'commit' : steps;
+    if (here && crashWhen === 'before') die(a.op, label, 'before');
     const result = original.apply(this, args);
-    if (steps === crashStep && crashWhen === 'after') die(a.op, steps, 'after');
+    if (here && crashWhen === 'after') die(a.op, label, 'after');
     return result;
   } as F;
 }
@@ -69,7 +76,11 @@ async function openStore(): Promise<RelayStore> {
   if (/^postgres(?:ql)?:\/\//i.test(db)) {
     const pg = load('pg') as typeof import('pg');
     const proto = pg.Client.prototype as unknown as { query: (...args: never[]) => unknown };
-    proto.query = hookStep(proto.query);
+    // query(text, …) or query({ text, … }).
+    proto.query = hookStep(proto.query, (_self, args) => {
+      const q = args[0] as string | { text?: string } | undefined;
+      return typeof q === 'string' ? q : (q?.text ?? '');
+    });
     const { openPostgresStore } = await import('../../../relay/src/store/postgres.js');
     return openPostgresStore({ url: db, applicationName: 'plushlink-relay-crash' });
   }
@@ -77,7 +88,7 @@ async function openStore(): Promise<RelayStore> {
   const probe = new Database(':memory:');
   // Every prepared statement of the process shares this prototype (the store's too).
   const proto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as { run: (...args: never[]) => unknown };
-  proto.run = hookStep(proto.run);
+  proto.run = hookStep(proto.run, (self) => String((self as { source?: string }).source ?? ''));
   probe.close();
   const { openSqliteStore } = await import('../../../relay/src/store/sqlite.js');
   return openSqliteStore({ path: db });
