@@ -1,6 +1,8 @@
 /**
  * `npm run bench` — the performance table, every figure measured in one run on this machine,
- * side by side with its baseline and judged against its goal (issue 7; docs/BENCHMARK.md).
+ * side by side with its baseline and judged against its goal (docs/BENCHMARK.md). Crypto-bound
+ * figures are measured on both crypto back ends (node:crypto and pure JS; bench/backends.ts);
+ * everything else runs on node:crypto, as `plushlink` does on Node.
  *
  *   npm run bench                      print the table
  *   npm run bench -- --json FILE       also write the figures as JSON
@@ -20,6 +22,8 @@ import { benchOpus } from './opus.js';
 import { benchOverhead } from './overhead.js';
 import { benchRecords } from './records.js';
 import { benchRelay } from './relay.js';
+import { installNodeCrypto } from '../src/crypto-node/index.js';
+import { cryptoBackend } from '../src/protocol/crypto.js';
 import { formatNotes, formatTable, indexRows, type BenchReport, type Machine, type Row } from './report.js';
 
 export function machine(): Machine {
@@ -35,6 +39,9 @@ export function machine(): Machine {
 
 export async function runBench(opts: { quick: boolean; relay?: boolean; log: (s: string) => void }): Promise<BenchReport & { relaySkipped?: Record<string, string> }> {
   const started = Date.now();
+  // The bench is a Node program: node:crypto is the default back end, as for `plushlink` on Node.
+  installNodeCrypto();
+  opts.log(`crypto back end by default: ${cryptoBackend().description}`);
   const rows: Row[] = [];
   let relaySkipped: Record<string, string> | undefined;
   // `--relay` runs the relay section alone; a plain run, everything else.

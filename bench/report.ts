@@ -13,8 +13,10 @@ export interface Goal {
 export interface Row {
   /** The figure's key from the issue, e.g. `overhead`. */
   key: string;
-  /** Which case of the key, e.g. `16kbps/mtu247`; '' when the key has one case. */
+  /** Which case of the key, e.g. `16kbps/mtu247`; '' when the key has one case. Crypto-bound figures end in their back end (`, node` / `, pure-js`). */
   variant: string;
+  /** The crypto back end the figure was measured on (bench/backends.ts), when it depends on one. */
+  backend?: string;
   /** The measured value (plushlink as shipped). */
   value: number;
   unit: string;
@@ -63,6 +65,7 @@ export const REQUIRED_KEYS = [
   'opusDecodeRealtime',
   'opusEncodeRealtime',
   'sessionMemoryKiB',
+  'recordsToRawAead',
 ] as const;
 
 /** Builds a row and judges its goal. */

@@ -1,6 +1,6 @@
 /**
  * Toys and companions on the in-memory radio, as the bench builds them (same wiring as
- * `test/helpers/rig.ts` and `examples/demo.ts`).
+ * `test/helpers/rig.ts`, including a fixed address, so a companion finds the toy where it looked).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -40,7 +40,7 @@ export async function makeToy(radio: MemoryRadio, opts: { mtu?: number; config?:
   const peripheral = radio.createPeripheral({ mtu: opts.mtu ?? 247 });
   const identity = generateX25519KeyPair();
   const setup = generateSetupCode();
-  const toy = new ReferenceToy({ peripheral, identity, setupCode: setup, storage: new MemoryToyStorage(), config: opts.config, tickMs: opts.tickMs });
+  const toy = new ReferenceToy({ peripheral, identity, setupCode: setup, storage: new MemoryToyStorage(), config: opts.config, tickMs: opts.tickMs, rotateAddress: false });
   await toy.start();
   return { toy, peripheral, identity, setup, qr: formatSetupQr(setup, identity.publicKey), code: formatSetupCode(setup) };
 }

@@ -56,7 +56,7 @@ import { HandshakeState } from '../src/protocol/noise/handshake-state.js';
 import { chachaNonce } from '../src/protocol/noise/cipher-state.js';
 import { Fragmenter } from '../src/protocol/fragment.js';
 import { EPOCH_SIZE, RecordReceiver, RecordSender, channelKey, nextEpochKey, type Channel } from '../src/protocol/record.js';
-import { encodeAudioPayload } from '../src/protocol/audio-record.js';
+import { AUDIO_FORMATS_SUPPORTED, AUDIO_FORMATS_V1, decodeAudioPayload, encodeAudioPayload } from '../src/protocol/audio-record.js';
 import {
   encodeBattery,
   encodeControl,
@@ -582,6 +582,59 @@ export function buildRecordVectors(): unknown {
     return recordJson(t2cAudio, rec, pt, { direction: 'toyToCompanion', channel: 'audio', characteristic: 'microphone', senderCounterBefore: before, frames: frames.map(hex), senderCounterAfter: mic.counter });
   });
 
+  // Audio record format 2 (PROTOCOL §9): frames of one size, no length table, written only to a
+  // peer whose hello announced it (the audio formats items). Each record is shown with the
+  // format-1 record of the same frames at the same counter, for the byte count.
+  const f2Cases: { what: string; direction: 'companionToToy' | 'toyToCompanion'; at: number; frames: Uint8Array[] }[] = [
+    { what: 'speaker: 5 frames of 40 bytes (16 kbps CBR, a recorded source at MTU 247)', direction: 'companionToToy', at: 0, frames: [0, 1, 2, 3, 4].map((i) => frame(20 + i, 40)) },
+    { what: 'speaker: 3 frames of 40 bytes (a live source at the 60 ms budget)', direction: 'companionToToy', at: 5, frames: [5, 6, 7].map((i) => frame(20 + i, 40)) },
+    { what: 'speaker: 2 frames of 64 bytes across the epoch boundary (jumps to 2^24)', direction: 'companionToToy', at: EPOCH_SIZE - 1, frames: [8, 9].map((i) => frame(20 + i, 64)) },
+    { what: 'microphone: 4 frames of 40 bytes', direction: 'toyToCompanion', at: 0, frames: [10, 11, 12, 13].map((i) => frame(20 + i, 40)) },
+    { what: 'frames of different sizes: format 1 even to a peer that reads format 2', direction: 'companionToToy', at: 8, frames: [frame(34, 40), frame(35, 39)] },
+    { what: 'one frame: format 1 (both formats have the same size)', direction: 'companionToToy', at: 10, frames: [frame(36, 40)] },
+  ];
+  const f2Records = f2Cases.map(({ what, direction, at, frames }) => {
+    const key = direction === 'companionToToy' ? c2tAudio : t2cAudio;
+    const s = senderAt(key, at);
+    const pt = encodeAudioPayload(frames, AUDIO_FORMATS_SUPPORTED);
+    const rec = s.seal(pt, frames.length);
+    const v1 = senderAt(key, at).seal(encodeAudioPayload(frames, AUDIO_FORMATS_V1), frames.length);
+    return {
+      what,
+      ...recordJson(key, rec, pt, { direction, channel: 'audio', peerAudioFormats: AUDIO_FORMATS_SUPPORTED, senderCounterBefore: at, frames: frames.map(hex), senderCounterAfter: s.counter }),
+      format: pt[0]! & 0x80 ? 2 : 1,
+      format1Record: hex(v1),
+      bytesSaved: v1.length - rec.length,
+    };
+  });
+  const badPayloads: [string, Uint8Array][] = [
+    ['0x80: format 2 with n = 0', new Uint8Array([0x80, 1, 2])],
+    ['0xC1: n = 65', concatBytes(new Uint8Array([0xc1]), new Uint8Array(65))],
+    ['0x82 and 3 bytes: 2 does not divide 3', new Uint8Array([0x82, 1, 2, 3])],
+    ['0x83 and 2 bytes: frames of 0 bytes', new Uint8Array([0x83, 1, 2])],
+    ['0x81 and 256 bytes: a frame over 255 bytes', concatBytes(new Uint8Array([0x81]), new Uint8Array(256))],
+    ['0x41: n = 65 in format 1', concatBytes(new Uint8Array([0x41]), new Uint8Array(70))],
+    ['0x00: n = 0', new Uint8Array([0x00, 5])],
+    ['0xFF', new Uint8Array([0xff, 5])],
+  ];
+  const audioFormat2 = {
+    helloItems: {
+      bits: { format1: AUDIO_FORMATS_V1, format2: AUDIO_FORMATS_SUPPORTED & ~AUDIO_FORMATS_V1 },
+      companionHello: { type: 0x02, value: hex(new Uint8Array([AUDIO_FORMATS_SUPPORTED])), example: { displayName: 'Mia\u2019s tablet', audioFormats: AUDIO_FORMATS_SUPPORTED }, payload: hex(encodeCompanionHello({ displayName: 'Mia\u2019s tablet', audioFormats: AUDIO_FORMATS_SUPPORTED })) },
+      toyHelloItem: { type: 0x15, value: hex(new Uint8Array([AUDIO_FORMATS_SUPPORTED])) },
+    },
+    records: f2Records,
+    invalidPayloads: badPayloads.map(([what, p]) => {
+      let error = 'ok';
+      try {
+        decodeAudioPayload(p);
+      } catch (e) {
+        error = isPlushlinkError(e) ? e.code : 'not a PlushlinkError';
+      }
+      return { what, payload: hex(p), error };
+    }),
+  };
+
   // A receive sequence at the toy (control channel, companion → toy).
   const r = (i: number): string => controlRecords[i]!.record as string;
   const forged = (() => {
@@ -628,7 +681,7 @@ export function buildRecordVectors(): unknown {
 
   return {
     description:
-      'plushlink record layer (docs/PROTOCOL.md "Records", "Audio records", "Fragmentation"): channel keys from the split keys of handshakes.json pairing, epoch keys, control and audio records at several counters including the epoch boundary 2^24, a receive sequence with replays and a forgery, and fragmentation at MTU 23 and 247. Audio frames are deterministic stand-in bytes, not real Opus.',
+      'plushlink record layer (docs/PROTOCOL.md "Records", "Audio records", "Fragmentation"): channel keys from the split keys of handshakes.json pairing, epoch keys, control and audio records at several counters including the epoch boundary 2^24, audio records in format 2 (equal-size frames, with the hello items that announce it) and malformed payloads, a receive sequence with replays and a forgery, and fragmentation at MTU 23 and 247. Audio frames are deterministic stand-in bytes, not real Opus.',
     version: VECTORS_VERSION,
     epochSize: EPOCH_SIZE,
     split: { initiatorToResponder: hex(pair.initiatorToResponder), responderToInitiator: hex(pair.responderToInitiator) },
@@ -640,6 +693,7 @@ export function buildRecordVectors(): unknown {
     },
     controlRecords: [...controlRecords, ...toyControlRecords],
     audioRecords: [...audioRecords, ...micRecords],
+    audioFormat2,
     receiveSequence: { channel: 'control', direction: 'companionToToy', key: hex(c2tControl), steps: sequence },
     fragmentation: [
       { what: 'toy → companion control wire message (result of list-pairings)', characteristic: 'control', message: hex(longWire), length: longWire.length, mtu: 23, firstCounter: 0, fragments: fragmentsOf(longWire, 23) },

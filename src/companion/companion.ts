@@ -10,6 +10,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { fromHex, toHex } from '../protocol/bytes.js';
+import { AUDIO_FORMATS_SUPPORTED } from '../protocol/audio-record.js';
 import { generateX25519KeyPair, x25519KeyPairFromSecret, type RandomSource, type X25519KeyPair } from '../protocol/crypto.js';
 import { PlushlinkError, isPlushlinkError } from '../protocol/errors.js';
 import { CompanionHandshake, type HandshakeMode } from '../protocol/handshake.js';
@@ -376,7 +377,7 @@ export class Companion extends EventEmitter<CompanionEvents> {
     const hs = new CompanionHandshake(mode, {
       companion: this.identity,
       toyPublicKey: toyKey,
-      hello: { displayName: this.data.displayName },
+      hello: { displayName: this.data.displayName, audioFormats: AUDIO_FORMATS_SUPPORTED },
       setupCode: code,
       random: this.opts.random,
     });

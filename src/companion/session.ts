@@ -5,6 +5,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { toHex } from '../protocol/bytes.js';
 import type { AudioBatch } from '../protocol/channel.js';
+import { AUDIO_FORMATS_V1 } from '../protocol/audio-record.js';
 import { SecureChannel } from '../protocol/channel.js';
 import {
   goodbyeReasonName,
@@ -125,7 +126,7 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
     this.toy = toy;
     this.hello = hello;
     this.roundTrips = roundTrips;
-    this.channel = new SecureChannel(keys, { now: Date.now() });
+    this.channel = new SecureChannel(keys, { now: Date.now(), peerAudioFormats: hello.audioFormats ?? AUDIO_FORMATS_V1 });
     this.speaker = new Speaker(this);
     this.microphone = new Microphone(this);
     link.on('wire', this.onWire);
@@ -228,6 +229,11 @@ export class ToySession extends EventEmitter<ToySessionEvents> {
     const { record, firstFrame } = this.channel.sealAudio(frames);
     await this.link.sendAudio(record);
     return firstFrame;
+  }
+
+  /** The audio record formats the toy reads (its hello, PROTOCOL §7 and §9); format 2 is used only when it does. */
+  get peerAudioFormats(): number {
+    return this.channel.peerAudioFormats;
   }
 
   /** The number the next sent audio frame will get. */

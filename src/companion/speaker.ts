@@ -1,9 +1,14 @@
 /**
  * The speaker path: `session.speaker.play(source)` streams Opus frames to the toy, batched
- * into records (several 20 ms frames per record up to the MTU and a latency budget) and paced
- * so the toy's small playback buffer neither overruns nor starves. The toy reports its
- * buffer every 100 ms while playing; between reports the companion advances its estimate by
- * the clock. `play` resolves when the toy has played the last frame.
+ * into records and paced so the toy's small playback buffer neither overruns nor starves. The
+ * toy reports its buffer every 100 ms while playing; between reports the companion advances its
+ * estimate by the clock. `play` resolves when the toy has played the last frame.
+ *
+ * Batching (docs/PROTOCOL.md §9): a record holds the frames at hand up to one ATT value (where a
+ * frame fits one) and `maxRecordMs` of audio; a frame that is not at hand yet is waited for only
+ * while it can still come before the batch's deadline, `latencyBudgetMs` after its first frame
+ * became available, less the lateness the speaker's own timers have shown. So the budget bounds
+ * the hand-off including the timer jitter, instead of the jitter coming on top of it.
  */
 import { EventEmitter } from 'eventemitter3';
 import { readFile } from 'node:fs/promises';
@@ -11,6 +16,7 @@ import { OpusEncoder, FRAME_SAMPLES, DEFAULT_BITRATE } from '../audio/opus-codec
 import { parseOpusPacket } from '../audio/opus-packet.js';
 import { voicePacketsFromAudio } from '../audio/input.js';
 import { audioFrameJoinsBatch, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
+import { JitterAllowance } from './jitter-allowance.js';
 import { PlushlinkError } from '../protocol/errors.js';
 import { refusedRequest, type SpeakerStatus, type ToySession } from './session.js';
 
@@ -30,11 +36,19 @@ export type SpeakerSource =
 export interface PlayOptions {
   signal?: AbortSignal;
   /**
-   * Longest a frame waits for its batch (default 60 ms: up to 4 frames per record). A source that
-   * falls behind does not hold a started batch longer than this plus half a frame (10 ms): the
-   * frames gathered so far are sent as they are.
+   * Longest a frame waits for later frames of its batch (default 60 ms), timer jitter included:
+   * the batch is handed to the link at the latest this long after its first frame became
+   * available. A live source at real time fills 3 frames per record (the 4th is due exactly at
+   * 60 ms, so waiting for it would exceed the budget by the jitter); frames already at hand (a
+   * file, a recorded message) wait for nothing and fill the record up to `maxRecordMs`.
    */
   latencyBudgetMs?: number;
+  /**
+   * Most audio in one record (default 100 ms: 5 frames, the toy's start-up buffer; a record lost
+   * in the air costs at most this much). Records also stay within one ATT value where a frame
+   * fits one (PROTOCOL §9).
+   */
+  maxRecordMs?: number;
   /** Keep at least this much room in the toy's buffer (default 80 ms). */
   safetyMarginMs?: number;
   /** Give up when the toy stops reporting for this long (default 5000 ms). */
@@ -99,6 +113,8 @@ export async function* opusPacketsOf(source: SpeakerSource): AsyncGenerator<Uint
 /** The toy's speaker, as seen from a session. */
 export class Speaker extends EventEmitter<SpeakerEvents> {
   private busy = false;
+  /** How late this speaker's batch timers fire: the margin the batch deadline keeps. */
+  private readonly jitter = new JitterAllowance();
 
   constructor(
     private readonly session: ToySession,
@@ -127,7 +143,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     signal?.throwIfAborted();
     const capacityMs = s.hello.speakerBufferMs;
     const budgetMs = opts.latencyBudgetMs ?? 60;
-    const maxFramesPerRecord = Math.floor(budgetMs / FRAME_MS) + 1;
+    const maxFramesPerRecord = Math.max(1, Math.floor((opts.maxRecordMs ?? 100) / FRAME_MS));
+    const peerFormats = s.peerAudioFormats;
     const maxFill = Math.max(FRAME_MS, capacityMs - (opts.safetyMarginMs ?? 80));
     const payloadMax = s.mtu - 3;
     const stallMs = opts.stallTimeoutMs ?? 5000;
@@ -183,25 +200,36 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       baseUnderruns = startStatus.underruns;
       baseOverruns = startStatus.overruns;
       it = opusPacketsOf(source)[Symbol.asyncIterator]();
+      // A frame that did not fit the previous batch, and when it became available.
       let pendingFrame: Uint8Array | undefined;
+      let pendingAt = 0;
       // A request to the source that a batch deadline left unanswered; the next batch takes it.
       let pendingNext: Promise<IteratorResult<Uint8Array>> | undefined;
       let exhausted = false;
       while (!exhausted || pendingFrame) {
         check();
-        // Gather a batch: up to maxFramesPerRecord frames that fit one ATT value (fragment header + record).
+        // Gather a batch: the frames at hand up to maxFramesPerRecord and one ATT value; a frame
+        // not at hand only while it can still come before the deadline.
         const batch: Uint8Array[] = [];
-        let batchDeadline = Infinity;
+        let deadline = Infinity;
+        let lastAt = 0;
         for (;;) {
           let f = pendingFrame;
+          let at = pendingAt;
           pendingFrame = undefined;
           if (!f) {
             if (exhausted) break;
             pendingNext ??= it.next();
-            const r = await this.withinDeadline(pendingNext, batchDeadline, signal);
+            let r = batch.length === 0 ? await this.withinDeadline(pendingNext, Infinity, signal) : await atHand(pendingNext);
+            if (r === undefined && batch.length > 0) {
+              // Not at hand: a live source. Its next frame is not due before 20 ms after the last
+              // one; when that is past the deadline, waiting would only break the budget.
+              if (Math.max(this.clock(), lastAt + FRAME_MS) > deadline) break;
+              r = await this.withinDeadline(pendingNext, deadline, signal);
+            }
             if (r === undefined) {
               check(); // aborted while waiting for the source
-              break; // the source is late: send what the batch holds
+              break; // the deadline came first: send what the batch holds
             }
             pendingNext = undefined;
             if (r.done) {
@@ -209,17 +237,18 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
               break;
             }
             f = r.value;
+            at = this.clock();
             validateFrame(f);
           }
-          // A source that keeps up fills the batch within the budget; one that stalls does not
-          // hold the frames already gathered longer than the budget and half a frame.
-          if (batch.length === 0) batchDeadline = this.clock() + budgetMs + FRAME_MS / 2;
+          if (batch.length === 0) deadline = at + budgetMs - this.jitter.allowanceMs(budgetMs);
           // One ATT value per record where a frame fits one; never past the record size limit.
-          if (!audioFrameJoinsBatch(batch.map((x) => x.length), f.length, payloadMax)) {
+          if (!audioFrameJoinsBatch(batch.map((x) => x.length), f.length, payloadMax, peerFormats)) {
             pendingFrame = f;
+            pendingAt = at;
             break;
           }
           batch.push(f);
+          lastAt = at;
           if (batch.length >= maxFramesPerRecord) break;
         }
         if (batch.length === 0) break;
@@ -277,7 +306,12 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
     const late = new Promise<undefined>((resolve) => {
-      if (ms !== Infinity) timer = setTimeout(() => resolve(undefined), ms);
+      if (ms !== Infinity) {
+        timer = setTimeout(() => {
+          this.jitter.record(this.clock() - deadline); // how late the timer fired
+          resolve(undefined);
+        }, ms);
+      }
       onAbort = () => resolve(undefined);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
@@ -316,6 +350,30 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     }
   }
 }
+
+/**
+ * The source's answer if it is already there or comes within a few microtask turns (a file, an
+ * array, an encoder running on the same thread), else undefined: the source waits on something
+ * outside (a live capture, a timer).
+ */
+async function atHand<T>(p: Promise<T>): Promise<T | undefined> {
+  let settled = false;
+  let value: T | undefined;
+  p.then(
+    (v) => {
+      settled = true;
+      value = v;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  for (let i = 0; i < AT_HAND_TURNS && !settled; i++) await undefined;
+  return settled ? (value === undefined ? p : value) : undefined;
+}
+
+/** Microtask turns within which a source's next frame counts as at hand (an async generator over an array answers in a few). */
+const AT_HAND_TURNS = 32;
 
 function validateFrame(f: Uint8Array): void {
   if (f.length < 1 || f.length > MAX_FRAME_BYTES) throw new PlushlinkError('BAD_AUDIO', `an Opus frame must be 1..${MAX_FRAME_BYTES} bytes (got ${f.length}); lower the bitrate`);

@@ -17,7 +17,8 @@
  *
  * Key objects of secret keys are kept per key array (a WeakMap: gone with the array) while the
  * array still holds the same bytes, so a handshake imports each secret once; a changed or wiped
- * array is imported again. Ed25519 public keys are cached by value (a few family signers recur). Outputs are plain `Uint8Array`s of their own (never views of Node's
+ * array is imported again; X25519 public keys the same way. Ed25519 public keys are cached by
+ * value (a few family signers recur). Outputs are plain `Uint8Array`s of their own (never views of Node's
  * shared buffer pool).
  */
 import {
@@ -40,11 +41,17 @@ import { sha512 as nobleSha512 } from '@noble/hashes/sha2.js';
 import type { CryptoBackend } from '../protocol/crypto.js';
 
 const TAG = 16;
+const AEAD_OPTIONS = { authTagLength: TAG } as const;
 /** Node's limit on HKDF `info` (lib/internal/crypto/hkdf.js). */
 const NODE_HKDF_MAX_INFO = 1024;
 
-/** A fresh, unshared copy of a Node output. */
+/**
+ * A plain `Uint8Array` that owns its memory: a Node output that already has an ArrayBuffer of its
+ * own (what the crypto bindings return) is re-viewed without a copy; anything that could be a
+ * slice of Node's shared buffer pool is copied.
+ */
 function own(b: Uint8Array): Uint8Array {
+  if (b.byteOffset === 0 && b.buffer.byteLength === b.length && !(b.buffer instanceof SharedArrayBuffer)) return new Uint8Array(b.buffer, 0, b.length);
   return new Uint8Array(b);
 }
 
@@ -76,8 +83,15 @@ function privateKey(curve: Curve, secret: Uint8Array): KeyObject {
   return key;
 }
 
-function publicKey(curve: Curve, raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: { kty: 'OKP', crv: curve, x: b64url(raw) }, format: 'jwk' });
+/** Imported X25519 public keys, by array, like the secret ones (a handshake uses each peer key twice). */
+const x25519PublicKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
+
+function x25519PublicKey(raw: Uint8Array): KeyObject {
+  const hit = x25519PublicKeys.get(raw);
+  if (hit && hit.bytes.length === raw.length && timingSafeEqual(hit.bytes, raw)) return hit.key;
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(raw) }, format: 'jwk' });
+  x25519PublicKeys.set(raw, { bytes: Uint8Array.from(raw), key });
+  return key;
 }
 
 /** Ed25519 public keys recur (a family's few signers): a small bounded cache by value. */
@@ -108,7 +122,7 @@ export const nodeCryptoBackend: CryptoBackend = {
 
   x25519(secret, pub) {
     try {
-      return own(diffieHellman({ privateKey: privateKey('X25519', secret), publicKey: publicKey('X25519', pub) }));
+      return own(diffieHellman({ privateKey: privateKey('X25519', secret), publicKey: x25519PublicKey(pub) }));
     } catch (e) {
       // OpenSSL's X25519 fails exactly when the shared secret is all zeros (RFC 7748 §6.1).
       if ((e as { code?: string }).code === 'ERR_OSSL_FAILED_DURING_DERIVATION') return undefined;
@@ -127,19 +141,19 @@ export const nodeCryptoBackend: CryptoBackend = {
     return new Uint8Array(hkdfSync('sha512', ikm, salt, info, length));
   },
 
-  aeadSeal(key, nonce, ad, plaintext) {
-    const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
+  aeadSeal(key, nonce, ad, plaintext, headroom = 0) {
+    const c = createCipheriv('chacha20-poly1305', key, nonce, AEAD_OPTIONS);
     c.setAAD(ad, { plaintextLength: plaintext.length });
-    const out = new Uint8Array(plaintext.length + TAG);
-    out.set(c.update(plaintext), 0);
+    const out = new Uint8Array(headroom + plaintext.length + TAG);
+    out.set(c.update(plaintext), headroom);
     c.final();
-    out.set(c.getAuthTag(), plaintext.length);
+    out.set(c.getAuthTag(), headroom + plaintext.length);
     return out;
   },
 
   aeadOpen(key, nonce, ad, sealed) {
     const n = sealed.length - TAG;
-    const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
+    const d = createDecipheriv('chacha20-poly1305', key, nonce, AEAD_OPTIONS);
     d.setAuthTag(sealed.subarray(n));
     d.setAAD(ad, { plaintextLength: n });
     const plaintext = d.update(sealed.subarray(0, n));

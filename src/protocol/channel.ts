@@ -2,7 +2,7 @@
  * A secure channel after the handshake: the record layer for both channels (control and
  * audio) of one party, shared by the toy and the companion. Pure.
  */
-import { decodeAudioPayload, audioPayloadFrameCount, encodeAudioPayload } from './audio-record.js';
+import { AUDIO_FORMATS_V1, decodeAudioPayload, encodeAudioPayloadInto } from './audio-record.js';
 import { decodeControl, encodeControl, type ControlMessage } from './control.js';
 import { PlushlinkError, isPlushlinkError } from './errors.js';
 import type { SessionKeys } from './handshake.js';
@@ -24,6 +24,12 @@ export interface SecureChannelOptions {
   now?: number;
   /** Move both sending channels to a new key epoch this often (default 10 min). */
   rekeyIntervalMs?: number;
+  /**
+   * The audio record formats the peer reads ({@link AudioFormats} bits, from its hello; default
+   * format 1 only). Sent audio uses format 2 only when the peer reads it; received audio may be
+   * either (PROTOCOL §9).
+   */
+  peerAudioFormats?: number;
 }
 
 export class SecureChannel {
@@ -36,11 +42,16 @@ export class SecureChannel {
   private lastAudioRekey: number | undefined;
   private readonly rekeyIntervalMs: number;
   private exhaustedFlag = false;
+  /** The audio record formats the peer reads (PROTOCOL §9). */
+  readonly peerAudioFormats: number;
+  /** Where audio payloads are encoded just before they are sealed (one record's worth, reused). */
+  private readonly audioScratch = new Uint8Array(1024);
 
   constructor(keys: SessionKeys, opts: SecureChannelOptions = {}) {
     this.lastRekey = opts.now;
     this.lastAudioRekey = opts.now;
     this.rekeyIntervalMs = opts.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS;
+    this.peerAudioFormats = opts.peerAudioFormats ?? AUDIO_FORMATS_V1;
     this.controlOut = new RecordSender(channelKey(keys.sendKey, 'control'));
     this.audioOut = new RecordSender(channelKey(keys.sendKey, 'audio'));
     this.controlIn = new RecordReceiver(channelKey(keys.receiveKey, 'control'));
@@ -84,7 +95,7 @@ export class SecureChannel {
   /** Seals a batch of Opus frames into an audio record (the message for speaker/microphone). */
   sealAudio(frames: readonly Uint8Array[]): { record: Uint8Array; firstFrame: number } {
     this.check();
-    const payload = encodeAudioPayload(frames);
+    const payload = encodeAudioPayloadInto(this.audioScratch, frames, this.peerAudioFormats);
     const firstFrame = this.audioOut.counter;
     return { record: this.audioOut.seal(payload, frames.length), firstFrame };
   }
@@ -95,7 +106,6 @@ export class SecureChannel {
     let frames: Uint8Array[] | undefined;
     const { counter } = this.guard(() =>
       this.audioIn.open(record, (p) => {
-        audioPayloadFrameCount(p);
         frames = decodeAudioPayload(p);
         return frames.length;
       }),

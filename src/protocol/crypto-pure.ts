@@ -26,7 +26,12 @@ export const pureCryptoBackend: CryptoBackend = {
   sha512: (data) => nacl.hash(data),
   hmacSha512: (key, data) => hmac(nobleSha512, key, data),
   hkdfSha512: (ikm, salt, info, length) => hkdf(nobleSha512, ikm, salt, info, length),
-  aeadSeal: (key, nonce, ad, plaintext) => chacha20poly1305(key, nonce, ad).encrypt(plaintext),
+  aeadSeal: (key, nonce, ad, plaintext, headroom = 0) => {
+    if (headroom === 0) return chacha20poly1305(key, nonce, ad).encrypt(plaintext);
+    const out = new Uint8Array(headroom + plaintext.length + 16);
+    chacha20poly1305(key, nonce, ad).encrypt(plaintext, out.subarray(headroom));
+    return out;
+  },
   aeadOpen: (key, nonce, ad, sealed) => {
     try {
       return chacha20poly1305(key, nonce, ad).decrypt(sealed);

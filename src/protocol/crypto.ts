@@ -41,8 +41,11 @@ export interface CryptoBackend {
   hmacSha512(key: Uint8Array, data: Uint8Array): Uint8Array;
   /** RFC 5869 extract-and-expand; `salt` may be empty (= HashLen zero bytes). */
   hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
-  /** ChaCha20-Poly1305 (RFC 8439): ciphertext || 16-byte tag. */
-  aeadSeal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * ChaCha20-Poly1305 (RFC 8439): ciphertext || 16-byte tag, after `headroom` (default 0) zero
+   * bytes the caller fills (a record's header: one allocation per record).
+   */
+  aeadSeal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, headroom?: number): Uint8Array;
   /** The plaintext, or `undefined` when the tag does not authenticate. */
   aeadOpen(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
   /** The Ed25519 public key of a 32-byte seed (RFC 8032 §5.1.5). */
@@ -183,7 +186,8 @@ export function hkdfSha512(ikm: Uint8Array, salt: Uint8Array | undefined, info: 
 export function noiseHkdf(chainingKey: Uint8Array, ikm: Uint8Array, n: 2 | 3): Uint8Array[] {
   const okm = backend.hkdfSha512(ikm, chainingKey, EMPTY, n * HASH_LEN);
   const outs: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) outs.push(okm.slice(i * HASH_LEN, (i + 1) * HASH_LEN));
+  // views of the back end's fresh output, which nobody else holds
+  for (let i = 0; i < n; i++) outs.push(okm.subarray(i * HASH_LEN, (i + 1) * HASH_LEN));
   return outs;
 }
 
@@ -192,6 +196,20 @@ export function aeadSeal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, pla
   if (key.length !== KEY_LEN) throw new PlushlinkError('INVALID_KEY', 'AEAD key must be 32 bytes');
   if (nonce.length !== AEAD_NONCE_LEN) throw new PlushlinkError('INVALID_KEY', 'AEAD nonce must be 12 bytes');
   return backend.aeadSeal(key, nonce, ad, plaintext);
+}
+
+/**
+ * ChaCha20-Poly1305 seal with the associated data sent in front: returns
+ * `header || ciphertext || tag` with `ad = header` (the record layout of PROTOCOL §8.2), in one
+ * allocation. Same checks as {@link aeadSeal}.
+ */
+export function aeadSealWithHeader(key: Uint8Array, nonce: Uint8Array, header: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  if (key.length !== KEY_LEN) throw new PlushlinkError('INVALID_KEY', 'AEAD key must be 32 bytes');
+  if (nonce.length !== AEAD_NONCE_LEN) throw new PlushlinkError('INVALID_KEY', 'AEAD nonce must be 12 bytes');
+  const out = backend.aeadSeal(key, nonce, header, plaintext, header.length);
+  if (out.length !== header.length + plaintext.length + TAG_LEN) throw new PlushlinkError('INTERNAL', `crypto back end ${backend.name} ignored the header room of aeadSeal`);
+  out.set(header, 0);
+  return out;
 }
 
 /** ChaCha20-Poly1305 open. Throws `DECRYPT_FAILED` on any authentication failure. */

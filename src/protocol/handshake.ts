@@ -17,6 +17,7 @@ import { PlushlinkError, isPlushlinkError } from './errors.js';
 import { HandshakeState } from './noise/handshake-state.js';
 import { setupCodePsk, type SetupCode } from './setup-code.js';
 import { decodeTlv, encodeTlv, readUint, u16be, u32be } from './tlv.js';
+import { AudioFormats } from './audio-record.js';
 
 export const PAIRING_PROTOCOL = 'Noise_IKpsk1_25519_ChaChaPoly_SHA512';
 export const RECONNECT_PROTOCOL = 'Noise_IK_25519_ChaChaPoly_SHA512';
@@ -36,6 +37,8 @@ export function handshakePrologue(mode: HandshakeMode): Uint8Array {
 export interface CompanionHello {
   /** A name the owner recognises in the toy's pairing list (1–32 UTF-8 bytes). */
   displayName: string;
+  /** The audio record formats the companion reads ({@link AudioFormats} bits, PROTOCOL §9); absent: format 1 only. */
+  audioFormats?: number;
 }
 
 /** Capability bits the toy announces. */
@@ -59,16 +62,31 @@ export interface ToyHello {
   speakerBufferMs: number;
   /** The companion's role on the toy's allow-list. */
   role: PairingRole;
+  /** The audio record formats the toy reads ({@link AudioFormats} bits, PROTOCOL §9); absent: format 1 only. */
+  audioFormats?: number;
   /** The toy's 32-byte advertising key (rotating tags, PROTOCOL.md "Advertising"). */
   advertisingKey: Uint8Array;
 }
 
 const T_DISPLAY_NAME = 0x01;
+const T_COMPANION_AUDIO_FORMATS = 0x02;
 const T_FIRMWARE = 0x10;
 const T_CAPS = 0x11;
 const T_SPEAKER_MS = 0x12;
 const T_ROLE = 0x13;
 const T_ADV_KEY = 0x14;
+const T_TOY_AUDIO_FORMATS = 0x15;
+
+/** An "audio formats" item (PROTOCOL §7, §9): one byte of {@link AudioFormats} bits; readers ignore bits they do not know. */
+function readAudioFormats(v: Uint8Array | undefined): number | undefined {
+  return v === undefined ? undefined : readUint(v, 1, 'audio formats') | AudioFormats.TABLE;
+}
+
+function audioFormatsItem(type: number, formats: number | undefined): [number, Uint8Array][] {
+  if (formats === undefined) return [];
+  if (!Number.isInteger(formats) || formats < 0 || formats > 0xff) throw new PlushlinkError('BAD_PAYLOAD', 'audio formats must be a byte of format bits');
+  return [[type, new Uint8Array([formats | AudioFormats.TABLE])]];
+}
 
 function checkText(s: string, what: string): Uint8Array {
   const b = utf8(s);
@@ -86,12 +104,15 @@ function readText(v: Uint8Array | undefined, what: string): string {
 }
 
 export function encodeCompanionHello(h: CompanionHello): Uint8Array {
-  return encodeTlv(PAYLOAD_VERSION, [[T_DISPLAY_NAME, checkText(h.displayName, 'display name')]]);
+  return encodeTlv(PAYLOAD_VERSION, [[T_DISPLAY_NAME, checkText(h.displayName, 'display name')], ...audioFormatsItem(T_COMPANION_AUDIO_FORMATS, h.audioFormats)]);
 }
 
 export function decodeCompanionHello(b: Uint8Array): CompanionHello {
-  const m = decodeTlv(b, PAYLOAD_VERSION, new Set([T_DISPLAY_NAME]), 'companion hello');
-  return { displayName: readText(m.get(T_DISPLAY_NAME), 'display name') };
+  const m = decodeTlv(b, PAYLOAD_VERSION, new Set([T_DISPLAY_NAME, T_COMPANION_AUDIO_FORMATS]), 'companion hello');
+  const hello: CompanionHello = { displayName: readText(m.get(T_DISPLAY_NAME), 'display name') };
+  const formats = readAudioFormats(m.get(T_COMPANION_AUDIO_FORMATS));
+  if (formats !== undefined) hello.audioFormats = formats;
+  return hello;
 }
 
 export function encodeToyHello(h: ToyHello): Uint8Array {
@@ -102,11 +123,12 @@ export function encodeToyHello(h: ToyHello): Uint8Array {
     [T_SPEAKER_MS, u16be(h.speakerBufferMs)],
     [T_ROLE, new Uint8Array([h.role === 'owner' ? 0 : 1])],
     [T_ADV_KEY, h.advertisingKey],
+    ...audioFormatsItem(T_TOY_AUDIO_FORMATS, h.audioFormats),
   ]);
 }
 
 export function decodeToyHello(b: Uint8Array): ToyHello {
-  const m = decodeTlv(b, PAYLOAD_VERSION, new Set([T_FIRMWARE, T_CAPS, T_SPEAKER_MS, T_ROLE, T_ADV_KEY]), 'toy hello');
+  const m = decodeTlv(b, PAYLOAD_VERSION, new Set([T_FIRMWARE, T_CAPS, T_SPEAKER_MS, T_ROLE, T_ADV_KEY, T_TOY_AUDIO_FORMATS]), 'toy hello');
   const role = readUint(m.get(T_ROLE), 1, 'role');
   if (role > 1) throw new PlushlinkError('BAD_PAYLOAD', `unknown role ${role}`);
   const adv = m.get(T_ADV_KEY);
@@ -117,6 +139,7 @@ export function decodeToyHello(b: Uint8Array): ToyHello {
     speakerBufferMs: readUint(m.get(T_SPEAKER_MS), 2, 'speaker buffer'),
     role: role === 0 ? 'owner' : 'guest',
     advertisingKey: adv,
+    ...(readAudioFormats(m.get(T_TOY_AUDIO_FORMATS)) !== undefined ? { audioFormats: readAudioFormats(m.get(T_TOY_AUDIO_FORMATS))! } : {}),
   };
 }
 

@@ -18,10 +18,10 @@
  * jumping its counter to the next epoch boundary (time-based rekey); old keys are wiped.
  * Counter 2^32 − 1 is never used: the session must be re-established before that.
  */
-import { concatBytes, utf8, wipe } from './bytes.js';
-import { TAG_LEN, aeadOpen, aeadSeal, hkdfSha512 } from './crypto.js';
+import { utf8, wipe } from './bytes.js';
+import { AEAD_NONCE_LEN, TAG_LEN, aeadOpen, aeadSealWithHeader, hkdfSha512 } from './crypto.js';
 import { PlushlinkError, isPlushlinkError } from './errors.js';
-import { chachaNonce } from './noise/cipher-state.js';
+import { writeChachaNonce } from './noise/cipher-state.js';
 
 export type Channel = 'control' | 'audio';
 
@@ -47,8 +47,12 @@ export function nextEpochKey(key: Uint8Array): Uint8Array {
   return hkdfSha512(key, REKEY_SALT, EMPTY, 32);
 }
 
-function counterBytes(c: number): Uint8Array {
-  return new Uint8Array([(c >>> 24) & 0xff, (c >>> 16) & 0xff, (c >>> 8) & 0xff, c & 0xff]);
+function writeCounter(out: Uint8Array, c: number): Uint8Array {
+  out[0] = (c >>> 24) & 0xff;
+  out[1] = (c >>> 16) & 0xff;
+  out[2] = (c >>> 8) & 0xff;
+  out[3] = c & 0xff;
+  return out;
 }
 
 /** Key schedule over epochs; moves forward only, wiping old keys. */
@@ -85,6 +89,9 @@ class EpochKeys {
 export class RecordSender {
   private keys: EpochKeys;
   private next = 0;
+  // Scratch for the header (= AD) and the nonce; the seam reads both before it returns.
+  private readonly header = new Uint8Array(RECORD_HEADER_LEN);
+  private readonly nonce = new Uint8Array(AEAD_NONCE_LEN);
 
   constructor(key: Uint8Array) {
     this.keys = new EpochKeys(Uint8Array.from(key));
@@ -115,10 +122,9 @@ export class RecordSender {
       this.next = (Math.floor(c / EPOCH_SIZE) + 1) * EPOCH_SIZE;
       return this.seal(plaintext, span);
     }
-    const header = counterBytes(c);
-    const ct = aeadSeal(this.keys.keyFor(c), chachaNonce(c), header, plaintext);
+    const record = aeadSealWithHeader(this.keys.keyFor(c), writeChachaNonce(this.nonce, c), writeCounter(this.header, c), plaintext);
     this.next = c + span;
-    return concatBytes(header, ct);
+    return record;
   }
 
   /** Moves to the next key epoch now (time-based rekey). */
@@ -145,6 +151,7 @@ export interface OpenedRecord {
 export class RecordReceiver {
   private keys: EpochKeys;
   private last = -1;
+  private readonly nonce = new Uint8Array(AEAD_NONCE_LEN);
 
   constructor(key: Uint8Array) {
     this.keys = new EpochKeys(Uint8Array.from(key));
@@ -168,7 +175,7 @@ export class RecordReceiver {
     if (c > MAX_COUNTER) throw new PlushlinkError('RECORD_AUTH_FAILED', 'record counter out of range');
     let plaintext: Uint8Array;
     try {
-      plaintext = aeadOpen(this.keys.peek(c), chachaNonce(c), record.subarray(0, 4), record.subarray(4));
+      plaintext = aeadOpen(this.keys.peek(c), writeChachaNonce(this.nonce, c), record.subarray(0, RECORD_HEADER_LEN), record.subarray(RECORD_HEADER_LEN));
     } catch (e) {
       if (isPlushlinkError(e, 'DECRYPT_FAILED')) throw new PlushlinkError('RECORD_AUTH_FAILED', 'record failed authentication', undefined, { cause: e });
       throw e;

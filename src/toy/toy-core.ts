@@ -20,7 +20,7 @@
  *   next handshake (the toy hello carries the current key).
  * - Any record authentication failure ends that connection.
  */
-import { audioFrameJoinsBatch, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
+import { AUDIO_FORMATS_SUPPORTED, AUDIO_FORMATS_V1, audioFrameJoinsBatch, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
 import { bytesEqual, fromHex, toHex } from '../protocol/bytes.js';
 import { SecureChannel } from '../protocol/channel.js';
 import {
@@ -561,9 +561,10 @@ export class ToyCore {
       speakerBufferMs: this.cfg.speakerBufferMs,
       role,
       advertisingKey: fromHex(c.pendingPairing?.advertisingKey ?? this.state.advertisingKey!),
+      audioFormats: AUDIO_FORMATS_SUPPORTED,
     };
     const { message2, keys } = read.respond(hello);
-    c.channel = new SecureChannel(keys, { now });
+    c.channel = new SecureChannel(keys, { now, peerAudioFormats: read.companion.audioFormats ?? AUDIO_FORMATS_V1 });
     c.companionKey = keyHex;
     c.advKey = toHex(hello.advertisingKey);
     c.displayName = existing?.displayName ?? read.companion.displayName;

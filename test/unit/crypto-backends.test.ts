@@ -20,6 +20,7 @@ import { toHex } from '../../src/protocol/bytes.js';
 import {
   aeadOpen,
   aeadSeal,
+  aeadSealWithHeader,
   cryptoBackend,
   ed25519KeyPairFromSeed,
   ed25519Sign,
@@ -92,6 +93,18 @@ describe('the crypto seam', () => {
       useCryptoBackend(prev);
     }
     expect(cryptoBackend().name).toBe('pure-js');
+  });
+
+  it('a record sealed with its header in front is the header, then exactly what aeadSeal gives, on both back ends; a back end that ignores the header room is caught', () => {
+    const key = new Uint8Array(32).fill(4);
+    const nonce = new Uint8Array(12).fill(5);
+    const header = Uint8Array.from([0, 0, 1, 2]);
+    for (const pt of [new Uint8Array(0), new Uint8Array(121).fill(6)]) {
+      const whole = expectSame(() => aeadSealWithHeader(key, nonce, header, pt));
+      expect(whole).toBe(toHex(header) + toHex(on(pureCryptoBackend, () => aeadSeal(key, nonce, header, pt)) as Uint8Array));
+    }
+    const careless: CryptoBackend = { ...pureCryptoBackend, name: 'careless', aeadSeal: (k, n, ad, p) => pureCryptoBackend.aeadSeal(k, n, ad, p) };
+    expect(on(careless, () => aeadSealWithHeader(key, nonce, header, new Uint8Array(3)))).toEqual({ code: 'INTERNAL' });
   });
 
   it('refuses a back end that lacks a primitive, and keeps the one in use', () => {

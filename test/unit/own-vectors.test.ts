@@ -77,6 +77,7 @@ import {
   type ToyHello,
   type WireMessage,
 } from '../../src/protocol/index.js';
+import { AudioFormats, usesEqualFrames } from '../../src/protocol/audio-record.js';
 import { buildAdvertisingPayload } from '../../src/transport/bleno/advertising.js';
 import { PLUSHLINK_SERVICE_UUID } from '../../src/transport/gatt-layout.js';
 import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
@@ -459,6 +460,40 @@ describe.each(CRYPTO_BACKENDS)('own vectors: records.json [$name back end]', (ba
       expect(rx.lastCounter).toBe(r.counter + frames.length - 1);
     }
     expect(straddle).toBe(true);
+  });
+
+  it('audio format 2: equal-size frames without a length table, only to a peer that announced it; malformed payloads refused', () => {
+    const f2 = v.audioFormat2;
+    expect(f2.helloItems.bits).toEqual({ format1: AudioFormats.TABLE, format2: AudioFormats.EQUAL_FRAMES });
+    const hello = decodeCompanionHello(b(f2.helloItems.companionHello.payload));
+    expect(hello).toEqual(f2.helloItems.companionHello.example);
+    expect(hx(encodeCompanionHello(hello))).toBe(f2.helloItems.companionHello.payload);
+    expect(f2.helloItems.companionHello.payload.endsWith(`02 01 ${f2.helloItems.companionHello.value}`.replace(/ /g, ''))).toBe(true);
+    let saved = 0;
+    for (const r of f2.records as J[]) {
+      const key = keyOf(r.direction, 'audio');
+      const frames = (r.frames as string[]).map(b);
+      expect(hx(encodeAudioPayload(frames, r.peerAudioFormats))).toBe(r.plaintext);
+      expect(r.format).toBe(usesEqualFrames(frames.map((f) => f.length), r.peerAudioFormats) ? 2 : 1);
+      expect(decodeAudioPayload(b(r.plaintext)).map(hx)).toEqual(r.frames);
+      const s = senderAt(key, r.senderCounterBefore);
+      expect(hx(s.seal(b(r.plaintext), frames.length))).toBe(r.record);
+      expect(s.counter).toBe(r.senderCounterAfter);
+      // The same frames in format 1 (what a v1 peer gets) at the same counter.
+      expect(hx(senderAt(key, r.senderCounterBefore).seal(encodeAudioPayload(frames), frames.length))).toBe(r.format1Record);
+      expect(b(r.format1Record).length - b(r.record).length).toBe(r.format === 2 ? frames.length - 1 : 0);
+      expect(r.bytesSaved).toBe(b(r.format1Record).length - b(r.record).length);
+      saved += r.bytesSaved;
+      // A channel whose peer reads format 2 seals the same record; its peer opens either format.
+      const rx = new RecordReceiver(key);
+      expect(rx.open(b(r.record), (p) => decodeAudioPayload(p).length).counter).toBe(r.counter);
+      expect(rx.lastCounter).toBe(r.counter + frames.length - 1);
+    }
+    expect(saved).toBeGreaterThan(0);
+    for (const p of f2.invalidPayloads as J[]) {
+      expect(p.error, p.what).toBe('BAD_AUDIO');
+      expect(errorCode(() => decodeAudioPayload(b(p.payload))), p.what).toBe('BAD_AUDIO');
+    }
   });
 
   it('receive sequence: gaps accepted, replays refused without state change, forgery fatal', () => {

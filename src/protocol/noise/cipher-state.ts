@@ -11,11 +11,31 @@ export const MAX_NONCE = Number.MAX_SAFE_INTEGER;
 /** Encodes a Noise ChaChaPoly nonce: 4 zero bytes then the counter as 64-bit little-endian. */
 export function chachaNonce(n: number | bigint): Uint8Array {
   const out = new Uint8Array(AEAD_NONCE_LEN);
+  if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return writeChachaNonce(out, n);
   let v = BigInt(n);
   for (let i = 4; i < 12; i++) {
     out[i] = Number(v & 0xffn);
     v >>= 8n;
   }
+  return out;
+}
+
+/**
+ * Writes the nonce of counter `n` (a non-negative safe integer) into a 12-byte `out` and returns
+ * it: the same bytes as {@link chachaNonce}, without allocating (the record layer reuses one).
+ */
+export function writeChachaNonce(out: Uint8Array, n: number): Uint8Array {
+  const lo = n >>> 0;
+  const hi = Math.floor(n / 0x1_0000_0000) >>> 0;
+  out[0] = out[1] = out[2] = out[3] = 0;
+  out[4] = lo & 0xff;
+  out[5] = (lo >>> 8) & 0xff;
+  out[6] = (lo >>> 16) & 0xff;
+  out[7] = lo >>> 24;
+  out[8] = hi & 0xff;
+  out[9] = (hi >>> 8) & 0xff;
+  out[10] = (hi >>> 16) & 0xff;
+  out[11] = hi >>> 24;
   return out;
 }
 

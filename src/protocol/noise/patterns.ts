@@ -94,11 +94,31 @@ function parseBase(name: string, text: string): Omit<HandshakePattern, 'name' | 
   return { initiatorPre, responderPre, messages: msgs.map(parseLine), oneWay: name.length === 1 };
 }
 
+/** Patterns already parsed (a handshake parses its name at every start): frozen, shared. */
+const parsed = new Map<string, HandshakePattern>();
+
 /**
  * Resolves a pattern name with optional psk modifiers (`IKpsk1`, `NXpsk0+psk1+psk2`).
- * Throws `UNSUPPORTED_PROTOCOL` for anything else.
+ * Throws `UNSUPPORTED_PROTOCOL` for anything else. The result is frozen and shared.
  */
 export function getPattern(fullName: string): HandshakePattern {
+  let p = parsed.get(fullName);
+  if (!p) {
+    p = deepFreeze(parsePattern(fullName));
+    parsed.set(fullName, p);
+  }
+  return p;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}
+
+function parsePattern(fullName: string): HandshakePattern {
   const m = /^([A-Z0-9]+?)((?:psk\d+)(?:\+psk\d+)*)?$/.exec(fullName);
   const baseName = m?.[1];
   const text = baseName === undefined ? undefined : BASE[baseName];

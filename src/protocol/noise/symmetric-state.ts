@@ -22,7 +22,7 @@ export class SymmetricState {
   mixKey(ikm: Uint8Array): void {
     const [ck, tempK] = noiseHkdf(this.ck, ikm, 2) as [Uint8Array, Uint8Array];
     this.ck = ck;
-    this.cipher.initializeKey(tempK.slice(0, KEY_LEN));
+    this.cipher.initializeKey(tempK.subarray(0, KEY_LEN)); // initializeKey copies
   }
 
   mixHash(data: Uint8Array): void {
@@ -33,7 +33,7 @@ export class SymmetricState {
     const [ck, tempH, tempK] = noiseHkdf(this.ck, ikm, 3) as [Uint8Array, Uint8Array, Uint8Array];
     this.ck = ck;
     this.mixHash(tempH);
-    this.cipher.initializeKey(tempK.slice(0, KEY_LEN));
+    this.cipher.initializeKey(tempK.subarray(0, KEY_LEN));
   }
 
   get handshakeHash(): Uint8Array {
@@ -54,6 +54,6 @@ export class SymmetricState {
 
   split(): [CipherState, CipherState] {
     const [k1, k2] = noiseHkdf(this.ck, new Uint8Array(0), 2) as [Uint8Array, Uint8Array];
-    return [new CipherState(k1.slice(0, KEY_LEN)), new CipherState(k2.slice(0, KEY_LEN))];
+    return [new CipherState(k1.subarray(0, KEY_LEN)), new CipherState(k2.subarray(0, KEY_LEN))];
   }
 }
