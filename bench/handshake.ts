@@ -1,12 +1,14 @@
 /**
  * Handshake figures: round trips and simulated time from connection to session on the radio,
  * companion CPU per reconnect handshake on each crypto back end (beside the raw primitive calls
- * of that handshake), and the toy's X25519 / signature operation counts.
+ * of that handshake), and the toy's X25519 / signature operation counts (with everything else
+ * the toy computes per handshake, for bench/toy-cost.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { generateX25519KeyPair, randomBytes } from '../src/protocol/crypto.js';
 import { BENCH_BACKENDS, onBackend, withBackend } from './backends.js';
 import { CallRecorder, prepareReplay } from './replay.js';
+import { handshakeCostRow } from './toy-cost.js';
 import { CompanionHandshake, PAIRING_PROTOCOL, RECONNECT_PROTOCOL, toyReadMessage1, type ToyHello } from '../src/protocol/handshake.js';
 import { getPattern } from '../src/protocol/noise/patterns.js';
 import { FRAG_END } from '../src/protocol/fragment.js';
@@ -269,5 +271,7 @@ export async function benchHandshakes(opts: { quick: boolean; log: (s: string) =
       how: '',
       extra: { sign: rOps.sign, verify: rOps.verify, companion: sig(rcOps) },
     }),
+    handshakeCostRow('pairing handshake (IKpsk1)', pairOps),
+    handshakeCostRow('reconnect handshake (IK)', rOps),
   ];
 }

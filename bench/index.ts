@@ -22,6 +22,7 @@ import { benchOpus } from './opus.js';
 import { benchOverhead } from './overhead.js';
 import { benchRecords } from './records.js';
 import { benchRelay } from './relay.js';
+import { benchToyVoiceCost } from './toy-cost.js';
 import { installNodeCrypto } from '../src/crypto-node/index.js';
 import { cryptoBackend } from '../src/protocol/crypto.js';
 import { formatNotes, formatTable, indexRows, type BenchReport, type Machine, type Row } from './report.js';
@@ -59,6 +60,7 @@ export async function runBench(opts: { quick: boolean; relay?: boolean; log: (s:
   await step('session memory (child process)', () => benchMemory(opts));
   await step('speaker overhead (concurrent real-time plays)', () => benchOverhead(opts));
   await step('speaker added latency (live source, real time)', () => benchLatency(opts));
+  await step('toy-side cost per second of voice (counted plays and microphone, real time)', () => benchToyVoiceCost(opts));
   const relay = async (): Promise<Row[]> => {
     const r = await benchRelay(opts);
     relaySkipped = r.skipped;

@@ -37,7 +37,7 @@ export function recordBatches(s: ToySession, batches: number[][], onSend?: (fram
 export const NAIVE: PlayOptions = { latencyBudgetMs: 0, maxRecordMs: 20 };
 
 /** Plays `packets` on a fresh toy over a fresh radio at `mtu` and counts the speaker bytes on the air. */
-export async function measurePlay(packets: Uint8Array[], mtu: number, play: PlayOptions | undefined): Promise<PlayMeasure> {
+export async function measurePlay(packets: Uint8Array[], mtu: number, play: PlayOptions | undefined, onPaired?: () => void): Promise<PlayMeasure> {
   const radio = new MemoryRadio({ timeScale: 0, seed: 11, advertisingIntervalMs: 0 });
   const toy = await makeToy(radio, { mtu: 247 });
   try {
@@ -45,6 +45,7 @@ export async function measurePlay(packets: Uint8Array[], mtu: number, play: Play
     const s = await pairQr(toy, c);
     if (s.mtu !== mtu) throw new Error(`negotiated MTU ${s.mtu}, wanted ${mtu}`);
     const before = statsOf(s).bytesToPeripheral.speaker;
+    onPaired?.();
     const batches: number[][] = [];
     recordBatches(s, batches);
     const res = await s.speaker.play({ packets }, play ?? {});

@@ -66,6 +66,7 @@ export const REQUIRED_KEYS = [
   'opusEncodeRealtime',
   'sessionMemoryKiB',
   'recordsToRawAead',
+  'toyCostM4Ms',
 ] as const;
 
 /** Builds a row and judges its goal. */

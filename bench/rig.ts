@@ -10,7 +10,7 @@ import { MemoryKeystore } from '../src/companion/keystore.js';
 import type { ToySession } from '../src/companion/session.js';
 import { generateX25519KeyPair, type X25519KeyPair } from '../src/protocol/crypto.js';
 import { formatSetupCode, formatSetupQr, generateSetupCode, type SetupCode } from '../src/protocol/setup-code.js';
-import { ReferenceToy } from '../src/toy/reference-toy.js';
+import { ReferenceToy, type MicrophoneSource } from '../src/toy/reference-toy.js';
 import { MemoryToyStorage } from '../src/toy/storage.js';
 import type { ToyConfig } from '../src/toy/types.js';
 import { MemoryCentralLink, type LinkStats, type MemoryCentral, type MemoryPeripheral, type MemoryRadio } from '../src/transport/memory/index.js';
@@ -36,11 +36,11 @@ export interface BenchToy {
   code: string;
 }
 
-export async function makeToy(radio: MemoryRadio, opts: { mtu?: number; config?: ToyConfig; tickMs?: number } = {}): Promise<BenchToy> {
+export async function makeToy(radio: MemoryRadio, opts: { mtu?: number; config?: ToyConfig; tickMs?: number; microphone?: MicrophoneSource } = {}): Promise<BenchToy> {
   const peripheral = radio.createPeripheral({ mtu: opts.mtu ?? 247 });
   const identity = generateX25519KeyPair();
   const setup = generateSetupCode();
-  const toy = new ReferenceToy({ peripheral, identity, setupCode: setup, storage: new MemoryToyStorage(), config: opts.config, tickMs: opts.tickMs, rotateAddress: false });
+  const toy = new ReferenceToy({ peripheral, identity, setupCode: setup, storage: new MemoryToyStorage(), config: opts.config, tickMs: opts.tickMs, rotateAddress: false, ...(opts.microphone ? { microphone: opts.microphone } : {}) });
   await toy.start();
   return { toy, peripheral, identity, setup, qr: formatSetupQr(setup, identity.publicKey), code: formatSetupCode(setup) };
 }
