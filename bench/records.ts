@@ -5,20 +5,28 @@
  * same plaintext bytes, without record framing, counters or payload encoding: ChaCha20-Poly1305
  * seal + open straight on `node:crypto` (createCipheriv/createDecipheriv, the issue's reference)
  * and straight on @noble/ciphers (the portable back end's library).
+ *
+ * Each back end runs in its own child process (bench/records-child.ts), as an app runs one back
+ * end: with both in one process the seam's call sites see two back ends and the JIT serves both,
+ * which no deployment does. Inside a child the figure and both raw baselines are interleaved
+ * round by round, so every ratio compares rates measured side by side.
  */
+import { spawn } from 'node:child_process';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { encodePcm } from '../src/audio/opus-codec.js';
 import { AUDIO_FORMATS_SUPPORTED, encodeAudioPayload } from '../src/protocol/audio-record.js';
 import { SecureChannel } from '../src/protocol/channel.js';
-import { randomBytes, useCryptoBackend, type CryptoBackend } from '../src/protocol/crypto.js';
+import { randomBytes } from '../src/protocol/crypto.js';
 import { chachaNonce } from '../src/protocol/noise/cipher-state.js';
 import { BENCH_BACKENDS, withBackend } from './backends.js';
-import { readSpeech } from './rig.js';
+import { ROOT, readSpeech } from './rig.js';
 import { median, row, type Row } from './report.js';
 
-const ROUNDS = 7;
+const ROUNDS = 9;
+const FRAMES = [1, 3, 6] as const;
 
 interface Rate {
   /** Calls per second of process CPU time (user + system, all threads: GC helpers included). */
@@ -42,34 +50,28 @@ function rate(fn: () => void, ms: number, chunk = 64): Rate {
   return { cpu: (n / (c.user + c.system)) * 1e6, wall: (n / (t - t0)) * 1000 };
 }
 
-interface Case {
-  frames: number;
-  /** Seal + open through the record layer, per back end. */
-  plushlink: Map<string, () => void>;
-  rawNode: () => void;
-  rawNoble: () => void;
-  avgPayload: number;
+/** What one child measures: per case, the rates of each round. */
+export interface RecordsChildResult {
+  backend: string;
+  cases: { frames: number; avgPayload: number; plushlink: Rate[]; rawNode: Rate[]; rawNoble: Rate[] }[];
 }
 
-function makeCase(packets: Uint8Array[], frames: number): Case {
+function makeCase(packets: Uint8Array[], frames: number): { plushlink: () => void; rawNode: () => void; rawNoble: () => void; avgPayload: number } {
   // Consecutive frames of real speech, cycling through the clip.
   const batches: Uint8Array[][] = [];
   for (let i = 0; i + frames <= packets.length; i += frames) batches.push(packets.slice(i, i + frames));
   const payloads = batches.map((b) => encodeAudioPayload(b, AUDIO_FORMATS_SUPPORTED));
-  const plushlink = new Map<string, () => void>();
-  for (const b of BENCH_BACKENDS) {
-    const k1 = randomBytes(32);
-    const k2 = randomBytes(32);
-    const hh = randomBytes(64);
-    const sender = new SecureChannel({ sendKey: k1, receiveKey: k2, handshakeHash: hh }, { peerAudioFormats: AUDIO_FORMATS_SUPPORTED });
-    const receiver = new SecureChannel({ sendKey: k2, receiveKey: k1, handshakeHash: hh }, { peerAudioFormats: AUDIO_FORMATS_SUPPORTED });
-    let i = 0;
-    plushlink.set(b.name, () => {
-      const { record } = sender.sealAudio(batches[i++ % batches.length]!);
-      const opened = receiver.openAudio(record);
-      if (opened.frames.length !== frames) throw new Error('frame count mismatch');
-    });
-  }
+  const k1 = randomBytes(32);
+  const k2 = randomBytes(32);
+  const hh = randomBytes(64);
+  const sender = new SecureChannel({ sendKey: k1, receiveKey: k2, handshakeHash: hh }, { peerAudioFormats: AUDIO_FORMATS_SUPPORTED });
+  const receiver = new SecureChannel({ sendKey: k2, receiveKey: k1, handshakeHash: hh }, { peerAudioFormats: AUDIO_FORMATS_SUPPORTED });
+  let i = 0;
+  const plushlink = (): void => {
+    const { record } = sender.sealAudio(batches[i++ % batches.length]!);
+    const opened = receiver.openAudio(record);
+    if (opened.frames.length !== frames) throw new Error('frame count mismatch');
+  };
   const key = randomBytes(32);
   const ad = new Uint8Array(4);
   const options = { authTagLength: 16 } as const;
@@ -95,54 +97,85 @@ function makeCase(packets: Uint8Array[], frames: number): Case {
     const ct = chacha20poly1305(key, n, ad).encrypt(payloads[m++ % payloads.length]!);
     chacha20poly1305(key, n, ad).decrypt(ct);
   };
-  return { frames, plushlink, rawNode, rawNoble, avgPayload: payloads.reduce((a, p) => a + p.length, 0) / payloads.length };
+  return { plushlink, rawNode, rawNoble, avgPayload: payloads.reduce((a, p) => a + p.length, 0) / payloads.length };
+}
+
+/**
+ * Runs in the child, with the back end under test installed for the whole process. Each round
+ * alternates short chunks (64 calls) of the figure and the two baselines many times and sums each
+ * one's CPU time and calls, so all three see the same moments of a busy machine; the order turns
+ * around at every step, so garbage one leaves for the collector is not always billed to the same
+ * neighbour.
+ */
+export function measureRecords(backend: string, quick: boolean): RecordsChildResult {
+  const totalMs = quick ? 150 : 1800; // per case and function
+  const { packets } = encodePcm(readSpeech('toy-hello'), { bitrate: 16000 });
+  const cases = FRAMES.map((f) => ({ frames: f, ...makeCase(packets, f) }));
+  type Name = 'plushlink' | 'rawNode' | 'rawNoble';
+  const names: Name[] = ['plushlink', 'rawNode', 'rawNoble'];
+  for (const c of cases) for (const n of names) rate(c[n], totalMs / 4);
+  const out: RecordsChildResult = { backend, cases: cases.map((c) => ({ frames: c.frames, avgPayload: c.avgPayload, plushlink: [], rawNode: [], rawNoble: [] })) };
+  const CHUNK = 64;
+  for (let round = 0; round < ROUNDS; round++) {
+    cases.forEach((c, k) => {
+      const cpu: Record<Name, number> = { plushlink: 0, rawNode: 0, rawNoble: 0 };
+      const wall: Record<Name, number> = { plushlink: 0, rawNode: 0, rawNoble: 0 };
+      let calls = 0;
+      const t0 = performance.now();
+      for (let step = 0; performance.now() - t0 < (totalMs * names.length) / ROUNDS; step++) {
+        const order = step % 2 ? [...names].reverse() : names;
+        for (const n of order) {
+          const fn = c[n];
+          const c0 = process.cpuUsage();
+          const w0 = performance.now();
+          for (let j = 0; j < CHUNK; j++) fn();
+          const w1 = performance.now();
+          const d = process.cpuUsage(c0);
+          cpu[n] += d.user + d.system;
+          wall[n] += w1 - w0;
+        }
+        calls += CHUNK;
+      }
+      for (const n of names) out.cases[k]![n].push({ cpu: (calls / cpu[n]) * 1e6, wall: (calls / wall[n]) * 1000 });
+    });
+  }
+  return out;
+}
+
+function runChild(backend: string, quick: boolean): Promise<RecordsChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/records-child.ts'), backend, quick ? 'quick' : 'full'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`records child (${backend}) exited ${code}: ${err}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as RecordsChildResult);
+      } catch {
+        reject(new Error(`records child (${backend}) printed no JSON: ${out} ${err}`));
+      }
+    });
+  });
 }
 
 export async function benchRecords(opts: { quick: boolean }): Promise<Row[]> {
-  const totalMs = opts.quick ? 150 : 1400; // per case and function
-  const { packets } = encodePcm(readSpeech('toy-hello'), { bitrate: 16000 });
-  const cases = [1, 3, 6].map((f) => makeCase(packets, f));
-  // Each measured function runs with its back end installed for the whole timed chunk.
-  const measured = (c: Case): [string, () => void, CryptoBackend | undefined][] => [
-    ...BENCH_BACKENDS.map((b) => [b.name, c.plushlink.get(b.name)!, b] as [string, () => void, CryptoBackend]),
-    ['rawNode', c.rawNode, undefined],
-    ['rawNoble', c.rawNoble, undefined],
-  ];
-  const timed = (fn: () => void, b: CryptoBackend | undefined, ms: number): Rate => (b ? onRate(b, fn, ms) : rate(fn, ms));
-  const onRate = (b: CryptoBackend, fn: () => void, ms: number): Rate => {
-    const prev = useCryptoBackend(b);
-    try {
-      return rate(fn, ms);
-    } finally {
-      useCryptoBackend(prev);
-    }
-  };
-  for (const c of cases) for (const [, fn, b] of measured(c)) timed(fn, b, totalMs / 4);
-  const res = cases.map(() => new Map<string, Rate[]>());
-  for (let round = 0; round < ROUNDS; round++) {
-    cases.forEach((c, k) => {
-      // Reverse the order every other round, so that garbage one function leaves for the
-      // collector is not always billed to the same neighbour.
-      const order = measured(c);
-      if (round % 2 === 1) order.reverse();
-      for (const [name, fn, b] of order) {
-        const l = res[k]!.get(name) ?? [];
-        l.push(timed(fn, b, totalMs / ROUNDS));
-        res[k]!.set(name, l);
-      }
-    });
-  }
-  const how = `main thread: SecureChannel.sealAudio + openAudio on its peer (payload encode/decode in format 2, counter checks, per-record key lookup) per record, on each crypto back end; rate per second of process CPU time (process.cpuUsage, GC helper threads included), median of ${ROUNDS} rounds interleaved over all cases and back ends (the order reversed every other round) after a warm-up, ${totalMs} ms per case and function; 16 kbps frames of fixtures/audio/toy-hello.wav; baselines on the same payload bytes: ChaCha20-Poly1305 seal + open straight on node:crypto (createCipheriv/createDecipheriv) and on @noble/ciphers`;
+  const how = `SecureChannel.sealAudio + openAudio on its peer (payload encode/decode in format 2, counter checks, per-record key lookup) per record, each crypto back end in its own child process (bench/records-child.ts: one back end per process, as in an app); rate per second of process CPU time (process.cpuUsage, GC helper threads included), median of ${ROUNDS} rounds; in each round the figure and both baselines alternate in chunks of 64 calls (the order turning around at every step) and each one's CPU time is summed, so all three see the same moments of the machine; after a warm-up, ${opts.quick ? 150 : 1800} ms per case and function; 16 kbps frames of fixtures/audio/toy-hello.wav; baselines in the same child on the same payload bytes: ChaCha20-Poly1305 seal + open straight on node:crypto (createCipheriv/createDecipheriv) and on @noble/ciphers`;
   const rows: Row[] = [];
-  cases.forEach((c, k) => {
-    const r = res[k]!;
-    const med = (name: string, f: (x: Rate) => number = (x) => x.cpu): number => median(r.get(name)!.map(f));
-    const rawNode = med('rawNode');
-    const rawNoble = med('rawNoble');
-    const label = `${c.frames * 20} ms (${c.frames} frame${c.frames > 1 ? 's' : ''})`;
+  const results: RecordsChildResult[] = [];
+  for (const b of BENCH_BACKENDS) results.push(await runChild(b.name, opts.quick));
+  FRAMES.forEach((frames, k) => {
+    const label = `${frames * 20} ms (${frames} frame${frames > 1 ? 's' : ''})`;
     for (const b of BENCH_BACKENDS) {
-      const value = med(b.name);
+      const r = results.find((x) => x.backend === b.name)!.cases[k]!;
+      const med = (l: Rate[], f: (x: Rate) => number = (x) => x.cpu): number => median(l.map(f));
+      const value = med(r.plushlink);
+      const rawNode = med(r.rawNode);
+      const rawNoble = med(r.rawNoble);
       const ownRaw = b.name === 'node' ? rawNode : rawNoble;
+      const lib = b.name === 'node' ? 'node:crypto' : '@noble/ciphers';
       rows.push(
         row({
           key: 'recordsPerSecond',
@@ -151,19 +184,28 @@ export async function benchRecords(opts: { quick: boolean }): Promise<Row[]> {
           value,
           unit: 'records/s (seal+open)',
           baselines: { 'raw node:crypto ChaCha20-Poly1305 seal+open': rawNode, 'raw @noble/ciphers seal+open': rawNoble },
-          ...(b.name === 'node' && c.frames === 3 ? { goal: { op: '>=' as const, target: 40_000 } } : {}),
+          ...(b.name === 'node' && frames === 3 ? { goal: { op: '>=' as const, target: 40_000 } } : {}),
           how,
-          extra: { plaintextBytes: c.avgPayload, wallClockRate: med(b.name, (x) => x.wall), rawNodeWallClockRate: med('rawNode', (x) => x.wall), ratioToRawNode: value / rawNode, ratioToOwnRaw: value / ownRaw },
+          extra: {
+            plaintextBytes: r.avgPayload,
+            wallClockRate: med(r.plushlink, (x) => x.wall),
+            rawNodeWallClockRate: med(r.rawNode, (x) => x.wall),
+            ratioToRawNode: value / rawNode,
+            ratioToOwnRaw: value / ownRaw,
+            // the spread of the per-round ratios (same round, side by side)
+            ratioMin: Math.min(...r.plushlink.map((x, i) => x.cpu / (b.name === 'node' ? r.rawNode : r.rawNoble)[i]!.cpu)),
+            ratioMax: Math.max(...r.plushlink.map((x, i) => x.cpu / (b.name === 'node' ? r.rawNode : r.rawNoble)[i]!.cpu)),
+          },
         }),
         row({
           key: 'recordsToRawAead',
           variant: withBackend(label, b),
           backend: b.name,
           value: value / ownRaw,
-          unit: `× raw ${b.name === 'node' ? 'node:crypto' : '@noble/ciphers'} AEAD rate`,
-          baselines: { 'raw AEAD (= 1)': 1, [`records/s of the raw ${b.name === 'node' ? 'node:crypto' : '@noble/ciphers'} AEAD`]: ownRaw },
+          unit: `× raw ${lib} AEAD rate`,
+          baselines: { 'raw AEAD (= 1)': 1, [`records/s of the raw ${lib} AEAD`]: ownRaw },
           ...(b.name === 'node' ? { goal: { op: '>=' as const, target: 0.8 } } : {}),
-          how: 'recordsPerSecond ÷ the raw AEAD seal+open rate of the same back end’s library on the same payload bytes, measured interleaved in the same rounds',
+          how: 'recordsPerSecond ÷ the raw AEAD seal+open rate of the same back end’s library on the same payload bytes, measured interleaved in the same child process and rounds (medians); extra of recordsPerSecond: the min and max of the per-round ratios',
         }),
       );
     }
