@@ -84,7 +84,7 @@ export class OpCounter {
       description: `${inner.description}, counted`,
       x25519: (s, p) => (side().x25519++, inner.x25519(s, p)),
       x25519Base: (s) => (side().x25519Base++, inner.x25519Base(s)),
-      sha512: (d) => ((side().sha512Blocks += sha512Blocks(d.length)), inner.sha512(d)),
+      sha512: (d, more) => ((side().sha512Blocks += sha512Blocks(d.length + (more?.length ?? 0))), inner.sha512(d, more)),
       hmacSha512: (k, d) => ((side().sha512Blocks += hmacBlocks(k.length, d.length)), inner.hmacSha512(k, d)),
       hkdfSha512: (ikm, salt, info, len) => ((side().sha512Blocks += hkdfBlocks(ikm.length, salt.length, info.length, len)), inner.hkdfSha512(ikm, salt, info, len)),
       aeadSeal: (k, n, ad, pt, headroom) => (addAead(side(), ad.length, pt.length), inner.aeadSeal(k, n, ad, pt, headroom)),

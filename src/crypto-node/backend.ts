@@ -132,7 +132,11 @@ export const nodeCryptoBackend: CryptoBackend = {
 
   x25519Base: (secret) => publicOf(privateKey('X25519', secret)),
 
-  sha512: (data) => own(createHash('sha512').update(data).digest()),
+  sha512(data, more) {
+    const h = createHash('sha512').update(data);
+    if (more !== undefined) h.update(more);
+    return own(h.digest());
+  },
 
   hmacSha512: (key, data) => own(createHmac('sha512', key).update(data).digest()),
 

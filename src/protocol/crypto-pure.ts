@@ -16,6 +16,7 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha512 as nobleSha512 } from '@noble/hashes/sha2.js';
+import { concatBytes } from './bytes.js';
 import type { CryptoBackend } from './crypto.js';
 
 export const pureCryptoBackend: CryptoBackend = {
@@ -23,7 +24,7 @@ export const pureCryptoBackend: CryptoBackend = {
   description: 'pure JavaScript (tweetnacl, @noble/ciphers, @noble/hashes)',
   x25519: (secretKey, publicKey) => nacl.scalarMult(secretKey, publicKey),
   x25519Base: (secretKey) => nacl.scalarMult.base(secretKey),
-  sha512: (data) => nacl.hash(data),
+  sha512: (data, more) => nacl.hash(more === undefined ? data : concatBytes(data, more)),
   hmacSha512: (key, data) => hmac(nobleSha512, key, data),
   hkdfSha512: (ikm, salt, info, length) => hkdf(nobleSha512, ikm, salt, info, length),
   aeadSeal: (key, nonce, ad, plaintext, headroom = 0) => {

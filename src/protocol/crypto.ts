@@ -37,7 +37,8 @@ export interface CryptoBackend {
   x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined;
   /** X25519 with the base point (the public key of a secret scalar). */
   x25519Base(secretKey: Uint8Array): Uint8Array;
-  sha512(data: Uint8Array): Uint8Array;
+  /** SHA-512 of `data`, or of `data || more` when `more` is given (the Noise MixHash, without a copy). */
+  sha512(data: Uint8Array, more?: Uint8Array): Uint8Array;
   hmacSha512(key: Uint8Array, data: Uint8Array): Uint8Array;
   /** RFC 5869 extract-and-expand; `salt` may be empty (= HashLen zero bytes). */
   hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
@@ -153,9 +154,9 @@ export function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array
   return out;
 }
 
-/** SHA-512 (FIPS 180-4). */
-export function sha512(data: Uint8Array): Uint8Array {
-  return backend.sha512(data);
+/** SHA-512 (FIPS 180-4) of `data`, or of `data || more`. */
+export function sha512(data: Uint8Array, more?: Uint8Array): Uint8Array {
+  return more === undefined ? backend.sha512(data) : backend.sha512(data, more);
 }
 
 /** HMAC-SHA-512 (RFC 2104), the full 64-byte output. */

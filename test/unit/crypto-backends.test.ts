@@ -134,6 +134,14 @@ describe('both back ends give the same bytes (fast-check, fixed seed)', () => {
   it('SHA-512 over lengths around the 128-byte block and its padding', () => {
     for (const n of [0, 1, 111, 112, 127, 128, 129, 239, 240, 256, 1000]) expectSame(() => sha512(new Uint8Array(n).fill(n & 0xff)));
     fc.assert(fc.property(bytes(0, 400), (d) => void expectSame(() => sha512(d))), FC);
+    // in two parts (MixHash): the same as over the concatenation
+    fc.assert(
+      fc.property(bytes(0, 200), bytes(0, 200), (a, b2) => {
+        const whole = Uint8Array.from([...a, ...b2]);
+        expect(expectSame(() => sha512(a, b2))).toBe(expectSame(() => sha512(whole)));
+      }),
+      FC,
+    );
   });
 
   it('HMAC-SHA-512 with keys shorter and longer than a block', () => {

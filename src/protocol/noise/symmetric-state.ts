@@ -1,7 +1,25 @@
 /** Noise SymmetricState (Noise spec §5.2) for SHA-512. */
 import { HASH_LEN, KEY_LEN, noiseHkdf, sha512 } from '../crypto.js';
-import { concatBytes, utf8 } from '../bytes.js';
+import { utf8 } from '../bytes.js';
 import { CipherState } from './cipher-state.js';
+
+/** The initial h of each protocol name seen (a handshake starts from it; Noise spec §5.2). */
+const initialH = new Map<string, Uint8Array>();
+
+function initialHash(protocolName: string): Uint8Array {
+  let h = initialH.get(protocolName);
+  if (!h) {
+    const name = utf8(protocolName);
+    if (name.length <= HASH_LEN) {
+      h = new Uint8Array(HASH_LEN);
+      h.set(name);
+    } else {
+      h = sha512(name);
+    }
+    initialH.set(protocolName, h);
+  }
+  return h;
+}
 
 export class SymmetricState {
   readonly cipher = new CipherState();
@@ -9,13 +27,7 @@ export class SymmetricState {
   private h: Uint8Array;
 
   constructor(protocolName: string) {
-    const name = utf8(protocolName);
-    if (name.length <= HASH_LEN) {
-      this.h = new Uint8Array(HASH_LEN);
-      this.h.set(name);
-    } else {
-      this.h = sha512(name);
-    }
+    this.h = Uint8Array.from(initialHash(protocolName));
     this.ck = Uint8Array.from(this.h);
   }
 
@@ -26,7 +38,7 @@ export class SymmetricState {
   }
 
   mixHash(data: Uint8Array): void {
-    this.h = sha512(concatBytes(this.h, data));
+    this.h = sha512(this.h, data);
   }
 
   mixKeyAndHash(ikm: Uint8Array): void {
