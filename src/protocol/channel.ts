@@ -7,6 +7,7 @@ import { decodeControl, encodeControl, type ControlMessage } from './control.js'
 import { PlushlinkError, isPlushlinkError } from './errors.js';
 import type { SessionKeys } from './handshake.js';
 import { RecordReceiver, RecordSender, channelKey } from './record.js';
+import { DEFAULT_MAX_MESSAGE } from './fragment.js';
 import { encodeWire } from './wire.js';
 
 /** An opened audio record. */
@@ -44,8 +45,8 @@ export class SecureChannel {
   private exhaustedFlag = false;
   /** The audio record formats the peer reads (PROTOCOL §9). */
   readonly peerAudioFormats: number;
-  /** Where audio payloads are encoded just before they are sealed (one record's worth, reused). */
-  private readonly audioScratch = new Uint8Array(1024);
+  /** Where audio payloads are encoded just before they are sealed (one record's worth, reused; made at the first audio). */
+  private audioScratch: Uint8Array | undefined;
 
   constructor(keys: SessionKeys, opts: SecureChannelOptions = {}) {
     this.lastRekey = opts.now;
@@ -95,7 +96,7 @@ export class SecureChannel {
   /** Seals a batch of Opus frames into an audio record (the message for speaker/microphone). */
   sealAudio(frames: readonly Uint8Array[]): { record: Uint8Array; firstFrame: number } {
     this.check();
-    const payload = encodeAudioPayloadInto(this.audioScratch, frames, this.peerAudioFormats);
+    const payload = encodeAudioPayloadInto((this.audioScratch ??= new Uint8Array(DEFAULT_MAX_MESSAGE)), frames, this.peerAudioFormats);
     const firstFrame = this.audioOut.counter;
     return { record: this.audioOut.seal(payload, frames.length), firstFrame };
   }

@@ -86,12 +86,17 @@ class EpochKeys {
 }
 
 /** Seals records of one channel and direction. */
+/**
+ * Scratch for a record's header (= its AD) and nonce, shared by every sender and receiver: the
+ * seam reads both before it returns, and sealing and opening are synchronous, so one pair serves
+ * all (per-instance arrays would cost every session heap).
+ */
+const HEADER_SCRATCH = new Uint8Array(RECORD_HEADER_LEN);
+const NONCE_SCRATCH = new Uint8Array(AEAD_NONCE_LEN);
+
 export class RecordSender {
   private keys: EpochKeys;
   private next = 0;
-  // Scratch for the header (= AD) and the nonce; the seam reads both before it returns.
-  private readonly header = new Uint8Array(RECORD_HEADER_LEN);
-  private readonly nonce = new Uint8Array(AEAD_NONCE_LEN);
 
   constructor(key: Uint8Array) {
     this.keys = new EpochKeys(Uint8Array.from(key));
@@ -122,7 +127,7 @@ export class RecordSender {
       this.next = (Math.floor(c / EPOCH_SIZE) + 1) * EPOCH_SIZE;
       return this.seal(plaintext, span);
     }
-    const record = aeadSealWithHeader(this.keys.keyFor(c), writeChachaNonce(this.nonce, c), writeCounter(this.header, c), plaintext);
+    const record = aeadSealWithHeader(this.keys.keyFor(c), writeChachaNonce(NONCE_SCRATCH, c), writeCounter(HEADER_SCRATCH, c), plaintext);
     this.next = c + span;
     return record;
   }
@@ -151,7 +156,6 @@ export interface OpenedRecord {
 export class RecordReceiver {
   private keys: EpochKeys;
   private last = -1;
-  private readonly nonce = new Uint8Array(AEAD_NONCE_LEN);
 
   constructor(key: Uint8Array) {
     this.keys = new EpochKeys(Uint8Array.from(key));
@@ -175,7 +179,7 @@ export class RecordReceiver {
     if (c > MAX_COUNTER) throw new PlushlinkError('RECORD_AUTH_FAILED', 'record counter out of range');
     let plaintext: Uint8Array;
     try {
-      plaintext = aeadOpen(this.keys.peek(c), writeChachaNonce(this.nonce, c), record.subarray(0, RECORD_HEADER_LEN), record.subarray(RECORD_HEADER_LEN));
+      plaintext = aeadOpen(this.keys.peek(c), writeChachaNonce(NONCE_SCRATCH, c), record.subarray(0, RECORD_HEADER_LEN), record.subarray(RECORD_HEADER_LEN));
     } catch (e) {
       if (isPlushlinkError(e, 'DECRYPT_FAILED')) throw new PlushlinkError('RECORD_AUTH_FAILED', 'record failed authentication', undefined, { cause: e });
       throw e;
