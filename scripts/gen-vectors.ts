@@ -47,14 +47,20 @@ import {
   encodeCompanionHello,
   encodeToyHello,
   handshakePrologue,
+  reconnectReadSlot,
   toyReadMessage1,
   type CompanionHello,
   type HandshakeMode,
   type ToyHello,
 } from '../src/protocol/handshake.js';
 import { HandshakeState } from '../src/protocol/noise/handshake-state.js';
+import { decodeToyHello, toyReadMessage1 as readM1 } from '../src/protocol/handshake.js';
+import { encodeTlv } from '../src/protocol/tlv.js';
+import { decodeControl } from '../src/protocol/control.js';
+import { ToyCore } from '../src/toy/toy-core.js';
+import type { ToyAction } from '../src/toy/types.js';
 import { chachaNonce } from '../src/protocol/noise/cipher-state.js';
-import { Fragmenter } from '../src/protocol/fragment.js';
+import { Fragmenter, Reassembler } from '../src/protocol/fragment.js';
 import { EPOCH_SIZE, RecordReceiver, RecordSender, channelKey, nextEpochKey, type Channel } from '../src/protocol/record.js';
 import { AUDIO_FORMATS_SUPPORTED, AUDIO_FORMATS_V1, decodeAudioPayload, encodeAudioPayload } from '../src/protocol/audio-record.js';
 import {
@@ -136,12 +142,13 @@ const wrongSetupCode = (): SetupCode => generateSetupCode(fixedRandom(labelBytes
 const advertisingKey = () => labelBytes(LABELS.advertisingKey);
 
 const COMPANION_HELLO: CompanionHello = { displayName: 'Mia\u2019s tablet' };
-const toyHello = (): ToyHello => ({
+/** The toy hello of `mode`: only the reconnect hello carries the advertising key (PROTOCOL.md §7). */
+const toyHello = (mode: HandshakeMode): ToyHello => ({
   firmwareVersion: '1.0.0',
   capabilities: 0x0000000f,
   speakerBufferMs: 400,
   role: 'owner',
-  advertisingKey: advertisingKey(),
+  ...(mode === 'reconnect' ? { advertisingKey: advertisingKey() } : {}),
 });
 
 interface HandshakeRun {
@@ -155,6 +162,11 @@ interface HandshakeRun {
   responderToInitiator: Uint8Array;
 }
 
+/** The time of the reconnect vector (ms since the Unix epoch) and the advertising slot its message 1 is bound to. */
+export const RECONNECT_TIME_MS = 1_700_000_000_000;
+const reconnectSlot = (): number => advertisingSlot(RECONNECT_TIME_MS);
+const slotOf = (mode: HandshakeMode): number | undefined => (mode === 'reconnect' ? reconnectSlot() : undefined);
+
 /** Runs one plushlink handshake through the library's public API with fixed ephemerals. */
 function runHandshake(mode: HandshakeMode, code: SetupCode | undefined, eLabels: [string, string]): HandshakeRun {
   const toy = toyStatic();
@@ -164,10 +176,11 @@ function runHandshake(mode: HandshakeMode, code: SetupCode | undefined, eLabels:
     toyPublicKey: toy.publicKey,
     hello: COMPANION_HELLO,
     setupCode: code,
+    slot: slotOf(mode),
     random: fixedRandom(labelBytes(eLabels[0])),
   });
-  const read = toyReadMessage1(mode, ci.message1, { toy, setupCode: code, random: fixedRandom(labelBytes(eLabels[1])) });
-  const { message2, keys: toyKeys } = read.respond(toyHello());
+  const read = toyReadMessage1(mode, ci.message1, { toy, setupCode: code, slot: slotOf(mode), random: fixedRandom(labelBytes(eLabels[1])) });
+  const { message2, keys: toyKeys } = read.respond(toyHello(mode));
   const { keys } = ci.readMessage2(message2);
   if (hex(keys.sendKey) !== hex(toyKeys.receiveKey) || hex(keys.handshakeHash) !== hex(toyKeys.handshakeHash)) throw new Error('parties disagree');
 
@@ -176,7 +189,7 @@ function runHandshake(mode: HandshakeMode, code: SetupCode | undefined, eLabels:
   const hs = new HandshakeState({
     protocolName: mode === 'pair' ? PAIRING_PROTOCOL : RECONNECT_PROTOCOL,
     initiator: true,
-    prologue: handshakePrologue(mode),
+    prologue: handshakePrologue(mode, slotOf(mode)),
     s: companion,
     rs: toy.publicKey,
     psks,
@@ -192,7 +205,7 @@ function runHandshake(mode: HandshakeMode, code: SetupCode | undefined, eLabels:
     message1: ci.message1,
     message2,
     payload1: encodeCompanionHello(COMPANION_HELLO),
-    payload2: encodeToyHello(toyHello()),
+    payload2: encodeToyHello(toyHello(mode), mode),
     hashAfter1,
     hashAfter2: keys.handshakeHash,
     initiatorToResponder: keys.sendKey,
@@ -211,15 +224,20 @@ function handshakeJson(mode: HandshakeMode, run: HandshakeRun, code: SetupCode |
   const toy = toyStatic();
   const kind1: WireMessage['kind'] = mode === 'pair' ? 'pair-m1' : 'reconnect-m1';
   const kind2: WireMessage['kind'] = mode === 'pair' ? 'pair-m2' : 'reconnect-m2';
-  const wire1 = encodeWire({ kind: kind1, noise: run.message1 } as WireMessage);
+  const wire1 = encodeWire(mode === 'pair' ? { kind: 'pair-m1', noise: run.message1 } : { kind: 'reconnect-m1', slot: reconnectSlot(), noise: run.message1 });
   const wire2 = encodeWire({ kind: kind2, noise: run.message2 } as WireMessage);
   const p1 = run.payload1.length + 16;
   const p2 = run.payload2.length + 16;
   return {
     mode,
     protocolName: mode === 'pair' ? PAIRING_PROTOCOL : RECONNECT_PROTOCOL,
-    prologueAscii: new TextDecoder().decode(handshakePrologue(mode)),
-    prologue: hex(handshakePrologue(mode)),
+    prologueAscii: `plushlink/1 ${mode} initiator=companion responder=toy`,
+    ...(mode === 'reconnect'
+      ? {
+          slot: { timeMs: RECONNECT_TIME_MS, value: reconnectSlot(), bytes: hex(handshakePrologue(mode, reconnectSlot()).subarray(-4)), note: 'the prologue is the ASCII text followed by the slot (u32 big-endian); the wire message carries the slot in clear after the kind byte' },
+        }
+      : {}),
+    prologue: hex(handshakePrologue(mode, slotOf(mode))),
     ...(mode === 'pair'
       ? {
           setupCodeSecret: code!.secret,
@@ -230,11 +248,11 @@ function handshakeJson(mode: HandshakeMode, run: HandshakeRun, code: SetupCode |
     toyEphemeral: keyPairJson(eLabels[1]),
     companionHello: { displayName: COMPANION_HELLO.displayName, payload: hex(run.payload1), items: tlvItems(run.payload1) },
     toyHello: {
-      firmwareVersion: toyHello().firmwareVersion,
-      capabilities: toyHello().capabilities,
-      speakerBufferMs: toyHello().speakerBufferMs,
-      role: toyHello().role,
-      advertisingKey: hex(toyHello().advertisingKey),
+      firmwareVersion: toyHello(mode).firmwareVersion,
+      capabilities: toyHello(mode).capabilities,
+      speakerBufferMs: toyHello(mode).speakerBufferMs,
+      role: toyHello(mode).role,
+      ...(mode === 'reconnect' ? { advertisingKey: hex(toyHello(mode).advertisingKey!) } : { advertisingKey: null }),
       payload: hex(run.payload2),
       items: tlvItems(run.payload2),
     },
@@ -265,6 +283,132 @@ function handshakeJson(mode: HandshakeMode, run: HandshakeRun, code: SetupCode |
     handshakeHash: hex(run.hashAfter2),
     split: { initiatorToResponder: hex(run.initiatorToResponder), responderToInitiator: hex(run.responderToInitiator) },
     channelKeys: channelKeysJson(run.initiatorToResponder, run.responderToInitiator),
+    confirmation: confirmationJson(mode, run),
+  };
+}
+
+/**
+ * Key confirmation (PROTOCOL.md §6.4): the companion's CONFIRM at counter 0 of its control stream,
+ * fragmented as it continues the control fragment counter after message 1; for pairing also the
+ * toy's answer once the pairing took effect, ADVERTISING_KEY at counter 0 of its control stream.
+ */
+function confirmationJson(mode: HandshakeMode, run: HandshakeRun): unknown {
+  const c2t = channelKey(run.initiatorToResponder, 'control');
+  const t2c = channelKey(run.responderToInitiator, 'control');
+  const confirm: ControlMessage = { type: 'confirm', id: 1 };
+  const confirmRecord = new RecordSender(c2t).seal(encodeControl(confirm));
+  const confirmWire = encodeWire({ kind: 'record', record: confirmRecord });
+  // the companion's control fragmenter already sent message 1
+  const wire1 = encodeWire(mode === 'pair' ? { kind: 'pair-m1', noise: run.message1 } : { kind: 'reconnect-m1', slot: reconnectSlot(), noise: run.message1 });
+  const frag = new Fragmenter(1024);
+  const firstCounter = frag.fragment(wire1, 20).length % 64;
+  const out: Record<string, unknown> = {
+    companionConfirm: {
+      message: confirm,
+      plaintext: hex(encodeControl(confirm)),
+      record: hex(confirmRecord),
+      wire: hex(confirmWire),
+      fragmentsMtu23: { firstCounter, fragments: fragmentsOf(confirmWire, 23, frag) },
+    },
+  };
+  if (mode === 'pair') {
+    const key: ControlMessage = { type: 'advertising-key', id: 0, advertisingKey: advertisingKey() };
+    const rec = new RecordSender(t2c).seal(encodeControl(key));
+    out.toyAdvertisingKey = {
+      description: 'The pairing took effect: the toy sends its advertising key (here the one reconnect.toyHello carries), its first control record.',
+      advertisingKey: hex(advertisingKey()),
+      plaintext: hex(encodeControl(key)),
+      record: hex(rec),
+      wire: hex(encodeWire({ kind: 'record', record: rec })),
+    };
+  }
+  return out;
+}
+
+/** The outcome of a call: 'ok' or the PlushlinkError code. */
+function outcomeOf(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (e) {
+    return isPlushlinkError(e) ? e.code : `not a PlushlinkError: ${(e as Error).message}`;
+  }
+}
+
+/**
+ * Reconnect message 1 at the edges of its length rule (PROTOCOL.md §6.2): below the fields
+ * (96 bytes: e, encrypted s, payload tag) it is MESSAGE_TOO_SHORT; from 96 bytes the payload
+ * decrypts and a payload that is not a companion hello is BAD_PAYLOAD; a hello with an optional
+ * item this version does not know is read (§7: unknown optional items are ignored, so the only
+ * upper bound is the 1024-byte message limit of §2).
+ */
+function message1LengthCases(): unknown {
+  const toy = toyStatic();
+  const slot = reconnectSlot();
+  const m1With = (payload: Uint8Array): Uint8Array =>
+    new HandshakeState({
+      protocolName: RECONNECT_PROTOCOL,
+      initiator: true,
+      prologue: handshakePrologue('reconnect', slot),
+      s: companionStatic(),
+      rs: toy.publicKey,
+      psks: [],
+      e: x25519KeyPairFromSecret(labelBytes(LABELS.reconnectCompanionEphemeral)),
+    }).writeMessage(payload);
+  const valid = m1With(encodeCompanionHello(COMPANION_HELLO));
+  const extended = encodeTlv(1, [
+    [0x01, utf8(COMPANION_HELLO.displayName)],
+    [0x7e, labelBytes('plushlink vector unknown optional item', 40)],
+  ]);
+  const cases: { what: string; payload?: string; message1: string }[] = [
+    { what: '95 bytes: the valid message 1 cut one byte short of its fields', message1: hex(valid.subarray(0, 95)) },
+    { what: '96 bytes: an empty payload (no version byte)', payload: '', message1: hex(m1With(new Uint8Array(0))) },
+    { what: '97 bytes: a payload of only the version byte (no display name)', payload: '01', message1: hex(m1With(new Uint8Array([1]))) },
+    { what: '99 bytes: a truncated display-name item', payload: hex(new Uint8Array([1, 1, 5])), message1: hex(m1With(new Uint8Array([1, 1, 5]))) },
+    { what: 'the valid message 1 of reconnect', payload: hex(encodeCompanionHello(COMPANION_HELLO)), message1: hex(valid) },
+    { what: 'a hello with an unknown optional item 0x7e of 40 bytes: read, the item ignored', payload: hex(extended), message1: hex(m1With(extended)) },
+    { what: 'a hello with an unknown critical item 0x80', payload: hex(encodeTlv(1, [[0x01, utf8('x')], [0x80, new Uint8Array([0])]])), message1: hex(m1With(encodeTlv(1, [[0x01, utf8('x')], [0x80, new Uint8Array([0])]]))) },
+  ];
+  return {
+    description:
+      'Reconnect message 1 (slot: reconnect.slot, keys and ephemeral of reconnect) at the edges of PROTOCOL.md §6.2: shorter than its fields → MESSAGE_TOO_SHORT; a payload that decrypts but is no companion hello → BAD_PAYLOAD; unknown optional items are read past. The toy answers every failure with HANDSHAKE_FAILED.',
+    cases: cases.map((c) => {
+      const m = Buffer.from(c.message1, 'hex');
+      return { ...c, length: m.length, toyOutcome: outcomeOf(() => readM1('reconnect', m, { toy, slot })) };
+    }),
+  };
+}
+
+/** Toy hellos at the edges of PROTOCOL.md §7, as the companion decodes them (reconnect). */
+function toyHelloDecodingCases(): unknown {
+  const base: [number, Uint8Array][] = [
+    [0x10, utf8('1.0.0')],
+    [0x11, new Uint8Array([0, 0, 0, 0x0f])],
+    [0x12, new Uint8Array([0x01, 0x90])],
+    [0x13, new Uint8Array([0])],
+    [0x14, advertisingKey()],
+  ];
+  const withItem = (t: number, v: Uint8Array): Uint8Array => encodeTlv(1, base.map(([k, x]) => [k, k === t ? v : x]));
+  const cases: { what: string; payload: Uint8Array }[] = [
+    { what: 'reserved capability bits set: accepted, the bits ignored (reported as sent)', payload: withItem(0x11, new Uint8Array([0xff, 0xff, 0xff, 0xff])) },
+    { what: 'firmware version that is not UTF-8', payload: withItem(0x10, new Uint8Array([0xc3, 0x28])) },
+    { what: 'capabilities in 3 bytes (a fixed-width item must have exactly its width)', payload: withItem(0x11, new Uint8Array([0, 0, 0x0f])) },
+    { what: 'speaker buffer in 4 bytes', payload: withItem(0x12, new Uint8Array([0, 0, 1, 0x90])) },
+    { what: 'role in 2 bytes', payload: withItem(0x13, new Uint8Array([0, 0])) },
+    { what: 'role 2', payload: withItem(0x13, new Uint8Array([2])) },
+    { what: 'advertising key of 31 bytes', payload: withItem(0x14, advertisingKey().slice(1)) },
+    { what: 'an unknown optional item 0x7f: ignored', payload: encodeTlv(1, [...base, [0x7f, new Uint8Array([1, 2, 3])]]) },
+  ];
+  return {
+    description: 'Toy hello payloads (reconnect) and what the companion makes of them (PROTOCOL.md §7): fixed-width items must have exactly their width, text must be valid UTF-8, reserved capability bits are ignored, unknown optional items are skipped.',
+    cases: cases.map((c) => {
+      let decoded: unknown;
+      const outcome = outcomeOf(() => {
+        const h = decodeToyHello(c.payload, 'reconnect');
+        decoded = { ...h, advertisingKey: hex(h.advertisingKey!) };
+      });
+      return { what: c.what, payload: hex(c.payload), outcome, ...(decoded ? { decoded } : {}) };
+    }),
   };
 }
 
@@ -293,6 +437,20 @@ export function buildHandshakeVectors(): unknown {
   }
   if (error !== 'DECRYPT_FAILED') throw new Error(`wrong setup code gave ${error}`);
 
+  // The reconnect message 1 read by the toy at other times: within one slot of the one it
+  // announces it reads; two slots later the toy reads it with its own slot and it fails at `s`.
+  const readAt = (toySlot: number): { toySlot: number; readSlot: number; outcome: string } => {
+    const readSlot = reconnectReadSlot(reconnectSlot(), toySlot);
+    let outcome = 'reconnect-m2';
+    try {
+      toyReadMessage1('reconnect', reconnect.message1, { toy, slot: readSlot });
+    } catch (e) {
+      outcome = isPlushlinkError(e) ? e.code : 'not a PlushlinkError';
+    }
+    return { toySlot, readSlot, outcome };
+  };
+  const slotWindow = [-2, -1, 0, 1, 2, 144].map((d) => readAt(reconnectSlot() + d));
+
   return {
     description:
       'plushlink handshakes (docs/PROTOCOL.md "Handshakes"): pairing Noise_IKpsk1_25519_ChaChaPoly_SHA512 and reconnect Noise_IK_25519_ChaChaPoly_SHA512 between fixed test keys with fixed ephemerals. Every secret is SHA-512(label)[0..32] of the label shown. Hex is lower case. "wire" is the control-characteristic message (kind byte + Noise message); fragments are the ATT values of a fresh connection (fragment counter 0).',
@@ -309,6 +467,15 @@ export function buildHandshakeVectors(): unknown {
       message1: hex(bad.message1),
       toyError: error,
       toyReply: hex(encodeWire({ kind: 'error', refusal: 'HANDSHAKE_FAILED', retryAfterSec: 1 })),
+    },
+    message1Lengths: message1LengthCases(),
+    toyHelloDecoding: toyHelloDecodingCases(),
+    reconnectSlotWindow: {
+      description:
+        'reconnect.message1 (bound to reconnect.slot) offered to the toy when its own clock is in another slot. The toy reads it with the announced slot when that is within one slot of its own, else with its own slot, with which it fails at s (DECRYPT_FAILED): the same refusal after the same work as a message 1 made for another toy. Answer: HANDSHAKE_FAILED, retry-after 0, disconnect.',
+      announcedSlot: reconnectSlot(),
+      cases: slotWindow,
+      toyReply: hex(encodeWire({ kind: 'error', refusal: 'HANDSHAKE_FAILED', retryAfterSec: 0 })),
     },
   };
 }
@@ -426,6 +593,7 @@ export function buildSetupCodeVectors(): unknown {
     { kind: 'human', what: 'empty', input: '', error: '' },
     { kind: 'qr', what: 'not a plushlink QR', input: 'WIFI:S:home;T:WPA;P:123456;;', error: '' },
     { kind: 'qr', what: 'unknown version 2', input: 'PL2:' + qr.slice(4), error: '' },
+    { kind: 'qr', what: 'version "01": the version is compared as text, only "1" is version 1', input: 'PL01:' + qr.slice(4), error: '' },
     { kind: 'qr', what: 'one symbol short', input: qr.slice(0, -1), error: '' },
     { kind: 'qr', what: 'check symbols wrong', input: qr.slice(0, -1) + otherSymbol(qr[qr.length - 1]!), error: '' },
     { kind: 'qr', what: 'secret symbol changed', input: replaceAt(qr, 6, otherSymbol(qr[6]!)), error: '' },
@@ -510,6 +678,32 @@ function recordJson(key: Uint8Array, record: Uint8Array, plaintext: Uint8Array, 
 /** Deterministic stand-ins for Opus frames (the record layer treats frames as opaque bytes). */
 function frame(i: number, len: number): Uint8Array {
   return labelBytes(`plushlink vector opus frame ${i}`, 64).slice(0, len);
+}
+
+/**
+ * An audio receive sequence (PROTOCOL.md §8.3, §9): a record that authenticates but whose payload
+ * does not decode changes nothing — `last` stays, and the epoch key it opened with is not
+ * committed, so a later record of the earlier epoch still opens.
+ */
+function audioReceiveSequence(key: Uint8Array): unknown {
+  const good0 = senderAt(key, 0).seal(encodeAudioPayload([frame(40, 40)]), 1);
+  const badPayload = new Uint8Array([0x03, 40, 40]); // 3 frames announced, no frame bytes
+  const bad1 = senderAt(key, EPOCH_SIZE).seal(badPayload, 1);
+  const good5 = senderAt(key, 5).seal(encodeAudioPayload([frame(41, 40), frame(42, 40)]), 2);
+  const good1 = senderAt(key, EPOCH_SIZE + 1).seal(encodeAudioPayload([frame(43, 40)]), 1);
+  const steps = [
+    { record: good0, note: 'counter 0, one frame' },
+    { record: bad1, note: 'counter 2^24 (epoch 1): authenticates, but the payload announces 3 frames and holds none: BAD_AUDIO, dropped; last stays 0, epoch 1 not committed' },
+    { record: good5, note: 'counter 5 (epoch 0), two frames: opens (had epoch 1 been committed, epoch 0 keys would be gone)' },
+    { record: good1, note: 'counter 2^24 + 1 (epoch 1): opens; now epoch 1 is committed' },
+    { record: good5, note: 'counter 5 again: a replay' },
+  ].map((s) => ({ record: hex(s.record), note: s.note, outcome: '', lastCounterAfter: 0 }));
+  const rx = new RecordReceiver(key);
+  for (const step of steps) {
+    step.outcome = outcomeOf(() => rx.open(Buffer.from(step.record, 'hex'), (p) => decodeAudioPayload(p).length));
+    step.lastCounterAfter = rx.lastCounter;
+  }
+  return { channel: 'audio', direction: 'companionToToy', key: hex(key), steps };
 }
 
 export function buildRecordVectors(): unknown {
@@ -695,6 +889,7 @@ export function buildRecordVectors(): unknown {
     audioRecords: [...audioRecords, ...micRecords],
     audioFormat2,
     receiveSequence: { channel: 'control', direction: 'companionToToy', key: hex(c2tControl), steps: sequence },
+    audioReceiveSequence: audioReceiveSequence(c2tAudio),
     fragmentation: [
       { what: 'toy → companion control wire message (result of list-pairings)', characteristic: 'control', message: hex(longWire), length: longWire.length, mtu: 23, firstCounter: 0, fragments: fragmentsOf(longWire, 23) },
       { what: 'the same at MTU 247 (fits one ATT value)', characteristic: 'control', message: hex(longWire), length: longWire.length, mtu: 247, firstCounter: 0, fragments: fragmentsOf(longWire, 247) },
@@ -732,7 +927,7 @@ export function buildAdvertisingVectors(): unknown {
   const pdu = buildAdvertisingPayload(Buffer.from(cases[3]!.serviceDataOwned, 'hex'));
   return {
     description:
-      'plushlink advertising (docs/PROTOCOL.md "Advertising"): slot = floor(unix ms / 1000 / 600); tag = HMAC-SHA-512(advertisingKey, "plushlink/1 adv tag" || slot u32 BE)[0..8]; service data = flags || tag. advertisingKey is the one handshakes.json sends in the toy hello.',
+      'plushlink advertising (docs/PROTOCOL.md "Advertising"): slot = floor(unix ms / 1000 / 600); tag = HMAC-SHA-512(advertisingKey, "plushlink/1 adv tag" || slot u32 BE)[0..8]; service data = flags || tag. advertisingKey is the one handshakes.json sends in the reconnect toy hello and in the ADVERTISING_KEY that confirms the pairing.',
     version: VECTORS_VERSION,
     slotSeconds: ADV_SLOT_SECONDS,
     advertisingKey: hex(key),
@@ -759,6 +954,43 @@ export function buildAdvertisingVectors(): unknown {
 
 // ------------------------------------------------------------------------------------------------
 // Control characteristic wire messages and control messages
+
+/**
+ * What a toy answers to control writes before a session (PROTOCOL.md §4, §11), run on the
+ * reference ToyCore: the ATT values a central writes on a fresh connection at MTU 23, and the
+ * control messages the toy sends back. One refused message, one answer.
+ */
+function refusalsBeforeSession(): unknown {
+  const frag = (message: Uint8Array): Uint8Array[] => new Fragmenter(1024).fragment(message, 20);
+  const record = encodeWire({ kind: 'record', record: labelBytes('plushlink vector forged record', 30) });
+  const unknownLong = concatBytes(new Uint8Array([0x07]), labelBytes('plushlink vector unknown kind', 30));
+  const cases: { what: string; values: Uint8Array[] }[] = [
+    { what: 'a RECORD in 2 fragments: NOT_AUTHENTICATED at its first fragment, the second dropped without an answer', values: frag(record) },
+    { what: 'an unknown kind 0x07 in one fragment: NOT_AUTHENTICATED (any kind but 0x01, 0x03, 0x05)', values: frag(new Uint8Array([0x07])) },
+    { what: 'an unknown kind 0x07 in 2 fragments: one NOT_AUTHENTICATED', values: frag(unknownLong) },
+    { what: 'PAIR_M2 (a toy-to-companion kind): NOT_AUTHENTICATED', values: frag(new Uint8Array([0x02, 1, 2, 3])) },
+    { what: 'INFO_REQUEST with a body: a handshake kind that fails wire decoding, BAD_MESSAGE', values: frag(new Uint8Array([0x05, 0x00])) },
+    { what: 'PAIR_M1 with no body: BAD_MESSAGE', values: frag(new Uint8Array([0x01])) },
+    { what: 'a continuation fragment without a first fragment: BAD_MESSAGE', values: [new Uint8Array([0x05, 1, 2, 3])] },
+    { what: 'INFO_REQUEST outside the pairing window: NOT_IN_PAIRING_MODE', values: frag(new Uint8Array([0x05])) },
+  ];
+  const toy = toyStatic();
+  return cases.map(({ what, values }) => {
+    const core = new ToyCore({ identity: toy, setupCode: setupCode(), now: RECONNECT_TIME_MS, random: (n) => new Uint8Array(n) });
+    core.start(RECONNECT_TIME_MS);
+    core.connect('c', 23, RECONNECT_TIME_MS);
+    const reasm = new Reassembler(1024);
+    const answers: string[] = [];
+    for (const v of values) {
+      for (const a of core.write('c', 'control', v, RECONNECT_TIME_MS) as ToyAction[]) {
+        if (a.type !== 'send') continue;
+        const r = reasm.push(a.value);
+        if (r.kind === 'message') answers.push(hex(r.message));
+      }
+    }
+    return { what, mtu: 23, values: values.map(hex), toySends: answers };
+  });
+}
 
 export function buildControlVectors(): unknown {
   const toy = toyStatic();
@@ -837,7 +1069,12 @@ export function buildControlVectors(): unknown {
     { what: 'trailing byte', bytes: '080100', error: 'BAD_CONTROL_MESSAGE' },
     { what: 'truncated speaker-start', bytes: '0101000000', error: 'BAD_CONTROL_MESSAGE' },
     { what: 'unknown result status 6', bytes: '800106', error: 'BAD_CONTROL_MESSAGE' },
-    { what: 'unknown speaker state 5', bytes: '8100050000000000000000000000', error: 'BAD_CONTROL_MESSAGE' },
+    // SPEAKER_STATUS: type, id 0, then an 11-byte body (state 1, buffered 2, played 4, underruns 2, overruns 2)
+    { what: 'unknown speaker state 5 (body of the right size, 11 bytes)', bytes: '810005' + '00'.repeat(10), error: 'BAD_CONTROL_MESSAGE' },
+    { what: 'speaker status with a 12-byte body (one byte too many)', bytes: '810001' + '00'.repeat(11), error: 'BAD_CONTROL_MESSAGE' },
+    { what: 'speaker status with a 10-byte body', bytes: '810001' + '00'.repeat(9), error: 'BAD_CONTROL_MESSAGE' },
+    { what: 'CONFIRM with id 2 (CONFIRM always carries id 1)', bytes: '0c02', error: 'BAD_CONTROL_MESSAGE' },
+    { what: 'a NOT_OWNER result with a body (only OK carries one)', bytes: '80090200', error: 'BAD_CONTROL_MESSAGE' },
     { what: 'advertising-key of 31 bytes', bytes: '8400' + hex(labelBytes(LABELS.rotatedAdvertisingKey)).slice(2), error: 'BAD_CONTROL_MESSAGE' },
     { what: 'advertising-key of 33 bytes', bytes: '8400' + hex(labelBytes(LABELS.rotatedAdvertisingKey)) + '00', error: 'BAD_CONTROL_MESSAGE' },
     { what: 'advertising-key with id 1', bytes: '8401' + hex(labelBytes(LABELS.rotatedAdvertisingKey)), error: 'BAD_CONTROL_MESSAGE' },
@@ -852,9 +1089,15 @@ export function buildControlVectors(): unknown {
     { what: 'unknown refusal code 10', bytes: '0f0a0000', error: 'BAD_FRAME' },
     { what: 'empty record', bytes: '10', error: 'BAD_FRAME' },
   ];
+  for (const c of invalidControl) {
+    const got = outcomeOf(() => decodeControl(Buffer.from(c.bytes, 'hex')));
+    if (got !== c.error) throw new Error(`invalid control "${c.what}" gives ${got}`);
+  }
   return {
     description:
-      'plushlink control characteristic (docs/PROTOCOL.md "Control characteristic messages", "Control messages"): wire messages (kind byte + body) and every control message type (the plaintext of control records), result bodies, and malformed inputs with their error codes. Integers are big-endian.',
+      'plushlink control characteristic (docs/PROTOCOL.md "Control characteristic messages", "Control messages"): wire messages (kind byte + body) and every control message type (the plaintext of control records), result bodies, malformed inputs with their error codes, and what a toy answers before a session (refusalsBeforeSession). Integers are big-endian.',
+    speakerStatusBodyLength: encodeControl({ type: 'speaker-status', id: 0, state: 'idle', bufferedMs: 0, framesPlayed: 0, underruns: 0, overruns: 0 }).length - 2,
+    refusalsBeforeSession: refusalsBeforeSession(),
     version: VECTORS_VERSION,
     wire,
     invalidWire,

@@ -17,7 +17,7 @@ import { CompanionHandshake, type HandshakeMode } from '../protocol/handshake.js
 import { companionKeyId, type GoodbyeReasonName } from '../protocol/control.js';
 import { parseSetupInput, toyKeyFingerprint, type SetupCode } from '../protocol/setup-code.js';
 import { encodeWire, refusalErrorCode, type WireMessage } from '../protocol/wire.js';
-import { ADV_FLAG_OWNED, parseAdvertisement, resolveAdvertisingTag } from '../protocol/advertising.js';
+import { ADV_FLAG_OWNED, advertisingSlot, parseAdvertisement, resolveAdvertisingTag } from '../protocol/advertising.js';
 import type { Advertisement, Central } from '../transport/types.js';
 import { type Keystore, type KeystoreData, type PairedToy } from './keystore.js';
 import { goodbyeError, ToySession } from './session.js';
@@ -75,7 +75,13 @@ export interface ConnectOptions extends OperationOptions {
    * after {@link probeAfterMs} of scanning without a match, try a reconnect handshake with the
    * nearby plushlink toys that advertise as owned but resolve to none of our toys (strongest
    * signal first). The handshake itself proves the toy (message 2 needs its static key); a
-   * foreign toy cannot read our message 1 and refuses it. Default true.
+   * foreign toy cannot read our message 1 and refuses it.
+   *
+   * Default **false**: a device that merely claims to be an owned toy then receives our message
+   * 1, which it may keep and replay to recognise our toy. Message 1 is bound to the current
+   * advertising slot (PROTOCOL.md §12, §14.3), so such a recording is useless after about one
+   * slot; still, an app asks for probing only when its user wants to find a toy whose key it
+   * missed.
    */
   probeUnresolved?: boolean;
   /** Scanning time before the fallback starts probing (ms, default 2000). */
@@ -195,8 +201,9 @@ export class Companion extends EventEmitter<CompanionEvents> {
   /**
    * Reconnects to a paired toy (one round trip). `toy` is a PairedToy, its id, or its name.
    * Without `transportId` the toy is found by scanning for its rotating tag; when the tag does
-   * not resolve (the toy rotated its advertising key while we were away) the unresolved owned
-   * toys nearby are probed with the reconnect handshake (see {@link ConnectOptions}). The
+   * not resolve (the toy rotated its advertising key while we were away) and the app asked for
+   * it (`probeUnresolved`), the unresolved owned toys nearby are probed with the reconnect
+   * handshake (see {@link ConnectOptions}). The
    * session's hello brings the current advertising key, which is stored. Errors: `NOT_PAIRED`
    * (the toy refused us: it no longer knows us; after probing: none of the probed toys
    * accepted us, which is what a toy that removed us looks like), `TOY_KEY_MISMATCH`,
@@ -206,7 +213,8 @@ export class Companion extends EventEmitter<CompanionEvents> {
     const stored = this.findToy(toy);
     return this.withDeadline(opts, async (signal) => {
       if (opts.transportId !== undefined) return this.reconnectAt(opts.transportId, stored, signal);
-      const maxProbes = opts.probeUnresolved === false ? 0 : (opts.maxProbes ?? 8);
+      // Message 1 goes only to the device whose tag resolved, unless the app asked for probing.
+      const maxProbes = opts.probeUnresolved === true ? (opts.maxProbes ?? 8) : 0;
       const tried = new Set<string>();
       let mismatch: PlushlinkError | undefined;
       let refused = 0;
@@ -292,7 +300,7 @@ export class Companion extends EventEmitter<CompanionEvents> {
    * Scans for `toy`'s tag. Returns at once when it resolves. With `probe`, once `probeAfterMs`
    * have passed without a match and some unresolved toy advertising as owned was seen (not in
    * `exclude`), returns those candidates instead, strongest signal first. When the caller's
-   * signal ends the scan, falls back to the last transport id (or `NOT_FOUND`).
+   * signal ends the scan: `NOT_FOUND` (never a guess at an address the tag was not seen under).
    */
   private async locate(
     toy: PairedToy,
@@ -335,7 +343,8 @@ export class Companion extends EventEmitter<CompanionEvents> {
     if (!signal.aborted && (candidates.size > 0 || (graceOver && opts.giveUpAfterGrace))) {
       return { kind: 'unresolved', candidates: [...candidates].sort((a, b) => b[1] - a[1]).map(([id]) => id) };
     }
-    if (toy.lastTransportId) return { kind: 'resolved', transportId: toy.lastTransportId };
+    // Never the last transport id instead: whoever advertises there now did not show our tag.
+    if (signal.aborted) throw new PlushlinkError('ABORTED', `toy ${toy.name} was not seen before the search ended`);
     throw new PlushlinkError('NOT_FOUND', `toy ${toy.name} was not seen`);
   }
 
@@ -377,11 +386,13 @@ export class Companion extends EventEmitter<CompanionEvents> {
     const hs = new CompanionHandshake(mode, {
       companion: this.identity,
       toyPublicKey: toyKey,
+      // a reconnect message 1 is bound to the current advertising slot (PROTOCOL.md §6, §12)
+      slot: mode === 'reconnect' ? advertisingSlot(this.now()) : undefined,
       hello: { displayName: this.data.displayName, audioFormats: AUDIO_FORMATS_SUPPORTED },
       setupCode: code,
       random: this.opts.random,
     });
-    const reply = await this.exchange(link, encodeWire({ kind: mode === 'pair' ? 'pair-m1' : 'reconnect-m1', noise: hs.message1 }), signal, mode);
+    const reply = await this.exchange(link, hs.wireMessage1(), signal, mode);
     const want = mode === 'pair' ? 'pair-m2' : 'reconnect-m2';
     if (reply.kind !== want) throw new PlushlinkError('HANDSHAKE_FAILED', `expected ${want}, got ${reply.kind}`);
     let res;
@@ -399,7 +410,8 @@ export class Companion extends EventEmitter<CompanionEvents> {
       id: fingerprint,
       name: name ?? previous?.name ?? stored?.name ?? `toy ${fingerprint.slice(0, 4)}`,
       toyPublicKey: toHex(toyKey),
-      advertisingKey: toHex(res.toy.advertisingKey),
+      // A reconnect hello carries the key; a pairing learns it once the toy took the pairing (below).
+      advertisingKey: res.toy.advertisingKey ? toHex(res.toy.advertisingKey) : '',
       role: res.toy.role,
       firmwareVersion: res.toy.firmwareVersion,
       capabilities: res.toy.capabilities,
@@ -423,8 +435,11 @@ export class Companion extends EventEmitter<CompanionEvents> {
     // Key confirmation: our first record proves to the toy that we hold the session keys (a
     // replayed message 1 never gets this far). The pairing takes effect on the toy only now.
     try {
-      // The session is ready once the toy's GATT layer acknowledged the confirmation.
+      // The session is ready once the toy's GATT layer acknowledged the confirmation, and for a
+      // pairing once the toy sent its advertising key: it does so only when the pairing took
+      // effect (PROTOCOL.md §6.4), so the key is also the toy's word that it did.
       await session.confirm();
+      if (mode === 'pair') await this.advertisingKeyOf(session, signal);
     } catch (e) {
       if (farewell) throw farewell.error;
       // The link dropped around the confirmation: the toy may have it (then it has paired us and
@@ -457,6 +472,34 @@ export class Companion extends EventEmitter<CompanionEvents> {
     if (mode === 'pair') this.emit('paired', structuredClone(toy));
     if (keyChanged) this.emit('advertising-key', structuredClone(toy));
     return session;
+  }
+
+  /**
+   * Waits for the ADVERTISING_KEY a toy sends when a pairing takes effect (it may already have
+   * arrived, before the confirmation's acknowledgement). Rejects with the session's close error
+   * (a GOODBYE's, or `DISCONNECTED`), `TIMEOUT` or `ABORTED`.
+   */
+  private advertisingKeyOf(session: ToySession, signal: AbortSignal): Promise<void> {
+    if (session.toy.advertisingKey) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timeoutMs = this.opts.handshakeTimeoutMs ?? 5000;
+      const timer = setTimeout(() => done(new PlushlinkError('TIMEOUT', `the toy did not confirm the pairing within ${timeoutMs} ms`)), timeoutMs);
+      const onKey = (): void => done();
+      const onClose = (reason: string, error?: PlushlinkError): void => done(error ?? new PlushlinkError('DISCONNECTED', `the session closed: ${reason}`));
+      const onAbort = (): void => done(new PlushlinkError('ABORTED', 'aborted'));
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        session.off('advertising-key', onKey);
+        session.off('close', onClose);
+        signal.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
+      if (!session.open) return done(new PlushlinkError('DISCONNECTED', 'the session closed'));
+      session.on('advertising-key', onKey);
+      session.on('close', onClose);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /**

@@ -213,14 +213,15 @@ export function encodeControl(m: ControlMessage): Uint8Array {
  * What a toy answers to an authenticated control plaintext that {@link decodeControl} refuses
  * (PROTOCOL.md §13.9): a request (type below 0x80) with an id (1..255) gets a RESULT with that
  * id — `UNSUPPORTED` for a request type this version does not define, `BAD_REQUEST` for a
- * known type whose body is wrong. Anything else (too short, id 0, a toy-to-companion type)
- * gets no answer: undefined.
+ * known type whose body is wrong. Anything else (too short, id 0, a toy-to-companion type, a
+ * CONFIRM) gets no answer: undefined.
  */
 export function undecodableRequestAnswer(plaintext: Uint8Array): { id: number; status: 'BAD_REQUEST' | 'UNSUPPORTED' } | undefined {
   if (plaintext.length < 2) return undefined;
   const type = plaintext[0]!;
   const id = plaintext[1]!;
-  if (type >= 0x80 || id === 0) return undefined;
+  // CONFIRM is never answered, well-formed or not (PROTOCOL.md §6.4, §13.9)
+  if (type >= 0x80 || id === 0 || type === ControlType.CONFIRM) return undefined;
   const known = (Object.values(ControlType) as number[]).includes(type);
   return { id, status: known ? 'BAD_REQUEST' : 'UNSUPPORTED' };
 }
@@ -272,6 +273,8 @@ export function decodeControl(b: Uint8Array): ControlMessage {
       m = { type: 'allow-guest-pairing', id };
       break;
     case ControlType.CONFIRM:
+      // CONFIRM always carries id 1 (PROTOCOL.md §10); another id is malformed: it does not confirm
+      if (id !== 1) throw bad('CONFIRM carries id 1');
       m = { type: 'confirm', id };
       break;
     case ControlType.RESULT: {
@@ -279,7 +282,10 @@ export function decodeControl(b: Uint8Array): ControlMessage {
       const s = r.u8();
       const status = nameOfCode(ResultStatus, s);
       if (!status) throw bad(`unknown result status ${s}`);
-      m = { type: 'result', id, status, body: r.rest() };
+      const body = r.rest();
+      // only OK carries a body (PROTOCOL.md §10.2); what it holds is decoded against the request of that id
+      if (status !== 'OK' && body.length > 0) throw bad(`a ${status} result has no body`);
+      m = { type: 'result', id, status, body };
       break;
     }
     case ControlType.SPEAKER_STATUS: {

@@ -155,6 +155,20 @@ export class Reassembler {
     return { kind: 'partial' };
   }
 
+  /**
+   * Takes an ATT value without its content: the fragment counter moves on as for any value (rule 3
+   * of PROTOCOL.md §3) and a partial message is discarded. For a receiver that refused a message
+   * at its first fragment and drops the rest of it (§4). Returns true when `value` is the last
+   * fragment of a message (E set) or empty.
+   */
+  skip(value: Uint8Array): boolean {
+    const h = value[0];
+    this.reset();
+    if (h === undefined) return true;
+    this.expectedSeq = ((h & 0x3f) + 1) & 0x3f;
+    return (h & FRAG_END) !== 0;
+  }
+
   /** Forgets any partial message (e.g. on disconnect). */
   reset(): void {
     this.buf = undefined;

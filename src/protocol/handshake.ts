@@ -11,12 +11,13 @@
  *
  * The prologue binds protocol name, version, mode and roles. Payloads are versioned TLV.
  */
-import { fromUtf8, utf8 } from './bytes.js';
+import { concatBytes, fromUtf8, utf8 } from './bytes.js';
 import type { RandomSource, X25519KeyPair } from './crypto.js';
 import { PlushlinkError, isPlushlinkError } from './errors.js';
 import { HandshakeState } from './noise/handshake-state.js';
 import { setupCodePsk, type SetupCode } from './setup-code.js';
 import { decodeTlv, encodeTlv, readUint, u16be, u32be } from './tlv.js';
+import { encodeWire } from './wire.js';
 import { AudioFormats } from './audio-record.js';
 
 export const PAIRING_PROTOCOL = 'Noise_IKpsk1_25519_ChaChaPoly_SHA512';
@@ -28,9 +29,37 @@ export const PAYLOAD_VERSION = 1;
 
 export type HandshakeMode = 'pair' | 'reconnect';
 
-/** Prologue bytes: ASCII `plushlink/1 pair initiator=companion responder=toy` (or `reconnect`). */
-export function handshakePrologue(mode: HandshakeMode): Uint8Array {
-  return utf8(`plushlink/${PROTOCOL_VERSION} ${mode} initiator=companion responder=toy`);
+/**
+ * Prologue bytes: ASCII `plushlink/1 pair initiator=companion responder=toy` for pairing; for
+ * reconnect ASCII `plushlink/1 reconnect initiator=companion responder=toy` followed by the
+ * advertising slot message 1 is bound to (u32 big-endian, PROTOCOL.md §6, §12): a recorded
+ * reconnect message 1 reads only within one slot of the time it was made.
+ */
+export function handshakePrologue(mode: HandshakeMode, slot?: number): Uint8Array {
+  const text = utf8(`plushlink/${PROTOCOL_VERSION} ${mode} initiator=companion responder=toy`);
+  if (mode === 'pair') return text;
+  return concatBytes(text, u32be(checkSlot(slot)));
+}
+
+/**
+ * A reconnect's slot. Omitted, it is 0 (January 1970): a message 1 bound to it is refused by any
+ * toy whose clock is set, so a caller that forgets the slot fails closed; callers that talk to a
+ * real peer always pass it (the toy and the companion do).
+ */
+function checkSlot(slot: number | undefined): number {
+  if (slot === undefined) return 0;
+  if (!Number.isInteger(slot) || slot < 0 || slot > 0xffffffff) throw new PlushlinkError('BAD_PAYLOAD', 'the advertising slot must be a u32');
+  return slot;
+}
+
+/**
+ * The slot the toy reads a reconnect message 1 with (PROTOCOL.md §6.1): the one the message
+ * announces when it is within one slot of the toy's own (clock skew, a slot boundary between
+ * scan and write); otherwise the toy's own slot, with which a stale message fails at `s` —
+ * after the same work, with the same refusal, as a message made for another toy.
+ */
+export function reconnectReadSlot(announced: number, toySlot: number): number {
+  return Math.abs(announced - toySlot) <= 1 ? announced : toySlot;
 }
 
 /** What the companion tells the toy in message 1. */
@@ -64,8 +93,12 @@ export interface ToyHello {
   role: PairingRole;
   /** The audio record formats the toy reads ({@link AudioFormats} bits, PROTOCOL §9); absent: format 1 only. */
   audioFormats?: number;
-  /** The toy's 32-byte advertising key (rotating tags, PROTOCOL.md "Advertising"). */
-  advertisingKey: Uint8Array;
+  /**
+   * The toy's 32-byte advertising key (rotating tags, PROTOCOL.md §12): in the reconnect hello
+   * only. A pairing hello never carries it — message 2 reaches a party that may never confirm
+   * (PROTOCOL.md §6.3) — so a pairing learns it by ADVERTISING_KEY once it took effect (§6.4).
+   */
+  advertisingKey?: Uint8Array;
 }
 
 const T_DISPLAY_NAME = 0x01;
@@ -115,32 +148,46 @@ export function decodeCompanionHello(b: Uint8Array): CompanionHello {
   return hello;
 }
 
-export function encodeToyHello(h: ToyHello): Uint8Array {
-  if (h.advertisingKey.length !== 32) throw new PlushlinkError('BAD_PAYLOAD', 'advertising key must be 32 bytes');
-  return encodeTlv(PAYLOAD_VERSION, [
+/**
+ * Encodes the toy hello of `mode`'s message 2. The advertising key is required for `reconnect`
+ * and refused for `pair` (`BAD_PAYLOAD`): the pairing hello must never carry it.
+ */
+export function encodeToyHello(h: ToyHello, mode: HandshakeMode): Uint8Array {
+  if (mode === 'pair' && h.advertisingKey !== undefined) throw new PlushlinkError('BAD_PAYLOAD', 'a pairing hello never carries the advertising key');
+  if (mode === 'reconnect' && h.advertisingKey?.length !== 32) throw new PlushlinkError('BAD_PAYLOAD', 'advertising key must be 32 bytes');
+  const items: [number, Uint8Array][] = [
     [T_FIRMWARE, checkText(h.firmwareVersion, 'firmware version')],
     [T_CAPS, u32be(h.capabilities >>> 0)],
     [T_SPEAKER_MS, u16be(h.speakerBufferMs)],
     [T_ROLE, new Uint8Array([h.role === 'owner' ? 0 : 1])],
-    [T_ADV_KEY, h.advertisingKey],
-    ...audioFormatsItem(T_TOY_AUDIO_FORMATS, h.audioFormats),
-  ]);
+  ];
+  if (h.advertisingKey) items.push([T_ADV_KEY, h.advertisingKey]);
+  items.push(...audioFormatsItem(T_TOY_AUDIO_FORMATS, h.audioFormats));
+  return encodeTlv(PAYLOAD_VERSION, items);
 }
 
-export function decodeToyHello(b: Uint8Array): ToyHello {
+/**
+ * Decodes the toy hello of `mode`'s message 2 (PROTOCOL.md §7): `BAD_PAYLOAD` when a required
+ * item is missing or has the wrong length, when a pairing hello carries an advertising key, or
+ * when a reconnect hello lacks it.
+ */
+export function decodeToyHello(b: Uint8Array, mode: HandshakeMode): ToyHello {
   const m = decodeTlv(b, PAYLOAD_VERSION, new Set([T_FIRMWARE, T_CAPS, T_SPEAKER_MS, T_ROLE, T_ADV_KEY, T_TOY_AUDIO_FORMATS]), 'toy hello');
   const role = readUint(m.get(T_ROLE), 1, 'role');
   if (role > 1) throw new PlushlinkError('BAD_PAYLOAD', `unknown role ${role}`);
   const adv = m.get(T_ADV_KEY);
-  if (!adv || adv.length !== 32) throw new PlushlinkError('BAD_PAYLOAD', 'advertising key must be 32 bytes');
-  return {
+  if (mode === 'pair' && adv) throw new PlushlinkError('BAD_PAYLOAD', 'a pairing hello must not carry the advertising key');
+  if (mode === 'reconnect' && adv?.length !== 32) throw new PlushlinkError('BAD_PAYLOAD', 'advertising key must be 32 bytes');
+  const hello: ToyHello = {
     firmwareVersion: readText(m.get(T_FIRMWARE), 'firmware version'),
     capabilities: readUint(m.get(T_CAPS), 4, 'capabilities'),
     speakerBufferMs: readUint(m.get(T_SPEAKER_MS), 2, 'speaker buffer'),
     role: role === 0 ? 'owner' : 'guest',
-    advertisingKey: adv,
-    ...(readAudioFormats(m.get(T_TOY_AUDIO_FORMATS)) !== undefined ? { audioFormats: readAudioFormats(m.get(T_TOY_AUDIO_FORMATS))! } : {}),
   };
+  if (adv) hello.advertisingKey = adv;
+  const formats = readAudioFormats(m.get(T_TOY_AUDIO_FORMATS));
+  if (formats !== undefined) hello.audioFormats = formats;
+  return hello;
 }
 
 /** Per-direction record keys from the Noise split, plus the channel binding. */
@@ -164,6 +211,7 @@ function newState(
   s: X25519KeyPair,
   rs: Uint8Array | undefined,
   psk: Uint8Array | undefined,
+  slot: number | undefined,
   random?: RandomSource,
   checkRemoteStatic?: (rs: Uint8Array) => void,
 ): HandshakeState {
@@ -171,7 +219,7 @@ function newState(
     checkRemoteStatic,
     protocolName: mode === 'pair' ? PAIRING_PROTOCOL : RECONNECT_PROTOCOL,
     initiator,
-    prologue: handshakePrologue(mode),
+    prologue: handshakePrologue(mode, slot),
     s,
     rs,
     psks: psk ? [psk] : [],
@@ -188,14 +236,21 @@ export interface CompanionHandshakeOptions {
   hello: CompanionHello;
   /** Required for `pair`. */
   setupCode?: SetupCode;
+  /**
+   * For `reconnect`: the advertising slot of the companion's clock (`advertisingSlot(now)`),
+   * which message 1 is bound to and carries (PROTOCOL.md §6, §12). Default 0: refused by any toy.
+   */
+  slot?: number;
   random?: RandomSource;
 }
 
 /** The companion (initiator) side of one handshake. */
 export class CompanionHandshake {
   readonly mode: HandshakeMode;
-  /** Message 1, to send to the toy. */
+  /** Message 1 (the Noise message), to send to the toy. */
   readonly message1: Uint8Array;
+  /** The advertising slot a reconnect message 1 is bound to (undefined for pairing). */
+  readonly slot: number | undefined;
   private readonly hs: HandshakeState;
 
   constructor(mode: HandshakeMode, opts: CompanionHandshakeOptions) {
@@ -204,9 +259,14 @@ export class CompanionHandshake {
     if (mode === 'pair') {
       if (!opts.setupCode) throw new PlushlinkError('MISSING_KEY', 'pairing needs the setup code');
       psk = setupCodePsk(opts.setupCode, opts.toyPublicKey);
-    }
-    this.hs = newState(mode, true, opts.companion, opts.toyPublicKey, psk, opts.random);
+    } else this.slot = checkSlot(opts.slot);
+    this.hs = newState(mode, true, opts.companion, opts.toyPublicKey, psk, this.slot, opts.random);
     this.message1 = this.hs.writeMessage(encodeCompanionHello(opts.hello));
+  }
+
+  /** Message 1 as the control-characteristic wire message (kind byte, for reconnect the slot, Noise message). */
+  wireMessage1(): Uint8Array {
+    return this.mode === 'pair' ? encodeWire({ kind: 'pair-m1', noise: this.message1 }) : encodeWire({ kind: 'reconnect-m1', slot: this.slot!, noise: this.message1 });
   }
 
   /**
@@ -224,7 +284,7 @@ export class CompanionHandshake {
       }
       throw e;
     }
-    return { toy: decodeToyHello(payload), keys: keysOf(this.hs) };
+    return { toy: decodeToyHello(payload, this.mode), keys: keysOf(this.hs) };
   }
 }
 
@@ -242,6 +302,11 @@ export interface ToyHandshakeOptions {
   toy: X25519KeyPair;
   /** Required for `pair`. */
   setupCode?: SetupCode;
+  /**
+   * For `reconnect`: the slot to read message 1 with — {@link reconnectReadSlot} of the slot the
+   * message announces and the toy's own (default 0, see {@link CompanionHandshakeOptions.slot}).
+   */
+  slot?: number;
   random?: RandomSource;
   /**
    * Decides, as soon as the companion's static key is decrypted and before the `ss` DH,
@@ -269,7 +334,7 @@ export function toyReadMessage1(mode: HandshakeMode, message1: Uint8Array, opts:
         if (!accept(rs)) throw new PlushlinkError('NOT_PAIRED', 'the companion is not on the allow-list');
       }
     : undefined;
-  const hs = newState(mode, false, opts.toy, undefined, psk, opts.random, check);
+  const hs = newState(mode, false, opts.toy, undefined, psk, mode === 'reconnect' ? checkSlot(opts.slot) : undefined, opts.random, check);
   const payload = hs.readMessage(message1);
   const companion = decodeCompanionHello(payload);
   let used = false;
@@ -278,8 +343,9 @@ export function toyReadMessage1(mode: HandshakeMode, message1: Uint8Array, opts:
     companion,
     respond(hello: ToyHello) {
       if (used) throw new PlushlinkError('HANDSHAKE_STATE', 'respond() may be called once');
+      const payload = encodeToyHello(hello, mode); // refuses an advertising key in a pairing hello
       used = true;
-      const message2 = hs.writeMessage(encodeToyHello(hello));
+      const message2 = hs.writeMessage(payload);
       return { message2, keys: keysOf(hs) };
     },
   };

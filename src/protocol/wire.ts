@@ -33,7 +33,8 @@ export type RefusalName = keyof typeof RefusalCode;
 export type WireMessage =
   | { kind: 'pair-m1'; noise: Uint8Array }
   | { kind: 'pair-m2'; noise: Uint8Array }
-  | { kind: 'reconnect-m1'; noise: Uint8Array }
+  /** `slot`: the advertising slot message 1 is bound to (u32, clear; it is in the prologue too). */
+  | { kind: 'reconnect-m1'; slot: number; noise: Uint8Array }
   | { kind: 'reconnect-m2'; noise: Uint8Array }
   | { kind: 'info-request' }
   | { kind: 'info-response'; version: number; toyPublicKey: Uint8Array }
@@ -43,7 +44,6 @@ export type WireMessage =
 const KIND_OF: Record<number, WireMessage['kind']> = {
   [WireKind.PAIR_M1]: 'pair-m1',
   [WireKind.PAIR_M2]: 'pair-m2',
-  [WireKind.RECONNECT_M1]: 'reconnect-m1',
   [WireKind.RECONNECT_M2]: 'reconnect-m2',
 };
 
@@ -59,8 +59,13 @@ export function encodeWire(m: WireMessage): Uint8Array {
       return withBody(WireKind.PAIR_M1, m.noise);
     case 'pair-m2':
       return withBody(WireKind.PAIR_M2, m.noise);
-    case 'reconnect-m1':
-      return withBody(WireKind.RECONNECT_M1, m.noise);
+    case 'reconnect-m1': {
+      if (!Number.isInteger(m.slot) || m.slot < 0 || m.slot > 0xffffffff) throw new PlushlinkError('BAD_FRAME', 'the advertising slot must be a u32');
+      const body = new Uint8Array(4 + m.noise.length);
+      body.set([(m.slot >>> 24) & 0xff, (m.slot >>> 16) & 0xff, (m.slot >>> 8) & 0xff, m.slot & 0xff], 0);
+      body.set(m.noise, 4);
+      return withBody(WireKind.RECONNECT_M1, body);
+    }
     case 'reconnect-m2':
       return withBody(WireKind.RECONNECT_M2, m.noise);
     case 'info-request':
@@ -87,6 +92,12 @@ export function decodeWire(b: Uint8Array): WireMessage {
     return { kind: named, noise: body.slice() } as WireMessage;
   }
   switch (k) {
+    case WireKind.RECONNECT_M1: {
+      // u32 slot || Noise message 1 (at least one byte)
+      if (body.length < 5) throw new PlushlinkError('BAD_FRAME', 'reconnect message 1 needs a slot and a body');
+      const slot = ((body[0]! << 24) >>> 0) + (body[1]! << 16) + (body[2]! << 8) + body[3]!;
+      return { kind: 'reconnect-m1', slot, noise: body.slice(4) };
+    }
     case WireKind.INFO_REQUEST:
       if (body.length !== 0) throw new PlushlinkError('BAD_FRAME', 'info request has no body');
       return { kind: 'info-request' };

@@ -50,11 +50,19 @@ export class SpeakerBuffer {
     this.expectedFrame = firstFrame;
   }
 
-  /** The stream's last frame is `lastFrame`: play out what is buffered, then `done`. Call {@link advance} after it. */
+  /**
+   * The stream's last frame is `lastFrame`: play out what is buffered, then `done`. With nothing
+   * buffered (an underrun emptied the buffer, or no audio came at all) the stream is done at once
+   * (PROTOCOL.md §13.6). Call {@link advance} after it.
+   */
   end(lastFrame: number, now: number): void {
     this.ended = true;
     this.endFrame = lastFrame;
-    if (this.state === 'idle' && this.queue.length > 0) this.begin(now);
+    if (this.state === 'idle' && this.queue.length === 0) {
+      this.state = 'done';
+      return;
+    }
+    if (this.state === 'idle') this.begin(now);
     if (this.state === 'playing') this.state = 'draining';
   }
 

@@ -40,7 +40,7 @@ import {
 import { randomBytes, type RandomSource, type X25519KeyPair } from '../protocol/crypto.js';
 import { isPlushlinkError, PlushlinkError } from '../protocol/errors.js';
 import { DEFAULT_MAX_MESSAGE as MAX_MESSAGE, Fragmenter, Reassembler, FRAG_END, FRAG_START } from '../protocol/fragment.js';
-import { Capability, toyReadMessage1, type HandshakeMode, type ToyHello } from '../protocol/handshake.js';
+import { Capability, reconnectReadSlot, toyReadMessage1, type HandshakeMode, type ToyHello } from '../protocol/handshake.js';
 import type { SetupCode } from '../protocol/setup-code.js';
 import { decodeWire, encodeWire, WireKind, type RefusalName } from '../protocol/wire.js';
 import { advertisingSlot, buildAdvertisement } from '../protocol/advertising.js';
@@ -73,13 +73,17 @@ interface Connection {
   handshakeUsed: boolean;
   /** True once the companion proved it holds the session keys (its first authenticated record). */
   confirmed: boolean;
+  /** The rest of a control message refused at its first fragment is dropped without an answer (PROTOCOL.md §4). */
+  skippingRefused: boolean;
   /**
-   * A pairing that takes effect when the companion confirms. `freshKey`: the toy had no
-   * advertising key at message 1, so this pairing drew `advertisingKey` itself (a first pairing);
-   * otherwise the pairing uses whatever key the toy holds when it confirms.
+   * A pairing that takes effect when the companion confirms. It holds no advertising key: the
+   * companion is sent the toy's key only once the pairing took effect (PROTOCOL.md §6.4).
    */
-  pendingPairing: { role: 'owner' | 'guest'; displayName: string; advertisingKey: string; freshKey: boolean } | undefined;
-  /** The advertising key (hex) this connection's companion was given (in its hello or an ADVERTISING_KEY event). */
+  pendingPairing: { role: 'owner' | 'guest'; displayName: string; window: number } | undefined;
+  /**
+   * The advertising key (hex) last sent on this connection (in a reconnect hello or an
+   * ADVERTISING_KEY record); undefined until one was sent (always, for a pairing before it takes effect).
+   */
   advKey: string | undefined;
   reasmControl: Reassembler;
   reasmSpeaker: Reassembler;
@@ -107,6 +111,8 @@ export class ToyCore {
   private readonly conns = new Map<string, Connection>();
   private windowUntil = 0;
   private windowFailures = 0;
+  /** Counts window openings: a pending pairing belongs to the window its message 1 was read in. */
+  private windowSerial = 0;
   private guestGrantUntil = 0;
   private advSlot = -1;
   private advPairing = false;
@@ -226,6 +232,7 @@ export class ToyCore {
       displayName: '',
       handshakeUsed: false,
       confirmed: false,
+      skippingRefused: false,
       pendingPairing: undefined,
       advKey: undefined,
       reasmControl: new Reassembler(MAX_MESSAGE),
@@ -276,6 +283,7 @@ export class ToyCore {
       out.push(this.log({ kind: 'pairing-window', open: false, reason: 'the toy has an owner who has not allowed guest pairing' }));
       return out;
     }
+    if (!this.pairingWindowOpen(now)) this.windowSerial++; // a hold inside an open window keeps it the same window
     this.windowUntil = now + this.cfg.pairingWindowMs;
     this.windowFailures = 0;
     out.push(this.log({ kind: 'pairing-window', open: true, reason: hasOwner ? 'guest pairing' : 'owner pairing' }));
@@ -414,13 +422,22 @@ export class ToyCore {
   private onControlWrite(c: Connection, value: Uint8Array, now: number): ToyAction[] {
     const out: ToyAction[] = [];
     if (!c.channel) {
-      // Refuse non-handshake messages at their first fragment, before buffering anything.
       const h = value[0];
+      // The continuation fragments of a message refused at its first fragment are dropped
+      // silently: one message, one refusal (PROTOCOL.md §4, §11).
+      if (c.skippingRefused && h !== undefined && !(h & FRAG_START)) {
+        if (c.reasmControl.skip(value)) c.skippingRefused = false;
+        return out;
+      }
+      c.skippingRefused = false;
+      // Refuse every kind but a handshake kind at its first fragment, before buffering anything:
+      // any other kind byte, known or not, is NOT_AUTHENTICATED (PROTOCOL.md §4, §11).
       if (h !== undefined && h & FRAG_START) {
         const kind = h & FRAG_END ? value[1] : value[3];
         if (kind !== undefined && !HANDSHAKE_KINDS.has(kind)) {
           this.refuse('control-before-session', c.id, out);
           out.push(...this.sendError(c, 'NOT_AUTHENTICATED', 0));
+          c.skippingRefused = !c.reasmControl.skip(value);
           return out;
         }
       }
@@ -445,7 +462,7 @@ export class ToyCore {
         case 'pair-m1':
           return this.onHandshake(c, 'pair', msg.noise, now);
         case 'reconnect-m1':
-          return this.onHandshake(c, 'reconnect', msg.noise, now);
+          return this.onHandshake(c, 'reconnect', msg.noise, now, msg.slot);
         case 'info-request':
           if (!this.pairingWindowOpen(now)) {
             this.refuse('not-in-pairing-mode', c.id, out);
@@ -482,7 +499,7 @@ export class ToyCore {
     return [...out, ...this.onRequest(c, m, now)];
   }
 
-  private onHandshake(c: Connection, mode: HandshakeMode, noise: Uint8Array, now: number): ToyAction[] {
+  private onHandshake(c: Connection, mode: HandshakeMode, noise: Uint8Array, now: number, announcedSlot = 0): ToyAction[] {
     const out: ToyAction[] = [];
     if (c.handshakeUsed) {
       this.refuse('bad-handshake', c.id, out, 'one handshake per connection');
@@ -508,7 +525,11 @@ export class ToyCore {
       // does not authenticate (HANDSHAKE_FAILED, same work): the refusal must not tell a
       // central that knows this toy's public key that it found this toy (PROTOCOL.md §14.3).
       const acceptCompanion = mode === 'reconnect' ? (k: Uint8Array): boolean => this.state.pairings.some((p) => p.companionKey === toHex(k)) : undefined;
-      read = toyReadMessage1(mode, noise, { toy: this.identity, setupCode: this.setupCode, random: this.random, acceptCompanion });
+      // A reconnect message 1 is bound to the advertising slot it was made in: it reads only within
+      // one slot of the toy's clock; a stale one is read with the toy's own slot and fails at `s`,
+      // like a message made for another toy (PROTOCOL.md §6.1, §14.3).
+      const slot = mode === 'reconnect' ? reconnectReadSlot(announcedSlot, advertisingSlot(now)) : undefined;
+      read = toyReadMessage1(mode, noise, { toy: this.identity, setupCode: this.setupCode, slot, random: this.random, acceptCompanion });
     } catch (e) {
       if (mode === 'pair') {
         const isAuth = isPlushlinkError(e, 'DECRYPT_FAILED');
@@ -552,21 +573,23 @@ export class ToyCore {
         return out;
       }
       role = existing?.role ?? (hasOwner ? 'guest' : 'owner');
-      const freshKey = this.state.advertisingKey === undefined;
-      c.pendingPairing = { role, displayName: read.companion.displayName, advertisingKey: this.state.advertisingKey ?? toHex(this.random(32)), freshKey };
+      c.pendingPairing = { role, displayName: read.companion.displayName, window: this.windowSerial };
     }
+    // The pairing hello carries no advertising key: whoever holds the label can get this far and
+    // never confirm (PROTOCOL.md §6.3). A reconnect hello carries the current one: only a
+    // companion on the allow-list reads it.
     const hello: ToyHello = {
       firmwareVersion: this.cfg.firmwareVersion,
       capabilities: this.cfg.capabilities,
       speakerBufferMs: this.cfg.speakerBufferMs,
       role,
-      advertisingKey: fromHex(c.pendingPairing?.advertisingKey ?? this.state.advertisingKey!),
+      ...(mode === 'reconnect' ? { advertisingKey: fromHex(this.state.advertisingKey!) } : {}),
       audioFormats: AUDIO_FORMATS_SUPPORTED,
     };
     const { message2, keys } = read.respond(hello);
     c.channel = new SecureChannel(keys, { now, peerAudioFormats: read.companion.audioFormats ?? AUDIO_FORMATS_V1 });
     c.companionKey = keyHex;
-    c.advKey = toHex(hello.advertisingKey);
+    c.advKey = hello.advertisingKey && toHex(hello.advertisingKey);
     c.displayName = existing?.displayName ?? read.companion.displayName;
     out.push(...this.sendWire(c, encodeWire({ kind: mode === 'pair' ? 'pair-m2' : 'reconnect-m2', noise: message2 })));
     return out;
@@ -587,14 +610,12 @@ export class ToyCore {
       const existing = this.state.pairings.find((x) => x.companionKey === c.companionKey);
       const hasOwner = this.state.pairings.some((x) => x.role === 'owner');
       const guests = this.state.pairings.filter((x) => x.role === 'guest').length;
-      // The window admits one pairing: a concurrent one that confirms after it closed (or
-      // with a role, key or slot that no longer holds) is dropped, never committed. A first
-      // pairing (it drew its own advertising key) is superseded when another pairing stored a
-      // key meanwhile. (A pairing that found a key at message 1 is not: a removal may have
-      // rotated that key since; it gets the current one below.)
+      // The window admits one pairing: a concurrent one that confirms after its window closed
+      // (timed out, or closed by another pairing's confirmation — even if a later window is open
+      // now), or with a role or a list size that no longer holds, is dropped, never committed.
       const stale =
         !this.pairingWindowOpen(now) ||
-        (p.freshKey && this.state.advertisingKey !== undefined) ||
+        p.window !== this.windowSerial ||
         (!existing && (p.role === 'owner') === hasOwner) ||
         (!existing && hasOwner && guests >= this.cfg.maxGuests);
       if (stale) {
@@ -603,9 +624,10 @@ export class ToyCore {
       }
       if (existing) existing.displayName = p.displayName;
       else this.state.pairings.push({ companionKey: c.companionKey!, role: p.role, displayName: p.displayName, pairedAt: now });
-      // Keep the current key; a first pairing stores its own. If the list emptied since message 1
-      // (the key was erased), draw a fresh one: the old key is known to the removed companions.
-      this.state.advertisingKey = p.freshKey ? p.advertisingKey : (this.state.advertisingKey ?? toHex(this.random(32)));
+      // Keep the current key; a toy without one (a first pairing, or the list emptied since
+      // message 1 and the key was erased) draws a fresh one now — never an old one, which
+      // removed companions know.
+      this.state.advertisingKey ??= toHex(this.random(32));
       this.state.failedAttempts = 0;
       this.state.lockedUntil = 0;
       this.windowUntil = 0; // closes after the first success
@@ -615,7 +637,8 @@ export class ToyCore {
       out.push(this.log({ kind: 'pairing-window', open: false, reason: 'paired' }));
       out.push(...this.advertise(now, true));
     }
-    // The key may have changed since this connection's hello (a removal rotated it).
+    // A pairing learns the key now (its hello had none); a reconnect, if a removal rotated it
+    // since its hello.
     out.push(...this.deliverAdvertisingKey(c));
     out.push(this.log({ kind: 'session', connection: c.id, mode: p ? 'pair' : 'reconnect', displayName: c.displayName }));
     return true;
@@ -749,19 +772,15 @@ export class ToyCore {
   }
 
   /**
-   * Sends the toy's current advertising key to `c` (ADVERTISING_KEY) when its companion stays
-   * (or, pending, is about to be) on the allow-list and holds another key. A pending first
-   * pairing keeps the key it drew; a pending pairing that found a key at message 1 will commit
-   * the current one, so it is told.
+   * Sends the toy's current advertising key to `c` (ADVERTISING_KEY) when its companion is on
+   * the allow-list and was last sent another key (or none). A companion not on the list — a
+   * pending new pairing included — is never sent it (PROTOCOL.md §10.4).
    */
   private deliverAdvertisingKey(c: Connection): ToyAction[] {
     if (!c.channel || !c.companionKey) return [];
-    const p = c.pendingPairing;
-    if (p?.freshKey) return [];
-    if (!p && !this.state.pairings.some((x) => x.companionKey === c.companionKey)) return [];
+    if (!this.state.pairings.some((x) => x.companionKey === c.companionKey)) return [];
     const key = this.state.advertisingKey;
     if (!key || key === c.advKey) return [];
-    if (p) p.advertisingKey = key;
     c.advKey = key;
     return this.sendControl(c, { type: 'advertising-key', id: 0, advertisingKey: fromHex(key) });
   }

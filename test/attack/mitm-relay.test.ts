@@ -97,7 +97,7 @@ class Relay {
       // The relay tries to be the toy with its own key, even knowing the setup code: impossible,
       // message 1 was encrypted to the pinned key.
       try {
-        toyReadMessage1(w.kind === 'pair-m1' ? 'pair' : 'reconnect', w.noise, { toy: this.identity, setupCode: this.r.setup });
+        toyReadMessage1(w.kind === 'pair-m1' ? 'pair' : 'reconnect', w.noise, { toy: this.identity, setupCode: this.r.setup, slot: w.kind === 'reconnect-m1' ? w.slot : undefined });
       } catch (e) {
         this.ownReadError = e;
       }
@@ -114,10 +114,12 @@ class Relay {
 
 describe('MITM relay with its own key', () => {
   it('substituting message 2: the companion (QR of the real toy) refuses with TOY_KEY_MISMATCH; the real toy never learns the relay key', async () => {
-    rig = await makeRig({ config: { handshakeDeadlineMs: 500 } });
+    // the toy's clock moves only when the test moves it: no verdict depends on speed
+    const clock = { now: Date.UTC(2026, 10, 28, 12, 0, 0) };
+    rig = await makeRig({ toy: { clock: () => clock.now } });
     const relay = new Relay(rig, 'substitute');
     await relay.start();
-    const app = await rig.newCompanion('parent');
+    const app = await rig.newCompanion('parent', 247, { clock: () => clock.now });
     rig.toy.pressButton('hold');
     const before = snapshot(rig.toy.core);
     await expect(app.pair(relay.peripheral.id, rig.qr)).rejects.toMatchObject({ code: 'TOY_KEY_MISMATCH' });
@@ -125,13 +127,14 @@ describe('MITM relay with its own key', () => {
     expect(relay.upstreamReplies.map((m) => m.kind)).toEqual(['pair-m2']);
     expect(app.toys()).toEqual([]); // nothing stored
     // the relay holds the toy's answer but cannot confirm the session: no pairing at all
-    expect(await relay.upstream!.waitDisconnect(3000)).toBe(true); // handshake deadline
+    clock.now += 5000; // the handshake deadline passes on the toy's clock
+    expect(await relay.upstream!.waitDisconnect(60_000)).toBe(true);
     expect(rig.toy.core.pairings.map((p) => p.companionKey)).not.toContain(toHex(relay.identity.publicKey));
     expect(rig.toy.core.pairings).toEqual([]);
     expect(rig.toy.core.executed).toEqual(before.executed);
     expect(rig.toy.core.sessionCount).toBe(0);
     // the window is still open: the genuine companion, talking to the real toy, pairs
-    expect(rig.toy.core.pairingWindowOpen(Date.now())).toBe(true);
+    expect(rig.toy.core.pairingWindowOpen(clock.now)).toBe(true);
     await (await app.pair(rig.toyId, rig.qr)).close();
     expect(rig.toy.core.pairings.map((p) => p.companionKey)).toEqual([toHex(app.publicKey)]);
     await relay.upstream?.close();
@@ -188,6 +191,7 @@ describe('MITM relay with its own key', () => {
     await fake.start();
     cleanup.push(() => fake.stop());
     fake.pressButton('hold');
+    await fake.flush(); // its new advertisement (and address) is on the air
     let err: unknown;
     try {
       await app.connect(stored, { transportId: peripheral.id });

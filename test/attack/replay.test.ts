@@ -143,8 +143,10 @@ describe('replayed handshakes', () => {
   });
 
   it('a replayed reconnect-m1 whose session never confirms is closed at the handshake deadline', async () => {
-    rig = await makeRig({ config: { handshakeDeadlineMs: 300 } });
-    const owner = await rig.newCompanion('owner');
+    // the toy's clock (and the owner's) moves only when the test moves it: no verdict depends on speed
+    const clock = { now: Date.UTC(2026, 10, 28, 12, 0, 0) };
+    rig = await makeRig({ toy: { clock: () => clock.now } });
+    const owner = await rig.newCompanion('owner', 247, { clock: () => clock.now });
     rig.toy.pressButton('hold');
     await (await owner.pair(rig.toyId, rig.qr)).close();
     const rec = new PduRecorder(rig.radio);
@@ -153,9 +155,12 @@ describe('replayed handshakes', () => {
     const before = snapshot(rig.toy.core);
     const x = await Intruder.connect(rig.radio, rig.toyId);
     expect(await x.sendRaw('control', m1.values)).toBe(true);
-    expect((await x.next(2000))?.kind).toBe('reconnect-m2');
-    expect(await x.next(3000)).toEqual({ kind: 'error', refusal: 'TIMEOUT', retryAfterSec: 0 });
-    expect(await x.waitDisconnect(2000)).toBe(true);
+    expect((await x.next(60_000))?.kind).toBe('reconnect-m2');
+    await rig.radio.settle();
+    expect(x.disconnected).toBe(false); // answered, held until the deadline...
+    clock.now += 5000; // ...which passes on the toy's clock
+    expect(await x.next(60_000)).toEqual({ kind: 'error', refusal: 'TIMEOUT', retryAfterSec: 0 });
+    expect(await x.waitDisconnect(60_000)).toBe(true);
     expectOnlyRefused(before, rig.toy.core, { 'handshake-timeout': 1 });
     expect(rig.toy.core.sessionCount).toBe(0);
   });

@@ -19,10 +19,16 @@ afterEach(async () => {
   rig = undefined;
 });
 
+/**
+ * The toy's clock: fake, moved only by the tests, so that no verdict depends on how fast the
+ * machine runs (the handshake deadline and the pairing window are on it).
+ */
+const clock = { now: Date.UTC(2026, 10, 28, 12, 0, 0) };
+
 /** A rig whose toy already has an owner with a live session (the realistic target). */
 async function ownedRig(config = {}) {
-  rig = await makeRig({ config: { handshakeDeadlineMs: 400, ...config } });
-  const owner = await rig.newCompanion('owner');
+  rig = await makeRig({ config, toy: { clock: () => clock.now } });
+  const owner = await rig.newCompanion('owner', 247, { clock: () => clock.now });
   rig.toy.pressButton('hold');
   const session = await owner.pair(rig.toyId, rig.qr);
   await session.setVolume(30);
@@ -37,7 +43,6 @@ describe('a stranger without a session', () => {
     const played: Uint8Array[][] = [];
     rig.toy.on('play', (f) => played.push(f));
     const before = snapshot(rig.toy.core);
-    const t0 = Date.now();
     const x = await Intruder.connect(rig.radio, rig.toyId);
     // a forged audio record (made-up keys), a bare audio payload, and raw bytes
     const forged = forgedChannel().sealAudio(frames(3)).record;
@@ -47,11 +52,12 @@ describe('a stranger without a session', () => {
     expect(await x.sendRaw('speaker', [new Uint8Array([0xc0, 1, 2, 3])])).toBe(true);
     await rig.radio.settle();
     expect(x.received).toEqual([]); // write without response: the toy answers nothing...
-    // ...and hangs up on a connection that did not authenticate in time
-    const m = await x.next(3000);
+    expect(x.disconnected).toBe(false); // ...and the deadline has not passed on the toy's clock
+    // ...then hangs up on a connection that did not authenticate in time (the clock moves 5 s)
+    clock.now += 5000;
+    const m = await x.next(60_000); // a hang guard, not a verdict
     expect(m).toEqual({ kind: 'error', refusal: 'TIMEOUT', retryAfterSec: 0 });
-    expect(await x.waitDisconnect(2000)).toBe(true);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
+    expect(await x.waitDisconnect(60_000)).toBe(true);
     expect(played).toEqual([]);
     expectOnlyRefused(before, rig.toy.core, { 'speaker-write': 3, 'handshake-timeout': 1 });
     expect(rig.peripheral.links.filter((l) => l.connected)).toHaveLength(1); // only the owner
@@ -82,12 +88,13 @@ describe('a stranger without a session', () => {
     const long = new Uint8Array(600);
     long.set(big);
     long[0] = 0x10;
+    const answered = x.received.length;
     expect(await x.send('control', long)).toBe(true);
     expect(await x.next(2000)).toEqual({ kind: 'error', refusal: 'NOT_AUTHENTICATED', retryAfterSec: 0 });
-    // its two continuation fragments have no first fragment to join: dropped as malformed
-    expect(await x.next(2000)).toEqual({ kind: 'error', refusal: 'BAD_MESSAGE', retryAfterSec: 0 });
-    expect(await x.next(2000)).toEqual({ kind: 'error', refusal: 'BAD_MESSAGE', retryAfterSec: 0 });
-    expectOnlyRefused(before, rig.toy.core, { 'control-before-session': attempts.length + 1, malformed: 2 });
+    // its continuation fragments belong to the refused message: dropped without an answer (one message, one refusal)
+    await rig.radio.settle();
+    expect(x.received.slice(answered)).toEqual([{ kind: 'error', refusal: 'NOT_AUTHENTICATED', retryAfterSec: 0 }]);
+    expectOnlyRefused(before, rig.toy.core, { 'control-before-session': attempts.length + 1 });
     expect(rig.toy.core.persistentState.volume).toBe(30);
     expect(rig.toy.core.sessionCount).toBe(1);
     // the owner's session is unaffected
@@ -118,17 +125,17 @@ describe('a stranger without a session', () => {
   });
 
   it('pairs outside the pairing window: NOT_IN_PAIRING_MODE before any cryptographic work, no failure counted', async () => {
-    rig = await makeRig({ config: { pairingWindowMs: 200 } });
+    rig = await makeRig({ toy: { clock: () => clock.now } });
     const before = snapshot(rig.toy.core);
-    const app = await rig.newCompanion('stranger');
+    const app = await rig.newCompanion('stranger', 247, { clock: () => clock.now });
     // never opened
     await expect(app.pair(rig.toyId, rig.qr)).rejects.toMatchObject({ code: 'NOT_IN_PAIRING_MODE' });
     // typed code: the toy does not even reveal its key
     await expect(app.pair(rig.toyId, rig.code)).rejects.toMatchObject({ code: 'NOT_IN_PAIRING_MODE' });
     // opened, then timed out
     rig.toy.pressButton('hold');
-    expect(rig.toy.core.pairingWindowOpen(Date.now())).toBe(true);
-    await new Promise((r) => setTimeout(r, 260));
+    expect(rig.toy.core.pairingWindowOpen(clock.now)).toBe(true);
+    clock.now += 120_001; // the 120 s window times out
     await expect(app.pair(rig.toyId, rig.qr)).rejects.toMatchObject({ code: 'NOT_IN_PAIRING_MODE' });
     expectOnlyRefused(before, rig.toy.core, { 'not-in-pairing-mode': 3 });
     expect(rig.toy.core.persistentState.failedAttempts).toBe(0);
@@ -140,8 +147,8 @@ describe('a stranger without a session', () => {
     const { rig } = await ownedRig();
     const before = snapshot(rig.toy.core);
     rig.toy.pressButton('hold');
-    expect(rig.toy.core.pairingWindowOpen(Date.now())).toBe(false);
-    const app = await rig.newCompanion('stranger');
+    expect(rig.toy.core.pairingWindowOpen(clock.now)).toBe(false);
+    const app = await rig.newCompanion('stranger', 247, { clock: () => clock.now });
     await expect(app.pair(rig.toyId, rig.qr)).rejects.toMatchObject({ code: 'NOT_IN_PAIRING_MODE' });
     expectOnlyRefused(before, rig.toy.core, { 'not-in-pairing-mode': 1 });
     expect(rig.toy.core.pairings).toHaveLength(1);

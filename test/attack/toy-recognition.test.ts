@@ -14,7 +14,7 @@ import { companionKeyId } from '../../src/protocol/control.js';
 import { generateX25519KeyPair, type X25519KeyPair } from '../../src/protocol/crypto.js';
 import { isPlushlinkError } from '../../src/protocol/errors.js';
 import { CompanionHandshake, toyReadMessage1 } from '../../src/protocol/handshake.js';
-import { encodeWire } from '../../src/protocol/wire.js';
+import { advertisingSlot } from '../../src/protocol/advertising.js';
 import type { ToyCore } from '../../src/toy/toy-core.js';
 import type { ToyAction } from '../../src/toy/types.js';
 import { FakeCentral, T0, companionHandshake, newToy } from '../property/helpers/toy-harness.js';
@@ -44,11 +44,11 @@ afterEach(() => {
 let serial = 0;
 
 /** What a central observes when it sends a reconnect message 1 built for `toyKey`: the toy's sends and disconnect, and the toy's DH count. */
-function probe(toy: ToyCore, companion: X25519KeyPair, toyKey: Uint8Array, now: number): { sends: { characteristic: string; value: string }[]; disconnected: boolean; dh: number; reply: string | undefined } {
+function probe(toy: ToyCore, companion: X25519KeyPair, toyKey: Uint8Array, now: number, slotTime?: number): { sends: { characteristic: string; value: string }[]; disconnected: boolean; dh: number; reply: string | undefined } {
   const central = new FakeCentral(toy, `probe#${serial++}`);
   central.connect(now);
-  const hs = new CompanionHandshake('reconnect', { companion, toyPublicKey: toyKey, hello: { displayName: 'probe' } });
-  const wire = encodeWire({ kind: 'reconnect-m1', noise: hs.message1 });
+  const hs = new CompanionHandshake('reconnect', { companion, toyPublicKey: toyKey, hello: { displayName: 'probe' }, slot: advertisingSlot(slotTime ?? now) });
+  const wire = hs.wireMessage1();
   counter = new X25519Counter();
   const actions: ToyAction[] = central.send('control', wire, now);
   const dh = counter.dh;
@@ -126,6 +126,25 @@ describe('a central that knows the toy public key cannot tell it found the toy',
     const ok = probe(toy, owner, identity.publicKey, T0 + 4000);
     expect(ok.reply).toBe('reconnect-m2');
     expect(ok.dh).toBeGreaterThan(removed.dh);
+  });
+});
+
+describe('a recorded message 1 of a paired companion recognises the toy only within its slot (PROTOCOL.md §6.1, §14.3)', () => {
+  it('bound to a slot two or more slots away from the toy\'s clock, the owner\'s own message 1 is refused like a foreign one: same bytes, same disconnect, same X25519 work', () => {
+    const { toy, identity, owner } = ownedToy();
+    const SLOT = 600_000;
+    const now = T0 + 10 * SLOT;
+    const foreign = probe(toy, owner, generateX25519KeyPair().publicKey, now);
+    expect(foreign.reply).toBe('HANDSHAKE_FAILED');
+    for (const madeAt of [now - 2 * SLOT, now + 2 * SLOT, now - 30 * 24 * 3600_000]) {
+      const stale = probe(toy, owner, identity.publicKey, now, madeAt);
+      expect(stale.reply).toBe('HANDSHAKE_FAILED');
+      expect(stale.sends).toEqual(foreign.sends);
+      expect(stale.disconnected).toBe(true);
+      expect(stale.dh).toBe(foreign.dh);
+    }
+    // within one slot either way it is the owner's reconnect
+    for (const madeAt of [now - SLOT, now, now + SLOT]) expect(probe(toy, owner, identity.publicKey, now, madeAt).reply).toBe('reconnect-m2');
   });
 });
 

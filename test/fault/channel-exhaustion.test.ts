@@ -220,7 +220,8 @@ describe('ReferenceToy: its own timer ends an exhausted session', () => {
     const r = rig;
     const errors: Error[] = [];
     r.toy.on('error', (e) => errors.push(e));
-    const app = await r.newCompanion('parent');
+    // the phone's clock is the toy's: a reconnect message 1 is bound to the advertising slot (PROTOCOL.md §6)
+    const app = await r.newCompanion('parent', 247, { clock: () => toyNow });
     r.toy.pressButton('hold');
     const session = await app.pair(r.toyId, r.qr);
     let closed: { reason: string; error?: PlushlinkError } | undefined;
@@ -294,6 +295,8 @@ describe('Companion: its control channel runs out of key epochs', () => {
     expect(closes).toHaveLength(1);
     expect(errors).toEqual([]);
 
+    // the phone's clock agrees with the toy's again: a reconnect is bound to the advertising slot (PROTOCOL.md §6)
+    skew = 0;
     const again = await app.connect(app.toys()[0]!, { transportId: r.toyId });
     await again.battery();
     expect(r.toy.core.executed['get-battery']).toBe(REKEYS + 1);

@@ -6,7 +6,7 @@
  * The ATT MTU is a property of the whole rig (`mtu`: both noble's request and bleno's `maxMtu`),
  * because noble-sim applies the central's MTU to every central it creates.
  */
-import { Companion } from '../../src/companion/companion.js';
+import { Companion, type CompanionOptions } from '../../src/companion/companion.js';
 import { MemoryKeystore } from '../../src/companion/keystore.js';
 import { generateX25519KeyPair, type X25519KeyPair } from '../../src/protocol/crypto.js';
 import { formatSetupCode, formatSetupQr, generateSetupCode, type SetupCode } from '../../src/protocol/setup-code.js';
@@ -33,8 +33,8 @@ export interface NobleSimRig {
   mtu: number;
   /** A central of its own (the first call returns the rig's first central): a new phone. */
   newCentral(): NobleCentral;
-  /** A companion on a new phone, or on `central` when given (e.g. a recording wrapper). */
-  newCompanion(name?: string, central?: Central): Promise<Companion>;
+  /** A companion on a new phone, or on `central` when given (e.g. a recording wrapper); `options` override the defaults (a clock…). */
+  newCompanion(name?: string, central?: Central, options?: Partial<CompanionOptions>): Promise<Companion>;
   close(): Promise<void>;
 }
 
@@ -85,8 +85,8 @@ export async function makeNobleSimRig(opts: NobleSimRigOptions = {}): Promise<No
     },
     mtu,
     newCentral,
-    async newCompanion(name = 'parent', central?: Central) {
-      return Companion.open({ central: central ?? newCentral(), keystore: new MemoryKeystore(), displayName: name, handshakeTimeoutMs: 2000, connectTimeoutMs: 5000 });
+    async newCompanion(name = 'parent', central?: Central, options: Partial<CompanionOptions> = {}) {
+      return Companion.open({ central: central ?? newCentral(), keystore: new MemoryKeystore(), displayName: name, handshakeTimeoutMs: 2000, connectTimeoutMs: 5000, ...options });
     },
     async close() {
       await toy.stop().catch(() => undefined);

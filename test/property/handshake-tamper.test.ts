@@ -277,7 +277,8 @@ const setupCode = fc.array(symbol, { minLength: 22, maxLength: 22 }).map((s): Se
 const displayName = fc.string({ minLength: 1, maxLength: 12 }).filter((s) => s.length > 0 && new TextEncoder().encode(s).length <= 32);
 const mode = fc.constantFrom<HandshakeMode>('pair', 'reconnect');
 
-const hello = (adv: Uint8Array): ToyHello => ({ firmwareVersion: '1.2.3', capabilities: 15, speakerBufferMs: 400, role: 'owner', advertisingKey: adv });
+/** The toy hello of `m`: only a reconnect hello carries the advertising key (PROTOCOL.md §7). */
+const hello = (m: HandshakeMode, adv: Uint8Array): ToyHello => ({ firmwareVersion: '1.2.3', capabilities: 15, speakerBufferMs: 400, role: 'owner', ...(m === 'reconnect' ? { advertisingKey: adv } : {}) });
 
 const flightParams = fc.record({ mode, toy: keyPair, comp: keyPair, ce: bytes32, te: bytes32, code: setupCode, name: displayName });
 /** Builds the (stateful) companion side inside the property, so a replayed counterexample starts fresh. */
@@ -301,13 +302,14 @@ describe('plushlink handshakes', () => {
         const read = toyReadMessage1(f.mode, f.m1, { toy: f.toy, setupCode: f.code, random: f.toyRandom });
         expect(bytesEqual(read.companionPublicKey, f.comp.publicKey)).toBe(true);
         expect(read.companion.displayName).toBe(f.name);
-        const { message2, keys: tk } = read.respond(hello(adv));
+        const { message2, keys: tk } = read.respond(hello(f.mode, adv));
         const { toy, keys: ck } = f.companion.readMessage2(message2);
-        expect(bytesEqual(toy.advertisingKey, adv)).toBe(true);
+        if (f.mode === 'reconnect') expect(bytesEqual(toy.advertisingKey!, adv)).toBe(true);
+        else expect(toy.advertisingKey).toBeUndefined();
         expect(bytesEqual(ck.sendKey, tk.receiveKey)).toBe(true);
         expect(bytesEqual(ck.receiveKey, tk.sendKey)).toBe(true);
         expect(bytesEqual(ck.handshakeHash, tk.handshakeHash)).toBe(true);
-        expectTyped(() => read.respond(hello(adv)), new Set(['HANDSHAKE_STATE']));
+        expectTyped(() => read.respond(hello(f.mode, adv)), new Set(['HANDSHAKE_STATE']));
       }),
       { seed: SEED, numRuns: 60 },
     );
@@ -328,7 +330,7 @@ describe('plushlink handshakes', () => {
     fc.assert(
       fc.property(flight, bytes32, mutation, (fp, adv, mu) => {
         const f = build(fp);
-        const { message2 } = toyReadMessage1(f.mode, f.m1, { toy: f.toy, setupCode: f.code, random: f.toyRandom }).respond(hello(adv));
+        const { message2 } = toyReadMessage1(f.mode, f.m1, { toy: f.toy, setupCode: f.code, random: f.toyRandom }).respond(hello(f.mode, adv));
         expectTyped(() => f.companion.readMessage2(mutate(message2, mu)));
         // even the genuine message 2 is refused now: the state is burnt
         expectTyped(() => f.companion.readMessage2(message2), new Set(['HANDSHAKE_STATE']));
@@ -351,7 +353,7 @@ describe('plushlink handshakes', () => {
         if (f.mode === 'pair' && otherCode.secret !== f.code.secret) {
           expect(expectTyped(() => toyReadMessage1('pair', f.m1, { ...opts, setupCode: otherCode })).code).toBe('DECRYPT_FAILED');
         }
-        const { message2 } = toyReadMessage1(f.mode, f.m1, opts).respond(hello(adv));
+        const { message2 } = toyReadMessage1(f.mode, f.m1, opts).respond(hello(f.mode, adv));
         // message 2 fed to the toy (both modes)
         expectTyped(() => toyReadMessage1(f.mode, message2, opts));
         expectTyped(() => toyReadMessage1(other, message2, opts));
@@ -374,7 +376,7 @@ describe('plushlink handshakes', () => {
           setupCode: f.code,
           random: () => f.ce,
         });
-        const { message2 } = toyReadMessage1(other, twin.message1, { toy: f.toy, setupCode: f.code, random: f.toyRandom }).respond(hello(adv));
+        const { message2 } = toyReadMessage1(other, twin.message1, { toy: f.toy, setupCode: f.code, random: f.toyRandom }).respond(hello(other, adv));
         expectTyped(() => f.companion.readMessage2(message2));
       }),
       { seed: SEED, numRuns: 40 },

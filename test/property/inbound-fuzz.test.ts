@@ -6,6 +6,7 @@
  * the toy's state (pairings, volume, advertising key, executed requests, speaker, microphone).
  * The only persistent fields a stranger moves are the brute-force counters, and only upwards.
  */
+import { advertisingSlot } from '../../src/protocol/advertising.js';
 import fc from 'fast-check';
 import { EventEmitter } from 'eventemitter3';
 import { describe, expect, it } from 'vitest';
@@ -118,9 +119,9 @@ describe('toy: every inbound byte path', () => {
             { ch: 'control', msg: channel.sealControl({ type: 'remove-pairing', id: 4, keyId: '0011223344556677' }) },
             { ch: 'speaker', msg: channel.sealAudio([new Uint8Array(40).fill(0xf8), new Uint8Array(40).fill(0xf8)]).record },
             { ch: 'control', msg: encodeWire({ kind: 'pair-m1', noise: new CompanionHandshake('pair', { companion: strangerKey, toyPublicKey: identity.publicKey, hello: { displayName: 'x' }, setupCode: wrongCode }).message1 }) },
-            { ch: 'control', msg: encodeWire({ kind: 'reconnect-m1', noise: new CompanionHandshake('reconnect', { companion: strangerKey, toyPublicKey: identity.publicKey, hello: { displayName: 'x' } }).message1 }) },
+            { ch: 'control', msg: new CompanionHandshake('reconnect', { companion: strangerKey, toyPublicKey: identity.publicKey, hello: { displayName: 'x' }, slot: advertisingSlot(T0) }).wireMessage1() },
             // made for another toy: this toy cannot read it
-            { ch: 'control', msg: encodeWire({ kind: 'reconnect-m1', noise: new CompanionHandshake('reconnect', { companion: strangerKey, toyPublicKey: generateX25519KeyPair().publicKey, hello: { displayName: 'x' } }).message1 }) },
+            { ch: 'control', msg: new CompanionHandshake('reconnect', { companion: strangerKey, toyPublicKey: generateX25519KeyPair().publicKey, hello: { displayName: 'x' }, slot: advertisingSlot(T0) }).wireMessage1() },
             { ch: 'control', msg: encodeWire({ kind: 'info-request' }) },
             { ch: 'control', msg: encodeWire({ kind: 'error', refusal: 'BUSY', retryAfterSec: 1 }) },
             { ch: 'control', msg: encodeWire({ kind: 'pair-m2', noise: new Uint8Array(64) }) },

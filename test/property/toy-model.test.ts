@@ -15,6 +15,7 @@
  * toy, but the replayer cannot produce a record, so nothing is committed: V is never paired by a
  * replay, the window stays open, and the handshake deadline ends the connection.
  */
+import { advertisingSlot } from '../../src/protocol/advertising.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/protocol/bytes.js';
@@ -342,7 +343,7 @@ class Handshake implements Cmd {
         result = { ok: false };
         break;
       case 'garbage':
-        wire = encodeWire({ kind: this.what.mode === 'pair' ? 'pair-m1' : 'reconnect-m1', noise: this.what.noise });
+        wire = encodeWire(this.what.mode === 'pair' ? { kind: 'pair-m1', noise: this.what.noise } : { kind: 'reconnect-m1', slot: advertisingSlot(m.now), noise: this.what.noise });
         mode = this.what.mode;
         result = { ok: false };
         break;

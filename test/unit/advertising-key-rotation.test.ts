@@ -103,13 +103,13 @@ class Member {
 function reconnectHelloKey(toy: ToyCore, kp: X25519KeyPair, now: number): string {
   const c = new FakeCentral(toy, `hello-${Math.random()}`);
   c.connect(now);
-  const hs = new CompanionHandshake('reconnect', { companion: kp, toyPublicKey: toy.identity.publicKey, hello: { displayName: 'x' } });
-  c.send('control', encodeWire({ kind: 'reconnect-m1', noise: hs.message1 }), now);
+  const hs = new CompanionHandshake('reconnect', { companion: kp, toyPublicKey: toy.identity.publicKey, hello: { displayName: 'x' }, slot: advertisingSlot(now) });
+  c.send('control', hs.wireMessage1(), now);
   const reply = c.last();
   if (reply?.kind !== 'reconnect-m2') throw new Error(`no message 2: ${reply?.kind}`);
   const { toy: hello } = hs.readMessage2(reply.noise);
   toy.disconnect(c.id, now);
-  return toHex(hello.advertisingKey);
+  return toHex(hello.advertisingKey!);
 }
 
 function persists(actions: ToyAction[]): ToyPersistentState[] {
@@ -221,26 +221,27 @@ describe('ToyCore: a removal rotates the advertising key', () => {
     expect(reconnectHelloKey(toy, g2.kp, now + 3)).toBe(rotated);
   });
 
-  it('a guest pairing pending during a removal is not superseded: it confirms with the current key, which it is sent', () => {
+  it('a guest pairing pending during a removal is not superseded: it is sent no key while pending, and the current key when it confirms', () => {
     const { toy, code, owner, guests, now } = family(1);
     const [g1] = guests as [Member];
     owner.request({ type: 'allow-guest-pairing', id: 9 }, now);
     owner.messages();
     toy.button('hold', now);
     const newcomer = new Member(toy, generateX25519KeyPair());
-    // message 1 read and answered (hello carries the current key), not yet confirmed
+    // message 1 read and answered (the pairing hello carries no key), not yet confirmed
     newcomer.handshake('pair', toy.identity.publicKey, code, now, false);
-    const helloKey = toy.persistentState.advertisingKey!;
+    const before = toy.persistentState.advertisingKey!;
     owner.request({ type: 'remove-pairing', id: 10, keyId: g1.keyId }, now + 1);
     const rotated = toy.persistentState.advertisingKey!;
-    expect(rotated).not.toBe(helloKey);
-    // the unconfirmed newcomer was told the new key; now it confirms
-    expect(newcomer.messages().map((m) => m.type === 'advertising-key' && toHex(m.advertisingKey))).toEqual([rotated]);
+    expect(rotated).not.toBe(before);
+    // the pending newcomer is not on the allow-list: it is told nothing
+    expect(newcomer.messages()).toEqual([]);
     newcomer.request({ type: 'confirm', id: 1 }, now + 2);
     expect(newcomer.central.disconnected).toBe(false);
     expect(toy.pairings.map((p) => p.role)).toEqual(['owner', 'guest']);
     expect(toy.persistentState.advertisingKey).toBe(rotated);
-    expect(newcomer.messages()).toEqual([]); // nothing more to tell
+    // the pairing took effect: now it gets the current key, once
+    expect(newcomer.messages().map((m) => m.type === 'advertising-key' && toHex(m.advertisingKey))).toEqual([rotated]);
   });
 
   it('a pending pairing that found a key, confirming after the list emptied (key erased), stores a fresh key — never the old one the removed companions hold', () => {
@@ -251,7 +252,7 @@ describe('ToyCore: a removal rotates the advertising key', () => {
     const held = toy.persistentState.advertisingKey!;
     toy.button('hold', now + 1);
     const newcomer = new Member(toy, generateX25519KeyPair());
-    newcomer.handshake('pair', toy.identity.publicKey, code, now + 1, false); // pending owner, hello carries `held`
+    newcomer.handshake('pair', toy.identity.publicKey, code, now + 1, false); // pending owner (its hello carries no key)
     // the last guest leaves before the newcomer confirms: the key is erased
     g1.request({ type: 'remove-pairing', id: 3, keyId: g1.keyId }, now + 2);
     expect(toy.persistentState.advertisingKey).toBeUndefined();
@@ -443,14 +444,14 @@ describe('end to end: a remaining companion that was away during the rotation', 
     expect(seen.some((d) => d.kind === 'paired')).toBe(false);
     expect([...new Set(seen.filter((d) => d.kind === 'someone-elses').map((d) => d.transportId))].sort()).toEqual([rig.toyId, foreignPeripheral.id].sort());
 
-    // without the fallback it does not find the toy
-    await expect(away.app.connect('Bunny', { probeUnresolved: false, timeoutMs: 500 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    // without the fallback (the default) it does not find the toy, and sends no message 1 to anyone
+    await expect(away.app.connect('Bunny', { timeoutMs: 500 })).rejects.toMatchObject({ code: 'TIMEOUT' });
 
-    // with it (the default): the foreign toy refuses our message 1, ours answers; the hello brings the key
+    // with it (asked for): the foreign toy refuses our message 1, ours answers; the hello brings the key
     const updates: string[] = [];
     away.app.on('advertising-key', (t) => updates.push(t.advertisingKey));
     const foreignRefusals = foreign.core.refusals['bad-handshake'];
-    const s = await away.app.connect('Bunny', { probeAfterMs: 100, timeoutMs: 10_000 });
+    const s = await away.app.connect('Bunny', { probeUnresolved: true, probeAfterMs: 100, timeoutMs: 10_000 });
     expect(s.toy.advertisingKey).toBe(newKey);
     expect(away.app.toys()[0]!.advertisingKey).toBe(newKey);
     expect((await away.keystore.load())!.toys[0]!.advertisingKey).toBe(newKey);
@@ -481,7 +482,7 @@ describe('end to end: a remaining companion that was away during the rotation', 
     // (the removed guest's app was told and forgot the toy: this is one that kept what it had)
     expect(removed.app.toys()).toEqual([]);
     const ghost = await member(rig, 'ghost', T0, removedSaved);
-    await expect(ghost.app.connect('Bunny', { probeAfterMs: 100, timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'NOT_PAIRED', detail: { refusal: 'HANDSHAKE_FAILED', probed: 2 } });
+    await expect(ghost.app.connect('Bunny', { probeUnresolved: true, probeAfterMs: 100, timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'NOT_PAIRED', detail: { refusal: 'HANDSHAKE_FAILED', probed: 2 } });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(rig.toy.core.refusals['not-paired']).toBe(ourNotPaired + 1);
     expect(foreign.core.refusals['bad-handshake']).toBe(foreignBad + 1);

@@ -6,6 +6,8 @@
  * docs/PROTOCOL.md §18). The last block runs scripts/gen-vectors.ts into a temporary folder and
  * checks that it reproduces the committed files exactly.
  */
+import { ToyCore } from '../../src/toy/toy-core.js';
+import { SecureChannel } from '../../src/protocol/channel.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +55,7 @@ import {
   fromHex,
   generateSetupCode,
   handshakePrologue,
+  reconnectReadSlot,
   hkdfSha512,
   hmacSha512,
   isPlushlinkError,
@@ -164,13 +167,20 @@ describe.each(CRYPTO_BACKENDS)('own vectors: handshakes.json [$name back end]', 
         capabilities: h.toyHello.capabilities,
         speakerBufferMs: h.toyHello.speakerBufferMs,
         role: h.toyHello.role,
-        advertisingKey: b(h.toyHello.advertisingKey),
+        // only the reconnect hello carries the advertising key (PROTOCOL.md §7)
+        ...(mode === 'reconnect' ? { advertisingKey: b(h.toyHello.advertisingKey) } : {}),
       };
 
       it('protocol name, prologue, PSK and payload encodings', () => {
         expect(h.protocolName).toBe(mode === 'pair' ? PAIRING_PROTOCOL : RECONNECT_PROTOCOL);
-        expect(hx(handshakePrologue(mode))).toBe(h.prologue);
-        expect(hx(utf8(h.prologueAscii))).toBe(h.prologue);
+        expect(hx(handshakePrologue(mode, h.slot?.value))).toBe(h.prologue);
+        // pairing: the ASCII text; reconnect: the text and the slot message 1 is bound to (u32 BE)
+        const slotBytes = mode === 'reconnect' ? new Uint8Array([(h.slot.value >>> 24) & 0xff, (h.slot.value >>> 16) & 0xff, (h.slot.value >>> 8) & 0xff, h.slot.value & 0xff]) : new Uint8Array(0);
+        expect(hx(concatBytes(utf8(h.prologueAscii), slotBytes))).toBe(h.prologue);
+        if (mode === 'reconnect') {
+          expect(h.slot.value).toBe(advertisingSlot(h.slot.timeMs));
+          expect(h.slot.bytes).toBe(hx(slotBytes));
+        }
         if (code) {
           expect(hx(setupCodePsk(code, toy.publicKey))).toBe(h.psk);
           expect(hx(hkdfSha512(utf8(code.secret), utf8('plushlink/1 setup-code psk'), toy.publicKey, 32))).toBe(h.psk);
@@ -178,8 +188,17 @@ describe.each(CRYPTO_BACKENDS)('own vectors: handshakes.json [$name back end]', 
         checkKeyPair(h.companionEphemeral);
         checkKeyPair(h.toyEphemeral);
         expect(hx(encodeCompanionHello({ displayName: h.companionHello.displayName }))).toBe(h.companionHello.payload);
-        expect(hx(encodeToyHello(toyHello))).toBe(h.toyHello.payload);
-        expect(decodeToyHello(b(h.toyHello.payload))).toEqual(toyHello);
+        expect(hx(encodeToyHello(toyHello, mode))).toBe(h.toyHello.payload);
+        expect(decodeToyHello(b(h.toyHello.payload), mode)).toEqual(toyHello);
+        if (mode === 'pair') {
+          expect(h.toyHello.advertisingKey).toBeNull();
+          expect(h.toyHello.items.map((i: J) => i.type)).not.toContain('0x14');
+          // a pairing hello with the key is refused, a reconnect hello without it too
+          const withKey = { ...toyHello, advertisingKey: b(v.reconnect.toyHello.advertisingKey) };
+          expect(errorCode(() => encodeToyHello(withKey, 'pair'))).toBe('BAD_PAYLOAD');
+          expect(errorCode(() => decodeToyHello(b(v.reconnect.toyHello.payload), 'pair'))).toBe('BAD_PAYLOAD');
+          expect(errorCode(() => decodeToyHello(b(h.toyHello.payload), 'reconnect'))).toBe('BAD_PAYLOAD');
+        }
         // the TLV item listing matches the payload
         const items = h.toyHello.items as { type: string; length: number; value: string }[];
         const rebuilt = concatBytes(new Uint8Array([1]), ...items.map((i) => concatBytes(new Uint8Array([parseInt(i.type, 16), i.length]), b(i.value))));
@@ -192,13 +211,20 @@ describe.each(CRYPTO_BACKENDS)('own vectors: handshakes.json [$name back end]', 
           toyPublicKey: toy.publicKey,
           hello: { displayName: h.companionHello.displayName },
           setupCode: code,
+          slot: h.slot?.value,
           random: fixedRandom(b(h.companionEphemeral.secretKey)),
         });
         expect(hx(ci.message1)).toBe(h.message1.noise);
-        const read = toyReadMessage1(mode, b(h.message1.noise), { toy, setupCode: code, random: fixedRandom(b(h.toyEphemeral.secretKey)) });
+        expect(hx(ci.wireMessage1())).toBe(h.message1.wire);
+        const read = toyReadMessage1(mode, b(h.message1.noise), { toy, setupCode: code, slot: h.slot?.value, random: fixedRandom(b(h.toyEphemeral.secretKey)) });
         expect(hx(read.companionPublicKey)).toBe(v.companionStatic.publicKey);
         expect(read.companion.displayName).toBe(h.companionHello.displayName);
         const { message2, keys: toyKeys } = read.respond(toyHello);
+        if (mode === 'pair') {
+          // the toy's side refuses to put the advertising key into a pairing hello
+          const again = toyReadMessage1(mode, b(h.message1.noise), { toy, setupCode: code, slot: h.slot?.value, random: fixedRandom(b(h.toyEphemeral.secretKey)) });
+          expect(errorCode(() => again.respond({ ...toyHello, advertisingKey: b(v.reconnect.toyHello.advertisingKey) }))).toBe('BAD_PAYLOAD');
+        }
         expect(hx(message2)).toBe(h.message2.noise);
         const { toy: gotHello, keys } = ci.readMessage2(b(h.message2.noise));
         expect(gotHello).toEqual(toyHello);
@@ -248,10 +274,31 @@ describe.each(CRYPTO_BACKENDS)('own vectors: handshakes.json [$name back end]', 
         expect(h.message2.length).toBe(32 + h.toyHello.payload.length / 2 + 16);
       });
 
+      it('key confirmation: the CONFIRM record, and for pairing the toy\'s ADVERTISING_KEY once the pairing took effect', () => {
+        const c = h.confirmation;
+        const companionSide = new SecureChannel({ sendKey: b(h.split.initiatorToResponder), receiveKey: b(h.split.responderToInitiator), handshakeHash: b(h.handshakeHash) });
+        const toySide = new SecureChannel({ sendKey: b(h.split.responderToInitiator), receiveKey: b(h.split.initiatorToResponder), handshakeHash: b(h.handshakeHash) });
+        expect(hx(companionSide.sealControl({ type: 'confirm', id: 1 }))).toBe(c.companionConfirm.wire);
+        expect(c.companionConfirm.plaintext).toBe('0c01');
+        expect(c.companionConfirm.wire).toBe('10' + c.companionConfirm.record);
+        expect(toySide.openControl(b(c.companionConfirm.record))).toEqual({ type: 'confirm', id: 1 });
+        expect(c.companionConfirm.fragmentsMtu23.firstCounter).toBe(h.message1.fragmentsMtu23.length % 64);
+        expect(fragmentsOf(b(c.companionConfirm.wire), 23, c.companionConfirm.fragmentsMtu23.firstCounter)).toEqual(c.companionConfirm.fragmentsMtu23.fragments);
+        if (mode === 'pair') {
+          const k = c.toyAdvertisingKey;
+          expect(k.advertisingKey).toBe(v.reconnect.toyHello.advertisingKey);
+          expect(hx(toySide.sealControl({ type: 'advertising-key', id: 0, advertisingKey: b(k.advertisingKey) }))).toBe(k.wire);
+          expect(companionSide.openControl(b(k.record))).toEqual({ type: 'advertising-key', id: 0, advertisingKey: b(k.advertisingKey) });
+        } else expect(c.toyAdvertisingKey).toBeUndefined();
+      });
+
       it('wire framing and fragments at MTU 23 and 247', () => {
         const k1 = (mode === 'pair' ? 'pair-m1' : 'reconnect-m1') as 'pair-m1';
         const k2 = (mode === 'pair' ? 'pair-m2' : 'reconnect-m2') as 'pair-m2';
-        expect(hx(encodeWire({ kind: k1, noise: b(h.message1.noise) }))).toBe(h.message1.wire);
+        expect(hx(encodeWire(mode === 'pair' ? { kind: 'pair-m1', noise: b(h.message1.noise) } : { kind: 'reconnect-m1', slot: h.slot.value, noise: b(h.message1.noise) }))).toBe(h.message1.wire);
+        // reconnect: kind, then the slot in clear, then the Noise message
+        if (mode === 'reconnect') expect(h.message1.wire).toBe('03' + h.slot.bytes + h.message1.noise);
+        else expect(h.message1.wire).toBe('01' + h.message1.noise);
         expect(hx(encodeWire({ kind: k2, noise: b(h.message2.noise) }))).toBe(h.message2.wire);
         expect(h.message1.wire.slice(0, 2)).toBe(mode === 'pair' ? '01' : '03');
         expect(h.message2.wire.slice(0, 2)).toBe(mode === 'pair' ? '02' : '04');
@@ -292,7 +339,59 @@ describe.each(CRYPTO_BACKENDS)('own vectors: handshakes.json [$name back end]', 
     expect(hx(encodeWire({ kind: 'error', refusal: 'HANDSHAKE_FAILED', retryAfterSec: 1 }))).toBe(w.toyReply);
     // the reconnect message 1 is not accepted as a pairing message 1, nor the reverse
     expect(errorCode(() => toyReadMessage1('pair', b(v.reconnect.message1.noise), { toy, setupCode: good }))).toBe('DECRYPT_FAILED');
-    expect(errorCode(() => toyReadMessage1('reconnect', b(v.pairing.message1.noise), { toy }))).toBe('DECRYPT_FAILED');
+    expect(errorCode(() => toyReadMessage1('reconnect', b(v.pairing.message1.noise), { toy, slot: v.reconnect.slot.value }))).toBe('DECRYPT_FAILED');
+  });
+
+  it('message 1 length rule: below its fields MESSAGE_TOO_SHORT, a payload that is no hello BAD_PAYLOAD, unknown optional items read past', () => {
+    const cases = v.message1Lengths.cases as J[];
+    for (const c of cases) {
+      expect(c.message1.length / 2, c.what).toBe(c.length);
+      expect(errorCode(() => toyReadMessage1('reconnect', b(c.message1), { toy, slot: v.reconnect.slot.value })), c.what).toBe(c.toyOutcome);
+    }
+    expect(cases.map((c) => [c.length, c.toyOutcome])).toEqual([
+      [95, 'MESSAGE_TOO_SHORT'],
+      [96, 'BAD_PAYLOAD'],
+      [97, 'BAD_PAYLOAD'],
+      [99, 'BAD_PAYLOAD'],
+      [113, 'ok'],
+      [155, 'ok'],
+      [103, 'BAD_PAYLOAD'],
+    ]);
+  });
+
+  it('toy hello decoding: exact widths, UTF-8 text, reserved capability bits ignored, unknown optional items skipped', () => {
+    for (const c of v.toyHelloDecoding.cases as J[]) {
+      let decoded: J | undefined;
+      expect(
+        errorCode(() => {
+          const h = decodeToyHello(b(c.payload), 'reconnect');
+          decoded = { ...h, advertisingKey: hx(h.advertisingKey!) };
+        }),
+        c.what,
+      ).toBe(c.outcome);
+      if (c.decoded) expect(decoded).toEqual(c.decoded);
+    }
+    const reserved = (v.toyHelloDecoding.cases as J[])[0]!;
+    expect(reserved.decoded.capabilities).toBe(0xffffffff);
+  });
+
+  it('a reconnect message 1 reads only within one slot of the toy\'s clock; later it fails like a message for another toy', () => {
+    const w = v.reconnectSlotWindow;
+    expect(w.announcedSlot).toBe(v.reconnect.slot.value);
+    const outcomes = (w.cases as J[]).map((c) => {
+      expect(reconnectReadSlot(w.announcedSlot, c.toySlot)).toBe(c.readSlot);
+      expect(errorCode(() => toyReadMessage1('reconnect', b(v.reconnect.message1.noise), { toy, slot: c.readSlot }))).toBe(c.outcome === 'reconnect-m2' ? 'ok' : c.outcome);
+      return [c.toySlot - w.announcedSlot, c.outcome];
+    });
+    expect(outcomes).toEqual([
+      [-2, 'DECRYPT_FAILED'],
+      [-1, 'reconnect-m2'],
+      [0, 'reconnect-m2'],
+      [1, 'reconnect-m2'],
+      [2, 'DECRYPT_FAILED'],
+      [144, 'DECRYPT_FAILED'],
+    ]);
+    expect(w.toyReply).toBe(hx(encodeWire({ kind: 'error', refusal: 'HANDSHAKE_FAILED', retryAfterSec: 0 })));
   });
 });
 
@@ -496,6 +595,25 @@ describe.each(CRYPTO_BACKENDS)('own vectors: records.json [$name back end]', (ba
     }
   });
 
+  it('audio receive sequence: a record that authenticates but does not decode changes nothing (last, epoch key)', () => {
+    const seq = v.audioReceiveSequence;
+    expect(seq.key).toBe(v.channelKeys.companionToToy.audio);
+    const rx = new RecordReceiver(b(seq.key));
+    const got = (seq.steps as J[]).map((s) => {
+      const outcome = errorCode(() => rx.open(b(s.record), (p) => decodeAudioPayload(p).length));
+      expect(outcome, s.note).toBe(s.outcome);
+      expect(rx.lastCounter, s.note).toBe(s.lastCounterAfter);
+      return [outcome, rx.lastCounter];
+    });
+    expect(got).toEqual([
+      ['ok', 0],
+      ['BAD_AUDIO', 0],
+      ['ok', 6],
+      ['ok', EPOCH_SIZE + 1],
+      ['REPLAYED_RECORD', EPOCH_SIZE + 1],
+    ]);
+  });
+
   it('receive sequence: gaps accepted, replays refused without state change, forgery fatal', () => {
     const seq = v.receiveSequence;
     const rx = new RecordReceiver(b(seq.key));
@@ -535,7 +653,7 @@ describe.each(CRYPTO_BACKENDS)('own vectors: advertising.json [$name back end]',
     expect(typeof v.description).toBe('string');
     expect(v.version).toBe(1);
     expect(v.slotSeconds).toBe(ADV_SLOT_SECONDS);
-    expect(v.advertisingKey).toBe(load('handshakes.json').pairing.toyHello.advertisingKey);
+    expect(v.advertisingKey).toBe(load('handshakes.json').reconnect.toyHello.advertisingKey); // the pairing hello carries none
   });
 
   it('times → slot → tag → service data', () => {
@@ -619,6 +737,37 @@ describe.each(CRYPTO_BACKENDS)('own vectors: control.json [$name back end]', (ba
     for (const c of v.invalidControl as J[]) expect(errorCode(() => decodeControl(b(c.bytes))), c.what).toBe(c.error);
   });
 
+  it('SPEAKER_STATUS has an 11-byte body; the size-check vectors have bodies of 10, 11 and 12 bytes', () => {
+    expect(v.speakerStatusBodyLength).toBe(11);
+    const statuses = (v.control as J[]).filter((c) => c.message.type === 'speaker-status');
+    for (const c of statuses) expect(c.bytes.length / 2 - 2).toBe(11);
+    const sizes = (v.invalidControl as J[]).filter((c) => c.bytes.startsWith('8100')).map((c) => c.bytes.length / 2 - 2);
+    expect(sizes.sort()).toEqual([10, 11, 12]);
+  });
+
+  it('refusals before a session: one answer per refused message, NOT_AUTHENTICATED for every non-handshake kind, BAD_MESSAGE for broken handshake messages', () => {
+    const hs = load('handshakes.json');
+    const setup = parseSetupCode(hs.pairing.setupCodeSecret + setupCodeCheck(hs.pairing.setupCodeSecret));
+    const identity = x25519KeyPairFromSecret(b(hs.toyStatic.secretKey));
+    const at = hs.reconnect.slot.timeMs;
+    for (const c of v.refusalsBeforeSession as J[]) {
+      const core = new ToyCore({ identity, setupCode: setup, now: at, random: (n) => new Uint8Array(n) });
+      core.start(at);
+      core.connect('c', c.mtu, at);
+      const reasm = new Reassembler(1024);
+      const sends: string[] = [];
+      for (const value of c.values as string[]) {
+        for (const a of core.write('c', 'control', b(value), at)) {
+          if (a.type !== 'send') continue;
+          const r = reasm.push(a.value);
+          if (r.kind === 'message') sends.push(hx(r.message));
+        }
+      }
+      expect(sends, c.what).toEqual(c.toySends);
+      expect(sends, c.what).toHaveLength(1);
+    }
+  });
+
   it('result bodies', () => {
     const r = v.resultBodies;
     expect(hx(encodeBattery(r.battery.value))).toBe(r.battery.bytes);
@@ -685,7 +834,10 @@ describe.each(CRYPTO_BACKENDS)('own vectors: PROTOCOL.md written out step by ste
       mixHash(c);
       return c;
     };
-    mixHash(b(h.prologue));
+    // the prologue as §6 writes it: the ASCII text, and for reconnect the slot (u32 big-endian)
+    const prologue = concatBytes(utf8(h.prologueAscii), pairing ? new Uint8Array(0) : b(h.slot.bytes));
+    expect(hx(prologue)).toBe(h.prologue);
+    mixHash(prologue);
     mixHash(SR);
     // message 1
     mixHash(EI);

@@ -87,7 +87,7 @@ describe('wire messages', () => {
   const msgs: WireMessage[] = [
     { kind: 'pair-m1', noise: new Uint8Array([1, 2]) },
     { kind: 'pair-m2', noise: new Uint8Array([3]) },
-    { kind: 'reconnect-m1', noise: new Uint8Array([4]) },
+    { kind: 'reconnect-m1', slot: 2_833_333, noise: new Uint8Array([4]) },
     { kind: 'reconnect-m2', noise: new Uint8Array([5]) },
     { kind: 'info-request' },
     { kind: 'info-response', version: 1, toyPublicKey: new Uint8Array(32).fill(9) },
@@ -125,7 +125,7 @@ describe('control messages', () => {
     { type: 'list-pairings', id: 9 },
     { type: 'remove-pairing', id: 10, keyId: '00112233445566ff' },
     { type: 'allow-guest-pairing', id: 255 },
-    { type: 'result', id: 12, status: 'NOT_OWNER', body: new Uint8Array([1, 2]) },
+    { type: 'result', id: 12, status: 'NOT_OWNER', body: new Uint8Array(0) }, // only OK carries a body (PROTOCOL.md §10.2)
     { type: 'speaker-status', id: 0, state: 'draining', bufferedMs: 380, framesPlayed: 123456, underruns: 2, overruns: 1 },
     { type: 'mic-status', id: 0, active: true, nextFrame: 99 },
     { type: 'goodbye', id: 0, reason: 3 },

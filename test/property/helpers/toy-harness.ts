@@ -5,6 +5,7 @@ import { Fragmenter, Reassembler } from '../../../src/protocol/fragment.js';
 import { CompanionHandshake, type HandshakeMode } from '../../../src/protocol/handshake.js';
 import { generateSetupCode, type SetupCode } from '../../../src/protocol/setup-code.js';
 import { decodeWire, encodeWire, type WireMessage } from '../../../src/protocol/wire.js';
+import { advertisingSlot } from '../../../src/protocol/advertising.js';
 import { ToyCore } from '../../../src/toy/toy-core.js';
 import type { ToyAction, ToyConfig } from '../../../src/toy/types.js';
 
@@ -80,8 +81,9 @@ export interface HandshakeOutcome {
  * `confirm` is false.
  */
 export function companionHandshake(central: FakeCentral, mode: HandshakeMode, companion: X25519KeyPair, toyKey: Uint8Array, code: SetupCode | undefined, now: number, name = 'parent', confirm = true): HandshakeOutcome {
-  const hs = new CompanionHandshake(mode, { companion, toyPublicKey: toyKey, hello: { displayName: name }, setupCode: code });
-  const wire = encodeWire({ kind: mode === 'pair' ? 'pair-m1' : 'reconnect-m1', noise: hs.message1 });
+  // a reconnect message 1 is bound to the advertising slot of `now` (PROTOCOL.md §6)
+  const hs = new CompanionHandshake(mode, { companion, toyPublicKey: toyKey, hello: { displayName: name }, setupCode: code, slot: advertisingSlot(now) });
+  const wire = hs.wireMessage1();
   const before = central.received.length;
   const actions = central.send('control', wire, now);
   const reply = central.received.length > before ? central.received[central.received.length - 1] : undefined;
