@@ -3,7 +3,9 @@
  * current time (ms since the Unix epoch); outputs are {@link ToyAction}s for the driver to
  * carry out (send a value, disconnect, advertise, persist, play frames, switch the mic).
  *
- * Security rules enforced here (DESIGN.md properties 1, 2, 5):
+ * Who may do what is decided in one place, `./policy.ts` (the toy's access rule; docs/SECURITY.md
+ * §2 names its tests); this class asks it and carries out its answer. The rules, in short
+ * (DESIGN.md properties 1, 2, 5):
  * - Before a connection has a session it may send handshake messages only. Speaker writes,
  *   any other control message and therefore microphone start are refused and counted before
  *   any state changes. A connection without a session after `handshakeDeadlineMs` is closed.
@@ -33,7 +35,6 @@ import {
   encodePairings,
   encodeToyInfo,
   type ControlMessage,
-  type ControlRequest,
   type PairingEntry,
   type ResultStatusName,
 } from '../protocol/control.js';
@@ -42,26 +43,34 @@ import { isPlushlinkError, PlushlinkError } from '../protocol/errors.js';
 import { DEFAULT_MAX_MESSAGE as MAX_MESSAGE, Fragmenter, Reassembler, FRAG_END, FRAG_START } from '../protocol/fragment.js';
 import { Capability, reconnectReadSlot, toyReadMessage1, type HandshakeMode, type ToyHello } from '../protocol/handshake.js';
 import type { SetupCode } from '../protocol/setup-code.js';
-import { decodeWire, encodeWire, WireKind, type RefusalName } from '../protocol/wire.js';
+import { decodeWire, encodeWire, type RefusalName } from '../protocol/wire.js';
 import { advertisingSlot, buildAdvertisement } from '../protocol/advertising.js';
 import type { NotifyingCharacteristic, WritableCharacteristic } from '../transport/types.js';
 import { FRAME_MS, SpeakerBuffer } from './speaker-buffer.js';
 import { parseToyState } from './state-schema.js';
+import {
+  admitInfoRequest,
+  admitPairing,
+  admitPairingCompanion,
+  admitReconnect,
+  admitReconnectCompanion,
+  afterFactoryReset,
+  allowedBeforeSession,
+  authorizeRequest,
+  BEFORE_SESSION_REFUSAL,
+  confirmationStale,
+  findPairing,
+  isRequest,
+  mayLearnAdvertisingKey,
+  NOT_OWNER_REFUSAL,
+  pairingFailure,
+  reconnectFailure,
+  SPEAKER_BEFORE_SESSION,
+  type PendingPairing,
+  windowOnHold,
+  type Refusal,
+} from './policy.js';
 import { emptyToyState, type RefusalKind, type ToyAction, type ToyConfig, type ToyLogEvent, type ToyPairing, type ToyPersistentState, type ToyRefusalCounts } from './types.js';
-
-/** The capability a request needs (PROTOCOL.md §13.9); a toy without it answers UNSUPPORTED. */
-const REQUIRED_CAPABILITY: Partial<Record<ControlRequest['type'], number>> = {
-  'speaker-start': Capability.SPEAKER,
-  'speaker-end': Capability.SPEAKER,
-  'speaker-stop': Capability.SPEAKER,
-  'mic-start': Capability.MICROPHONE,
-  'mic-stop': Capability.MICROPHONE,
-  'set-volume': Capability.VOLUME,
-  'get-battery': Capability.BATTERY,
-};
-
-const HANDSHAKE_KINDS = new Set<number>([WireKind.PAIR_M1, WireKind.RECONNECT_M1, WireKind.INFO_REQUEST]);
-const MAX_BACKOFF_MS = 5 * 60_000;
 
 interface Connection {
   id: string;
@@ -79,7 +88,7 @@ interface Connection {
    * A pairing that takes effect when the companion confirms. It holds no advertising key: the
    * companion is sent the toy's key only once the pairing took effect (PROTOCOL.md §6.4).
    */
-  pendingPairing: { role: 'owner' | 'guest'; displayName: string; window: number } | undefined;
+  pendingPairing: (PendingPairing & { displayName: string }) | undefined;
   /**
    * The advertising key (hex) last sent on this connection (in a reconnect hello or an
    * ADVERTISING_KEY record); undefined until one was sent (always, for a pairing before it takes effect).
@@ -268,8 +277,7 @@ export class ToyCore {
   button(kind: 'hold' | 'reset', now: number): ToyAction[] {
     const out: ToyAction[] = [];
     if (kind === 'reset') {
-      // Everything goes except the pairing backoff: a reset must not reset a guesser's penalty.
-      this.state = { ...emptyToyState(), failedAttempts: this.state.failedAttempts, lockedUntil: this.state.lockedUntil };
+      this.state = afterFactoryReset(this.state);
       this.windowUntil = 0;
       this.windowFailures = 0;
       this.guestGrantUntil = 0;
@@ -278,15 +286,15 @@ export class ToyCore {
       out.push(...this.advertise(now, true, true));
       return out;
     }
-    const hasOwner = this.state.pairings.some((p) => p.role === 'owner');
-    if (hasOwner && now >= this.guestGrantUntil) {
-      out.push(this.log({ kind: 'pairing-window', open: false, reason: 'the toy has an owner who has not allowed guest pairing' }));
+    const hold = windowOnHold(this.state, now, this.guestGrantUntil);
+    if (!hold.open) {
+      out.push(this.log({ kind: 'pairing-window', open: false, reason: hold.reason }));
       return out;
     }
     if (!this.pairingWindowOpen(now)) this.windowSerial++; // a hold inside an open window keeps it the same window
     this.windowUntil = now + this.cfg.pairingWindowMs;
     this.windowFailures = 0;
-    out.push(this.log({ kind: 'pairing-window', open: true, reason: hasOwner ? 'guest pairing' : 'owner pairing' }));
+    out.push(this.log({ kind: 'pairing-window', open: true, reason: hold.reason }));
     out.push(...this.advertise(now, true));
     return out;
   }
@@ -365,7 +373,7 @@ export class ToyCore {
   private onSpeakerWrite(c: Connection, value: Uint8Array, now: number): ToyAction[] {
     const out: ToyAction[] = [];
     if (!c.channel) {
-      this.refuse('speaker-write', c.id, out);
+      this.refuse(SPEAKER_BEFORE_SESSION, c.id, out);
       return out;
     }
     const r = c.reasmSpeaker.push(value);
@@ -434,9 +442,8 @@ export class ToyCore {
       // any other kind byte, known or not, is NOT_AUTHENTICATED (PROTOCOL.md §4, §11).
       if (h !== undefined && h & FRAG_START) {
         const kind = h & FRAG_END ? value[1] : value[3];
-        if (kind !== undefined && !HANDSHAKE_KINDS.has(kind)) {
-          this.refuse('control-before-session', c.id, out);
-          out.push(...this.sendError(c, 'NOT_AUTHENTICATED', 0));
+        if (kind !== undefined && !allowedBeforeSession(kind)) {
+          out.push(...this.refuseBeforeSession(c, BEFORE_SESSION_REFUSAL));
           c.skippingRefused = !c.reasmControl.skip(value);
           return out;
         }
@@ -463,15 +470,13 @@ export class ToyCore {
           return this.onHandshake(c, 'pair', msg.noise, now);
         case 'reconnect-m1':
           return this.onHandshake(c, 'reconnect', msg.noise, now, msg.slot);
-        case 'info-request':
-          if (!this.pairingWindowOpen(now)) {
-            this.refuse('not-in-pairing-mode', c.id, out);
-            return [...out, ...this.sendError(c, 'NOT_IN_PAIRING_MODE', 0)];
-          }
+        case 'info-request': {
+          const admitted = admitInfoRequest(this.pairingWindowOpen(now));
+          if (!admitted.admit) return this.refuseBeforeSession(c, admitted);
           return this.sendWire(c, encodeWire({ kind: 'info-response', version: 1, toyPublicKey: this.identity.publicKey }));
+        }
         default:
-          this.refuse('control-before-session', c.id, out);
-          return [...out, ...this.sendError(c, 'NOT_AUTHENTICATED', 0)];
+          return this.refuseBeforeSession(c, BEFORE_SESSION_REFUSAL);
       }
     }
     if (msg.kind !== 'record') {
@@ -501,22 +506,12 @@ export class ToyCore {
 
   private onHandshake(c: Connection, mode: HandshakeMode, noise: Uint8Array, now: number, announcedSlot = 0): ToyAction[] {
     const out: ToyAction[] = [];
-    if (c.handshakeUsed) {
-      this.refuse('bad-handshake', c.id, out, 'one handshake per connection');
-      return [...out, ...this.sendError(c, 'BUSY', 0)];
-    }
-    if (mode === 'pair') {
-      // Checked before any cryptographic work.
-      if (!this.pairingWindowOpen(now)) {
-        this.refuse('not-in-pairing-mode', c.id, out);
-        return [...out, ...this.sendError(c, 'NOT_IN_PAIRING_MODE', 0)];
-      }
-      // Written so that an unreadable (NaN) lock counts as locked.
-      if (!(now >= this.state.lockedUntil)) {
-        this.refuse('rate-limited', c.id, out);
-        return [...out, ...this.sendError(c, 'RATE_LIMITED', (this.state.lockedUntil - now) / 1000)];
-      }
-    }
+    // Decided before any cryptographic work.
+    const admitted =
+      mode === 'pair'
+        ? admitPairing(this.state, now, { windowOpen: this.pairingWindowOpen(now), handshakeUsed: c.handshakeUsed })
+        : admitReconnect({ handshakeUsed: c.handshakeUsed });
+    if (!admitted.admit) return this.refuseBeforeSession(c, admitted);
     c.handshakeUsed = true;
     let read;
     try {
@@ -524,38 +519,38 @@ export class ToyCore {
       // before the `ss` DH, and an unknown companion is refused exactly like a message 1 that
       // does not authenticate (HANDSHAKE_FAILED, same work): the refusal must not tell a
       // central that knows this toy's public key that it found this toy (PROTOCOL.md §14.3).
-      const acceptCompanion = mode === 'reconnect' ? (k: Uint8Array): boolean => this.state.pairings.some((p) => p.companionKey === toHex(k)) : undefined;
+      const acceptCompanion = mode === 'reconnect' ? (k: Uint8Array): boolean => admitReconnectCompanion(this.state, toHex(k)) : undefined;
       // A reconnect message 1 is bound to the advertising slot it was made in: it reads only within
       // one slot of the toy's clock; a stale one is read with the toy's own slot and fails at `s`,
       // like a message made for another toy (PROTOCOL.md §6.1, §14.3).
       const slot = mode === 'reconnect' ? reconnectReadSlot(announcedSlot, advertisingSlot(now)) : undefined;
       read = toyReadMessage1(mode, noise, { toy: this.identity, setupCode: this.setupCode, slot, random: this.random, acceptCompanion });
     } catch (e) {
+      const code = isPlushlinkError(e) ? e.code : undefined;
       if (mode === 'pair') {
-        const isAuth = isPlushlinkError(e, 'DECRYPT_FAILED');
-        this.refuse(isAuth ? 'wrong-setup-code' : 'bad-handshake', c.id, out, (e as Error).message);
-        this.state.failedAttempts++;
-        this.windowFailures++;
-        const backoff = Math.min(MAX_BACKOFF_MS, this.cfg.backoffBaseMs * 2 ** (this.state.failedAttempts - 1));
-        this.state.lockedUntil = now + backoff;
+        const failure = pairingFailure(this.state, this.windowFailures, now, code, this.cfg);
+        this.refuse(failure.count, c.id, out, (e as Error).message);
+        this.state.failedAttempts = failure.failedAttempts;
+        this.windowFailures = failure.windowFailures;
+        this.state.lockedUntil = failure.lockedUntil;
         out.push({ type: 'persist', state: this.persistentState });
-        if (this.windowFailures >= this.cfg.maxFailedAttempts) {
+        if (failure.closeWindow) {
           this.windowUntil = 0;
           out.push(this.log({ kind: 'pairing-window', open: false, reason: `${this.windowFailures} failed attempts` }));
           out.push(...this.advertise(now, true));
         }
-        out.push(...this.sendError(c, 'HANDSHAKE_FAILED', backoff / 1000), { type: 'disconnect', connection: c.id, reason: 'pairing failed' });
+        out.push(...this.sendError(c, 'HANDSHAKE_FAILED', failure.backoffMs / 1000), { type: 'disconnect', connection: c.id, reason: 'pairing failed' });
       } else {
         // Counted apart for the toy's own log; on the air both are the same refusal.
-        if (isPlushlinkError(e, 'NOT_PAIRED')) this.refuse('not-paired', c.id, out);
-        else this.refuse('bad-handshake', c.id, out, (e as Error).message);
+        const count = reconnectFailure(code);
+        this.refuse(count, c.id, out, count === 'not-paired' ? undefined : (e as Error).message);
         out.push(...this.sendError(c, 'HANDSHAKE_FAILED', 0), { type: 'disconnect', connection: c.id, reason: 'reconnect failed' });
       }
       this.conns.delete(c.id);
       return out;
     }
     const keyHex = toHex(read.companionPublicKey);
-    const existing = this.state.pairings.find((p) => p.companionKey === keyHex);
+    const existing = findPairing(this.state, keyHex);
     let role: 'owner' | 'guest';
     if (mode === 'reconnect') {
       // acceptCompanion above let only companions on the allow-list get here.
@@ -564,15 +559,13 @@ export class ToyCore {
     } else {
       // Nothing changes yet: message 1 may be a replay. The pairing takes effect when the
       // companion confirms with its first authenticated record (see confirm()).
-      const hasOwner = this.state.pairings.some((p) => p.role === 'owner');
-      const guests = this.state.pairings.filter((p) => p.role === 'guest').length;
-      if (!existing && hasOwner && guests >= this.cfg.maxGuests) {
-        this.refuse('allow-list-full', c.id, out);
-        out.push(...this.sendError(c, 'ALLOW_LIST_FULL', 0), { type: 'disconnect', connection: c.id, reason: 'allow-list full' });
+      const admittedCompanion = admitPairingCompanion(this.state, keyHex, this.cfg.maxGuests);
+      if (!admittedCompanion.admit) {
+        out.push(...this.refuseBeforeSession(c, admittedCompanion), { type: 'disconnect', connection: c.id, reason: 'allow-list full' });
         this.conns.delete(c.id);
         return out;
       }
-      role = existing?.role ?? (hasOwner ? 'guest' : 'owner');
+      role = admittedCompanion.role;
       c.pendingPairing = { role, displayName: read.companion.displayName, window: this.windowSerial };
     }
     // The pairing hello carries no advertising key: whoever holds the label can get this far and
@@ -607,17 +600,13 @@ export class ToyCore {
     const p = c.pendingPairing;
     c.pendingPairing = undefined;
     if (p) {
-      const existing = this.state.pairings.find((x) => x.companionKey === c.companionKey);
-      const hasOwner = this.state.pairings.some((x) => x.role === 'owner');
-      const guests = this.state.pairings.filter((x) => x.role === 'guest').length;
-      // The window admits one pairing: a concurrent one that confirms after its window closed
-      // (timed out, or closed by another pairing's confirmation — even if a later window is open
-      // now), or with a role or a list size that no longer holds, is dropped, never committed.
-      const stale =
-        !this.pairingWindowOpen(now) ||
-        p.window !== this.windowSerial ||
-        (!existing && (p.role === 'owner') === hasOwner) ||
-        (!existing && hasOwner && guests >= this.cfg.maxGuests);
+      const existing = findPairing(this.state, c.companionKey);
+      // The window admits one pairing (policy.ts, confirmationStale).
+      const stale = confirmationStale(this.state, p, c.companionKey, {
+        windowOpen: this.pairingWindowOpen(now),
+        windowSerial: this.windowSerial,
+        maxGuests: this.cfg.maxGuests,
+      });
       if (stale) {
         out.push(...this.drop(c, 'pairing superseded', now, 'PAIRING_SUPERSEDED'));
         return false;
@@ -646,20 +635,28 @@ export class ToyCore {
 
   private onRequest(c: Connection, m: ControlMessage, now: number): ToyAction[] {
     const out: ToyAction[] = [];
-    if (m.type === 'result' || m.type === 'speaker-status' || m.type === 'mic-status' || m.type === 'goodbye' || m.type === 'advertising-key') {
+    if (!isRequest(m)) {
       this.refuse('malformed', c.id, out, `${m.type} is toy-to-companion`);
       return out;
     }
-    const req = m as ControlRequest;
+    const req = m;
     // `executed` counts requests the toy carried out (answered OK), never refused ones.
     const result = (status: ResultStatusName, body: Uint8Array = new Uint8Array(0)): ToyAction[] => {
       if (status === 'OK') this.executed[req.type] = (this.executed[req.type] ?? 0) + 1;
       return this.sendControl(c, { type: 'result', id: req.id, status, body });
     };
-    const needs = REQUIRED_CAPABILITY[req.type];
-    if (needs !== undefined && (this.cfg.capabilities & needs) === 0) return result('UNSUPPORTED');
-    const me = this.state.pairings.find((p) => p.companionKey === c.companionKey);
-    const isOwner = me?.role === 'owner';
+    // The access rule (policy.ts): the capability the request needs, the pairing it names, who may make it.
+    const target = req.type === 'remove-pairing' ? this.state.pairings.find((p) => companionKeyId(p.companionKey) === req.keyId) : undefined;
+    const verdict = authorizeRequest(req.type, {
+      capabilities: this.cfg.capabilities,
+      role: findPairing(this.state, c.companionKey)?.role,
+      ...(req.type === 'remove-pairing' ? { target: !target ? 'none' : target.companionKey === c.companionKey ? 'self' : 'other' } : {}),
+    });
+    if (verdict === 'NOT_OWNER') {
+      this.refuse(NOT_OWNER_REFUSAL, c.id, out);
+      return [...out, ...result('NOT_OWNER')];
+    }
+    if (verdict !== 'allow') return result(verdict);
     switch (req.type) {
       case 'confirm':
         return out; // key confirmation only; handled by confirm()
@@ -703,10 +700,6 @@ export class ToyCore {
           encodeToyInfo({ firmwareVersion: this.cfg.firmwareVersion, model: this.cfg.model, capabilities: this.cfg.capabilities, volume: this.state.volume }),
         );
       case 'list-pairings': {
-        if (!isOwner) {
-          this.refuse('not-owner', c.id, out);
-          return [...out, ...result('NOT_OWNER')];
-        }
         const list: PairingEntry[] = this.state.pairings.map((p) => ({
           keyId: companionKeyId(p.companionKey),
           role: p.role,
@@ -716,12 +709,7 @@ export class ToyCore {
         return result('OK', encodePairings(list));
       }
       case 'remove-pairing': {
-        const target = this.state.pairings.find((p) => companionKeyId(p.companionKey) === req.keyId);
-        if (!target) return result('NOT_FOUND');
-        if (!isOwner && target.companionKey !== c.companionKey) {
-          this.refuse('not-owner', c.id, out);
-          return [...out, ...result('NOT_OWNER')];
-        }
+        if (!target) return result('NOT_FOUND'); // authorizeRequest answered NOT_FOUND already
         this.state.pairings = this.state.pairings.filter((p) => p !== target);
         // The removed companion holds the advertising key: rotate it so that it can no longer
         // recognise the toy's tags. With nobody left the key is erased (random tags).
@@ -746,10 +734,6 @@ export class ToyCore {
         return out;
       }
       case 'allow-guest-pairing':
-        if (!isOwner) {
-          this.refuse('not-owner', c.id, out);
-          return [...out, ...result('NOT_OWNER')];
-        }
         this.guestGrantUntil = now + this.cfg.guestGrantMs;
         return result('OK');
     }
@@ -778,7 +762,7 @@ export class ToyCore {
    */
   private deliverAdvertisingKey(c: Connection): ToyAction[] {
     if (!c.channel || !c.companionKey) return [];
-    if (!this.state.pairings.some((x) => x.companionKey === c.companionKey)) return [];
+    if (!mayLearnAdvertisingKey(this.state, c.companionKey)) return [];
     const key = this.state.advertisingKey;
     if (!key || key === c.advKey) return [];
     c.advKey = key;
@@ -808,6 +792,13 @@ export class ToyCore {
 
   private sendError(c: Connection, refusal: RefusalName, retryAfterSec: number): ToyAction[] {
     return this.sendWire(c, encodeWire({ kind: 'error', refusal, retryAfterSec }));
+  }
+
+  /** Carries out a policy refusal before a session: counts it and answers its plaintext ERROR. */
+  private refuseBeforeSession(c: Connection, r: Refusal): ToyAction[] {
+    const out: ToyAction[] = [];
+    this.refuse(r.count, c.id, out, r.detail);
+    return [...out, ...this.sendError(c, r.refusal, r.retryAfterSec)];
   }
 
   private refuse(what: RefusalKind, connection: string, out: ToyAction[], detail?: string): void {
