@@ -10,6 +10,9 @@ export default defineConfig({
     alias: [
       { find: /^plushlink\/messages$/, replacement: here('./src/messages/index.ts') },
       { find: /^plushlink\/protocol$/, replacement: here('./src/protocol/index.ts') },
+      { find: /^plushlink\/toy$/, replacement: here('./src/toy.ts') },
+      { find: /^plushlink\/audio$/, replacement: here('./src/audio/index.ts') },
+      { find: /^plushlink\/testing$/, replacement: here('./src/testing.ts') },
       { find: /^plushlink$/, replacement: here('./src/index.ts') },
       { find: /^@plushlink\/relay$/, replacement: here('./relay/src/index.ts') },
     ],

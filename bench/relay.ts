@@ -27,19 +27,17 @@ import { performance } from 'node:perf_hooks';
 import { openStore } from '../relay/src/store/index.js';
 import type { RelayStore } from '../relay/src/store/types.js';
 import { toHex } from '../src/protocol/bytes.js';
+import { cryptoBackend, pureCryptoBackend, useCryptoBackend } from '../src/index.js';
 import {
-  cryptoBackend,
   envelopeHash,
   familyIdentityFromSecrets,
   mailboxIdOf,
-  pureCryptoBackend,
   relayPaths,
   sealVoiceMessage,
   signDeliveryReceipt,
   signRequest,
-  useCryptoBackend,
   type FamilyIdentity,
-} from '../src/index.js';
+} from '../src/messages/index.js';
 import { nodeCryptoAvailable, nodeCryptoBackend } from '../src/crypto-node/index.js';
 import { throwawayPostgres } from '../test/helpers/postgres.js';
 import { ROOT } from './rig.js';

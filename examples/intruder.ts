@@ -6,7 +6,7 @@ import { randomBytes } from '../src/protocol/crypto.js';
 import { Fragmenter, Reassembler } from '../src/protocol/fragment.js';
 import { SecureChannel } from '../src/protocol/channel.js';
 import { decodeWire, encodeWire, type WireMessage } from '../src/protocol/wire.js';
-import type { Central, CentralLink, ConnectOptions, ScanOptions, Advertisement, WritableCharacteristic } from '../src/transport/types.js';
+import type { Central, CentralLink, CentralConnectOptions, ScanOptions, Advertisement, WritableCharacteristic } from '../src/transport/types.js';
 
 /** Wraps a central and records every control value it writes, per connection (for replay). */
 export class RecordingCentral implements Central {
@@ -16,7 +16,7 @@ export class RecordingCentral implements Central {
   scan(options?: ScanOptions): AsyncIterable<Advertisement> {
     return this.inner.scan(options);
   }
-  async connect(id: string, options?: ConnectOptions): Promise<CentralLink> {
+  async connect(id: string, options?: CentralConnectOptions): Promise<CentralLink> {
     const link = await this.inner.connect(id, options);
     const log: Uint8Array[] = [];
     this.controlWrites.push(log);

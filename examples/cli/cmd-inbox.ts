@@ -6,21 +6,20 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { PlushlinkError } from '../../src/index.js';
+import { encodeWav, oggOpusToPcm } from '../../src/audio/index.js';
 import {
   FileInboxStore,
   HttpRelay,
   Inbox,
   Outbox,
-  PlushlinkError,
-  encodeWav,
   loadFamilyIdentity,
-  oggOpusToPcm,
   sealMessageFile,
   type FamilyIdentity,
   type FamilyPublicKey,
   type ReceivedMessageInfo,
   type SyncOutboxReport,
-} from '../../src/index.js';
+} from '../../src/messages/index.js';
 import { writeFileAtomicPath } from '../../src/util/durable-fs.js';
 import { collect, defaults, interruptSignal, note, out, outJson, Progress } from './common.js';
 import { findFamilyMembers, loadFamily } from './family-book.js';

@@ -1,7 +1,7 @@
 /** `plushlink message key|seal|open`, `plushlink outbox list|flush`, `plushlink forget-all`. */
 import type { Command } from 'commander';
+import { FileKeystore, PlushlinkError } from '../../src/index.js';
 import {
-  FileKeystore,
   familyKeyCode,
   familyKeyFingerprint,
   familyPublicKey,
@@ -11,8 +11,7 @@ import {
   loadOrCreateFamilyIdentity,
   openMessageFile,
   sealMessageFile,
-  PlushlinkError,
-} from '../../src/index.js';
+} from '../../src/messages/index.js';
 import { collect, defaults, interruptSignal, note, out, outJson, positiveInt, Progress, type GlobalOptions } from './common.js';
 import { terminalQr } from './label-svg.js';
 

@@ -4,14 +4,8 @@
  * may edit). Senders are trusted and recipients addressed only through this list.
  */
 import * as v from 'valibot';
-import {
-  PlushlinkError,
-  familyKeyCode,
-  familyKeyFingerprint,
-  mailboxIdOf,
-  parseFamilyKeyCode,
-  type FamilyPublicKey,
-} from '../../src/index.js';
+import { PlushlinkError } from '../../src/index.js';
+import { familyKeyCode, familyKeyFingerprint, mailboxIdOf, parseFamilyKeyCode, type FamilyPublicKey } from '../../src/messages/index.js';
 import { readTextFileIfExists, writeFileAtomicPath } from '../../src/util/durable-fs.js';
 
 const FileSchema = v.strictObject({

@@ -8,26 +8,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PlushlinkError, formatSetupCode, parseSetupCode, toyKeyFingerprint, type SetupCode } from '../../src/index.js';
 import {
   FileToyStorage,
-  OpusEncoder,
-  PlushlinkError,
   ReferenceToy,
-  formatSetupCode,
   formatSetupQr,
   generateSetupCode,
   generateX25519KeyPair,
-  parseSetupCode,
-  readOggOpus,
-  toyKeyFingerprint,
-  writeFileAtomicPath,
   x25519KeyPairFromSecret,
   type MicrophoneSource,
   type Peripheral,
-  type SetupCode,
   type ToyLogEvent,
   type X25519KeyPair,
-} from '../../src/index.js';
+} from '../../src/toy.js';
+import { OpusEncoder, readOggOpus } from '../../src/audio/index.js';
+import { writeFileAtomicPath } from '../../src/util/durable-fs.js';
 import { parseAdvertisement } from '../../src/protocol/advertising.js';
 import { log } from './common.js';
 

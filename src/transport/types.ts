@@ -65,8 +65,8 @@ export interface ScanOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@link Central.connect}. */
-export interface ConnectOptions {
+/** Options of {@link Central.connect} (the transport link; {@link Companion.connect} takes the companion's `ConnectOptions`). */
+export interface CentralConnectOptions {
   signal?: AbortSignal;
   /** Give up connecting (link + MTU exchange + discovery + subscriptions) after this long. */
   timeoutMs?: number;
@@ -77,7 +77,7 @@ export interface Central {
   /** Yields plushlink advertisements until the signal aborts or the iterator is returned. */
   scan(options?: ScanOptions): AsyncIterable<Advertisement>;
   /** Connects, negotiates the MTU, discovers the plushlink service and subscribes to control and microphone. */
-  connect(id: string, options?: ConnectOptions): Promise<CentralLink>;
+  connect(id: string, options?: CentralConnectOptions): Promise<CentralLink>;
   /** Releases the adapter (stops scanning, disconnects all links). */
   close(): Promise<void>;
 }

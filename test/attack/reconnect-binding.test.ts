@@ -28,7 +28,7 @@ import { decodeWire } from '../../src/protocol/wire.js';
 import { ReferenceToy } from '../../src/toy/reference-toy.js';
 import { MemoryToyStorage } from '../../src/toy/storage.js';
 import { MemoryRadio, type MemoryPeripheral, type MemoryPeripheralLink } from '../../src/transport/memory/index.js';
-import type { Advertisement, Central, CentralLink, ConnectOptions, ScanOptions } from '../../src/transport/types.js';
+import type { Advertisement, Central, CentralLink, CentralConnectOptions, ScanOptions } from '../../src/transport/types.js';
 import { Intruder, until } from '../helpers/intruder.js';
 
 const SLOT_MS = ADV_SLOT_SECONDS * 1000;
@@ -49,7 +49,7 @@ class CountingCentral implements Central {
       yield ad;
     }
   }
-  connect(id: string, opts?: ConnectOptions): Promise<CentralLink> {
+  connect(id: string, opts?: CentralConnectOptions): Promise<CentralLink> {
     return this.inner.connect(id, opts);
   }
   close(): Promise<void> {

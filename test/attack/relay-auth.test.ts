@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '@plushlink/relay';
 import { toHex } from '../../src/protocol/bytes.js';
-import { relayPaths, signRequest } from '../../src/index.js';
+import { relayPaths, signRequest } from '../../src/messages/index.js';
 import { InjectClient, TestClock, envelope, member, prepareBackend, signed, startRelay, type Member, type StoreFactory } from '../helpers/relay.js';
 
 let factory: StoreFactory;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '@plushlink/relay';
 import { toHex } from '../../src/protocol/bytes.js';
-import { mailboxIdOf, relayPaths, sealVoiceMessage } from '../../src/index.js';
+import { mailboxIdOf, relayPaths, sealVoiceMessage } from '../../src/messages/index.js';
 import { InjectClient, TestClock, envelope, member, prepareBackend, startRelay, type Member, type StoreFactory } from '../helpers/relay.js';
 
 let factory: StoreFactory;
@@ -149,11 +149,11 @@ describe("another family's mailbox", () => {
     // A receipt for other bytes, and one signed by someone else.
     const other = envelope(child, [gran]);
     const wrongBytes = await c.call(gran.id, 'POST', relayPaths.receipt(gran.mailbox, e.id), {
-      signature: Buffer.from((await import('../../src/index.js')).signDeliveryReceipt(gran.id, e.id, other.bytes)).toString('base64'),
+      signature: Buffer.from((await import('../../src/messages/index.js')).signDeliveryReceipt(gran.id, e.id, other.bytes)).toString('base64'),
     });
     expect(wrongBytes).toMatchObject({ status: 422, code: 'RELAY_BAD_RECEIPT' });
     const wrongKey = await c.call(gran.id, 'POST', relayPaths.receipt(gran.mailbox, e.id), {
-      signature: Buffer.from((await import('../../src/index.js')).signDeliveryReceipt(stranger.id, e.id, e.bytes)).toString('base64'),
+      signature: Buffer.from((await import('../../src/messages/index.js')).signDeliveryReceipt(stranger.id, e.id, e.bytes)).toString('base64'),
     });
     expect(wrongKey.code).toBe('RELAY_BAD_RECEIPT');
     expect(((await c.list(gran)).json as { envelopes: { messageId: string }[] }).envelopes.map((x) => x.messageId)).toContain(e.id);

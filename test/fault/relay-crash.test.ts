@@ -49,7 +49,7 @@ import {
   signDeliveryReceipt,
   signRequest,
   verifyDeliveryReceipt,
-} from '../../src/index.js';
+} from '../../src/messages/index.js';
 import { seededRandom } from '../../src/transport/memory/prng.js';
 import { installNodeCrypto } from '../../src/crypto-node/index.js';
 import type { Member } from '../helpers/relay.js';

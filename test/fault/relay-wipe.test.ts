@@ -20,7 +20,7 @@ import {
   type FamilyPublicKey,
   type FetchLike,
   type InboxStore,
-} from '../../src/index.js';
+} from '../../src/messages/index.js';
 import { member, type Member } from '../helpers/relay.js';
 
 const root = mkdtempSync(join(tmpdir(), 'plushlink-relay-wipe-'));

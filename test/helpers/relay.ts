@@ -20,7 +20,7 @@ import {
   type FamilyIdentity,
   type FamilyPublicKey,
   type SignRequestOptions,
-} from '../../src/index.js';
+} from '../../src/messages/index.js';
 import { throwawayPostgres } from './postgres.js';
 
 /** The back ends every relay suite runs on. */

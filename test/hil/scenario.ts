@@ -11,16 +11,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  Companion,
-  MemoryKeystore,
-  generateX25519KeyPair,
-  isPlushlinkError,
-  type Central,
-  type DiscoveredToy,
-  type ErrorCode,
-  type SpeakerSource,
-} from '../../src/index.js';
+import { Companion, isPlushlinkError, type Central, type DiscoveredToy, type ErrorCode, type SpeakerSource } from '../../src/index.js';
+import { generateX25519KeyPair } from '../../src/toy.js';
+import { MemoryKeystore } from '../../src/testing.js';
 import { IntruderLink, describeReply, forgedChannel } from '../../examples/intruder.js';
 
 /** What the scenario needs to know about the toy and the radio. */

@@ -7,7 +7,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MemoryToyStorage, ReferenceToy, createNobleSimRadio, formatSetupQr, generateSetupCode, generateX25519KeyPair, readOggOpus } from '../../src/index.js';
+import { MemoryToyStorage, ReferenceToy, formatSetupQr, generateSetupCode, generateX25519KeyPair } from '../../src/toy.js';
+import { createNobleSimRadio } from '../../src/testing.js';
+import { readOggOpus } from '../../src/audio/index.js';
 import { runHilScenario } from '../hil/scenario.js';
 
 const fixture = (n: string): Uint8Array => new Uint8Array(readFileSync(join(__dirname, '../../fixtures/audio', n)));

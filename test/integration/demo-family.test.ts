@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runFamilyDemo } from '../../examples/demo-family.js';
-import { decodeWav } from '../../src/index.js';
+import { decodeWav } from '../../src/audio/index.js';
 import { readFileSync } from 'node:fs';
 
 describe('npm run demo -- --family', () => {

@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(__dirname, '../..');
@@ -39,8 +40,11 @@ function must(r: Run, what: string): string {
 
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
-/** The app a developer writes (its own test: the in-memory radio and the reference toy). */
-const APP_TS = `import { Companion, MemoryKeystore, MemoryRadio, MemoryToyStorage, ReferenceToy, formatSetupQr, generateSetupCode, generateX25519KeyPair, isPlushlinkError, type DiscoveredToy } from 'plushlink';
+/** The app a developer writes (its own test: the in-memory radio and the reference toy), using every subpath. */
+const APP_TS = `import { Companion, isPlushlinkError, type DiscoveredToy } from 'plushlink';
+import { MemoryKeystore, MemoryRadio, MemoryToyStorage, ReferenceToy } from 'plushlink/testing';
+import { formatSetupQr, generateSetupCode, generateX25519KeyPair } from 'plushlink/toy';
+import { FRAME_SAMPLES, SAMPLE_RATE } from 'plushlink/audio';
 import { familyKeyCode, generateFamilyIdentity } from 'plushlink/messages';
 import { parseSetupInput } from 'plushlink/protocol';
 
@@ -67,16 +71,30 @@ try {
   console.log(\`typed error: \${isPlushlinkError(e) ? e.code : 'none'}\`);
 }
 console.log(\`family key: \${familyKeyCode(generateFamilyIdentity('Grandma')).slice(0, 5)}\`);
+console.log(\`voice: \${SAMPLE_RATE} Hz, \${FRAME_SAMPLES} samples a frame\`);
 await toy.stop();
 await radio.close();
 `;
 
 /** The same package from CommonJS (the package is ESM-only: README "Using it from CommonJS"). */
 const APP_CJS = `(async () => {
-  const { generateSetupCode, formatSetupCode } = await import('plushlink');
+  const { generateSetupCode, formatSetupCode } = await import('plushlink/toy');
   const code = formatSetupCode(generateSetupCode());
   console.log('cjs setup code ' + (/^([0-9A-Z]{4}-){5}[0-9A-Z]{4}$/.test(code) ? 'ok' : code));
 })();
+`;
+
+/** Every subpath of package.json "exports" (test/unit/public-api.test.ts pins their names). */
+const SUBPATHS = ['plushlink', 'plushlink/toy', 'plushlink/audio', 'plushlink/messages', 'plushlink/protocol', 'plushlink/testing'];
+
+/**
+ * Loads one subpath alone in a fresh process and prints the crypto back end the seam then holds
+ * (read from the installed file itself, which no export condition installs anything into): on
+ * Node every subpath's \`node\` entry installs node:crypto first.
+ */
+const backendAfter = (subpath: string, seam: string): string => `const m = await import(${JSON.stringify(subpath)});
+const { cryptoBackend } = await import(${JSON.stringify(seam)});
+console.log(Object.keys(m).length > 0 ? cryptoBackend().name : 'empty');
 `;
 
 interface LockEntry {
@@ -218,7 +236,13 @@ describe('the packed tarball in a fresh TypeScript app', () => {
     // 3. tsc (the project's TypeScript), then node
     must(await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', app], app), 'tsc in the app');
     const esm = must(await run(process.execPath, [join(app, 'out/index.js')], app), 'node out/index.js');
-    expect(esm.trim().split('\n')).toEqual(['paired "Bunny" as owner in 1 round trip', 'typed error: BAD_LENGTH', 'family key: PLFK:']);
+    expect(esm.trim().split('\n')).toEqual(['paired "Bunny" as owner in 1 round trip', 'typed error: BAD_LENGTH', 'family key: PLFK:', 'voice: 16000 Hz, 320 samples a frame']);
+    const seam = pathToFileURL(join(app, 'node_modules/plushlink/dist/src/protocol/crypto.js')).href;
+    for (const [i, subpath] of SUBPATHS.entries()) {
+      writeFileSync(join(app, `subpath-${i}.mjs`), backendAfter(subpath, seam));
+      const r = must(await run(process.execPath, [join(app, `subpath-${i}.mjs`)], app), `node: import('${subpath}')`);
+      expect(r.trim(), subpath).toBe('node');
+    }
     const cjs = must(await run(process.execPath, [join(app, 'app.cjs')], app), 'node app.cjs');
     expect(cjs.trim()).toBe('cjs setup code ok');
 

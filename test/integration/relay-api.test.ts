@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '@plushlink/relay';
 import { fromBase64 } from '../../src/protocol/bytes.js';
-import { envelopeHash, relayPaths, sealVoiceMessage, verifyDeliveryReceipt } from '../../src/index.js';
+import { envelopeHash, relayPaths, sealVoiceMessage, verifyDeliveryReceipt } from '../../src/messages/index.js';
 import { BACKENDS, InjectClient, TestClock, envelope, member, prepareBackend, signed, startRelay, type StoreFactory } from '../helpers/relay.js';
 
 const DAY = 24 * 60 * 60 * 1000;

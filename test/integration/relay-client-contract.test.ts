@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '@plushlink/relay';
-import { HttpRelay, isPlushlinkError, signDeliveryReceipt } from '../../src/index.js';
+import { isPlushlinkError } from '../../src/index.js';
+import { HttpRelay, signDeliveryReceipt } from '../../src/messages/index.js';
 import { TestClock, envelope, member, prepareBackend, startRelay, type StoreFactory } from '../helpers/relay.js';
 
 let factory: StoreFactory;

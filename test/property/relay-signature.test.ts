@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromBase64, fromBase64Url, toBase64, toBase64Url } from '../../src/protocol/bytes.js';
-import { generateFamilyIdentity, isPlushlinkError, signRequest, verifyRequest } from '../../src/index.js';
+import { isPlushlinkError } from '../../src/index.js';
+import { generateFamilyIdentity, signRequest, verifyRequest } from '../../src/messages/index.js';
 
 const signer = generateFamilyIdentity('prop');
 const NOW = 1_764_676_800;

@@ -306,11 +306,21 @@ describe('src/protocol stays pure', () => {
   it('package.json picks the back end by export condition: `node` installs node:crypto first, every other runtime gets the pure entry', () => {
     const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string> | string> };
     const src = (dist: string): string => join(PROJECT_ROOT, dist.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'));
-    for (const [sub, pure] of [['.', './dist/src/index.js'], ['./protocol', './dist/src/protocol/index.js'], ['./messages', './dist/src/messages/index.js']] as const) {
+    const subpaths = [
+      ['.', './dist/src/index.js'],
+      ['./protocol', './dist/src/protocol/index.js'],
+      ['./messages', './dist/src/messages/index.js'],
+      ['./toy', './dist/src/toy.js'],
+      ['./audio', './dist/src/audio/index.js'],
+      ['./testing', './dist/src/testing.js'],
+    ] as const;
+    // every subpath of the package is listed here (so none reaches the seam without the node entry)
+    expect(Object.keys(pkg.exports).filter((k) => k !== './package.json').sort()).toEqual(subpaths.map(([sub]) => sub).sort());
+    for (const [sub, pure] of subpaths) {
       const e = pkg.exports[sub] as Record<string, string>;
       expect(e.import, sub).toBe(pure);
       expect(Object.keys(e).indexOf('node'), `${sub}: "node" comes before "import"`).toBeLessThan(Object.keys(e).indexOf('import'));
-      expect(e.node, sub).toMatch(/^\.\/dist\/src\/crypto-node\/entry(-protocol|-messages)?\.js$/);
+      expect(e.node, sub).toMatch(/^\.\/dist\/src\/crypto-node\/entry(-protocol|-messages|-toy|-audio|-testing)?\.js$/);
       const entry = readFileSync(src(e.node!), 'utf8');
       // the Node entry installs the back end before anything else, then re-exports exactly the pure entry
       const imports = [...entry.matchAll(/^(?:import|export \*) .*?['"]([^'"]+)['"];$/gm)].map((m) => m[1]!);

@@ -10,7 +10,6 @@ import {
   familyPublicKey,
   keyIdHexOf,
   mailboxIdOf,
-  parseRetryAfter,
   peekMessageId,
   sealVoiceMessage,
   signDeliveryReceipt,
@@ -21,6 +20,7 @@ import {
   type FetchResponse,
   type HttpRelayOptions,
 } from '../../src/messages/index.js';
+import { parseRetryAfter } from '../../src/messages/http-relay.js';
 import { FakeRelay, nativeVerify } from '../helpers/fake-relay.js';
 
 const T0 = 1_767_225_600_000;

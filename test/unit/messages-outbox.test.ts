@@ -7,7 +7,6 @@ import { PlushlinkError } from '../../src/protocol/errors.js';
 import {
   FolderRelay,
   Outbox,
-  backoffDelay,
   generateFamilyIdentity,
   openVoiceMessage,
   peekMessageId,
@@ -15,6 +14,7 @@ import {
   type Relay,
   type UploadResult,
 } from '../../src/messages/index.js';
+import { backoffDelay } from '../../src/messages/backoff.js';
 
 const grandma = generateFamilyIdentity('Grandma');
 const child = generateFamilyIdentity('Mia');

@@ -9,14 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { nativeEd25519Verify } from '@plushlink/relay';
 import { fromHex, toHex, utf8 } from '../../src/protocol/bytes.js';
 import { sha512 } from '../../src/protocol/crypto.js';
-import {
-  contentDigest,
-  familyIdentityFromSecrets,
-  isPlushlinkError,
-  mailboxIdOf,
-  verifyDeliveryReceipt,
-  verifyRequest,
-} from '../../src/index.js';
+import { isPlushlinkError } from '../../src/index.js';
+import { contentDigest, familyIdentityFromSecrets, mailboxIdOf, verifyDeliveryReceipt, verifyRequest } from '../../src/messages/index.js';
 import { buildRelayVectors } from '../../scripts/gen-relay-vectors.js';
 import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 

@@ -43,7 +43,7 @@ import {
   type CentralLink,
   type CentralLinkEvents,
   type CharacteristicName,
-  type ConnectOptions,
+  type CentralConnectOptions,
   type NotifyingCharacteristic,
   type Peripheral,
   type PeripheralEvents,
@@ -514,7 +514,7 @@ class Connection {
 
   // --- connect ---------------------------------------------------------------------------------
 
-  start(options: ConnectOptions): Promise<MemoryCentralLink> {
+  start(options: CentralConnectOptions): Promise<MemoryCentralLink> {
     return new Promise<MemoryCentralLink>((resolve, reject) => {
       this.connect = { resolve: () => undefined, resolveLink: resolve, reject };
       const { signal, timeoutMs } = options;
@@ -1201,7 +1201,7 @@ export class MemoryCentral implements Central {
    * (unknown or not advertising), `TIMEOUT`, `ABORTED`, `DISCONNECTED` (the peripheral dropped
    * the link during setup), `TRANSPORT_UNAVAILABLE` (closed).
    */
-  async connect(id: string, options: ConnectOptions = {}): Promise<MemoryCentralLink> {
+  async connect(id: string, options: CentralConnectOptions = {}): Promise<MemoryCentralLink> {
     if (this.#closed) throw closedError('central');
     if (options.signal?.aborted) throw new PlushlinkError('ABORTED', 'connect aborted');
     if (options.timeoutMs !== undefined) checkNumber('timeoutMs', options.timeoutMs, 0, 1e12, 0);

@@ -25,7 +25,7 @@ import type {
   CentralLink,
   CentralLinkEvents,
   CharacteristicName,
-  ConnectOptions,
+  CentralConnectOptions,
   NotifyingCharacteristic,
   ScanOptions,
   WritableCharacteristic,
@@ -331,7 +331,7 @@ export class NobleCentral implements Central {
    * `TIMEOUT`, `ABORTED`, `DISCONNECTED`, `NOT_FOUND` (no plushlink service) or
    * `TRANSPORT_UNAVAILABLE`.
    */
-  async connect(id: string, options: ConnectOptions = {}): Promise<CentralLink> {
+  async connect(id: string, options: CentralConnectOptions = {}): Promise<CentralLink> {
     const { signal } = options;
     const timeoutMs = options.timeoutMs ?? this.#opts.connectTimeoutMs;
     if (signal?.aborted) throw aborted();
