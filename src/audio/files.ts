@@ -1,12 +1,13 @@
 /**
- * File I/O for WAV and Ogg Opus (Node only). Whole-file writes go to a temporary file in the same
- * folder and are renamed into place, so a reader sees the old file or the new one, never half.
+ * File I/O for WAV and Ogg Opus (Node only). Every write is the project's one atomic write
+ * (util/durable-fs.ts): a temporary file in the same folder, fsynced and renamed into place, then
+ * the folder fsynced, so a reader sees the old file or the new one, never half, also after a
+ * power cut.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from '../protocol/crypto.js';
-import { toHex } from '../protocol/bytes.js';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { PlushlinkError } from '../protocol/errors.js';
+import { nodeFileSystem, openAtomicFile, writeFileAtomic, type AtomicFile } from '../util/durable-fs.js';
 import { decodeWav, encodeWav, type WavAudio } from './wav.js';
 import { OggOpusWriter, readOggOpus, writeOggOpus, type OggOpusFile, type OggOpusWriterOptions } from './ogg-opus.js';
 
@@ -18,19 +19,9 @@ function writeError(path: string, e: unknown): PlushlinkError {
   return new PlushlinkError('INTERNAL', `cannot write ${path}: ${why}`, typeof code === 'string' ? { errno: code } : undefined, { cause: e });
 }
 
-function tmpName(path: string): string {
-  return `${path}.${toHex(randomBytes(6))}.partial`;
-}
-
+/** A whole file, atomically (the folder must exist). */
 async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = tmpName(path);
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(nodeFileSystem, dirname(path), basename(path), bytes);
 }
 
 /** Reads a 16-bit PCM WAV file. @throws PlushlinkError `BAD_WAV` */
@@ -59,26 +50,38 @@ export async function writeOggOpusFile(
 
 /**
  * Streams Opus packets into an Ogg Opus file as they arrive (e.g. a microphone recording). Pages
- * are written to `<path>.<random>.partial` and the file is renamed to `path` by
- * {@link OggOpusFileWriter.finish}; {@link OggOpusFileWriter.abort} removes it.
+ * are written to a temporary file beside it (`.<name>.<random>.tmp`, util/durable-fs.ts
+ * {@link openAtomicFile}) and {@link OggOpusFileWriter.finish} fsyncs it and renames it to
+ * `path`; {@link OggOpusFileWriter.abort} removes it.
  */
 export class OggOpusFileWriter {
   readonly path: string;
-  readonly #tmp: string;
-  readonly #stream: WriteStream;
   readonly #writer: OggOpusWriter;
+  #file: AtomicFile | undefined;
+  /** The file's opening and every page write, in order; never rejects (errors go to #error). */
+  #pending: Promise<void>;
   #error: unknown;
   #done = false;
 
   constructor(path: string, options: OggOpusWriterOptions = {}) {
     this.path = path;
-    this.#tmp = tmpName(path);
-    this.#stream = createWriteStream(this.#tmp, { flags: 'wx' });
-    this.#stream.on('error', (e) => {
-      this.#error ??= e;
-    });
+    this.#pending = openAtomicFile(nodeFileSystem, dirname(path), basename(path)).then(
+      (f) => {
+        this.#file = f;
+      },
+      (e: unknown) => {
+        this.#error ??= e;
+      },
+    );
     this.#writer = new OggOpusWriter((page) => {
-      this.#stream.write(page);
+      this.#pending = this.#pending.then(async () => {
+        if (this.#error !== undefined || !this.#file) return;
+        try {
+          await this.#file.write(page);
+        } catch (e) {
+          this.#error ??= e;
+        }
+      });
     }, options);
   }
 
@@ -101,12 +104,12 @@ export class OggOpusFileWriter {
     this.#check();
     this.#writer.end(sampleCount); // throws BAD_AUDIO for a bad count: nothing changed, retry or abort
     this.#done = true;
+    await this.#pending;
     try {
-      await this.#close();
-      if (this.#error) throw this.#error;
-      await rename(this.#tmp, this.path);
+      if (this.#error !== undefined) throw this.#error;
+      await this.#file!.commit();
     } catch (e) {
-      await rm(this.#tmp, { force: true });
+      await this.#file?.abort();
       throw e instanceof PlushlinkError ? e : writeError(this.path, e);
     }
   }
@@ -115,22 +118,12 @@ export class OggOpusFileWriter {
   async abort(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
-    await this.#close().catch(() => undefined);
-    await rm(this.#tmp, { force: true });
+    await this.#pending;
+    await this.#file?.abort();
   }
 
   #check(): void {
     if (this.#done) throw new PlushlinkError('BAD_AUDIO', 'OggOpusFileWriter already finished');
-    if (this.#error) throw writeError(this.path, this.#error);
-  }
-
-  #close(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.#stream.closed) {
-        resolve();
-        return;
-      }
-      this.#stream.end((err?: Error | null) => (err ? reject(err) : resolve()));
-    });
+    if (this.#error !== undefined) throw writeError(this.path, this.#error);
   }
 }

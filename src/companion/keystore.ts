@@ -11,7 +11,7 @@ import { PlushlinkError } from '../protocol/errors.js';
 import type { PairingRole } from '../protocol/handshake.js';
 import { toyKeyFingerprint } from '../protocol/setup-code.js';
 import { basename, dirname } from 'node:path';
-import { nodeFileSystem, readTextFileIfExists, writeFileAtomic, type DurableFileSystem } from '../util/durable-fs.js';
+import { nodeFileSystem, readTextFileIfExists, unlinkDurable, writeFileAtomic, type DurableFileSystem } from '../util/durable-fs.js';
 
 /** A toy this companion has paired. */
 export interface PairedToy {
@@ -170,10 +170,10 @@ export class FileKeystore implements Keystore {
     await writeFileAtomic(this.#fs, dir, basename(this.path), new TextEncoder().encode(text));
   }
 
+  /** Deletes the file durably (unlink, then fsync of its folder: forgetting must survive a power cut). */
   async clear(): Promise<number> {
     const d = await this.load().catch(() => undefined);
-    const { rm } = await import('node:fs/promises');
-    await rm(this.path, { force: true });
+    await unlinkDurable(this.#fs, dirname(this.path), this.path);
     return d?.toys.length ?? 0;
   }
 }

@@ -97,27 +97,86 @@ export function hasErrno(e: unknown, code: string): boolean {
 }
 
 /**
+ * A file being written atomically, opened by {@link openAtomicFile}: the data goes to a temp file
+ * beside the target, and {@link AtomicFile.commit} makes it the target.
+ */
+export interface AtomicFile {
+  /** Appends to the temp file. */
+  write(data: Uint8Array): Promise<void>;
+  /**
+   * fsync the temp file, close it, rename it over the target, fsync the directory. On failure
+   * before the rename the temp file is removed and the target is untouched.
+   */
+  commit(): Promise<void>;
+  /** Closes and removes the temp file; the target is untouched. Idempotent. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Opens a temp file in `dir` (`.<name>.<random>.tmp`, mode 0600, created exclusively) for an
+ * atomic write of `dir/name` that may arrive in pieces (a recording). The one atomic write of
+ * the project: {@link writeFileAtomic} is built on it. The order on disk is the one that makes
+ * the rename durable and never exposes a partial file (docs/SECURITY.md): data written, file
+ * fsynced, file closed, renamed, directory fsynced.
+ */
+export async function openAtomicFile(fs: DurableFileSystem, dir: string, name: string): Promise<AtomicFile> {
+  const tmp = join(dir, `.${name}.${toHex(randomBytes(6))}${TEMP_SUFFIX}`);
+  const file = await fs.createExclusive(tmp);
+  let closed = false;
+  let done = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await file.close();
+  };
+  const discard = async (): Promise<void> => {
+    await close().catch(() => undefined);
+    await fs.unlink(tmp).catch(() => undefined);
+  };
+  return {
+    async write(data) {
+      if (done) throw new Error(`atomic write of ${join(dir, name)} already ended`);
+      await file.write(data);
+    },
+    async commit() {
+      if (done) throw new Error(`atomic write of ${join(dir, name)} already ended`);
+      done = true;
+      try {
+        try {
+          await file.sync();
+        } finally {
+          await close();
+        }
+        await fs.rename(tmp, join(dir, name));
+      } catch (e) {
+        await discard();
+        throw e;
+      }
+      await fs.fsyncDir(dir);
+    },
+    async abort() {
+      if (done) return;
+      done = true;
+      await discard();
+    },
+  };
+}
+
+/**
  * Writes `data` to `dir/name` atomically: a temp file in the same directory
  * (`.<name>.<random>.tmp`), write, fsync, close, rename over the target, fsync the directory.
  * After a crash the target holds the old content or the new content, never a mix; only a temp
  * file may be left behind (see {@link removeTempFiles}).
  */
 export async function writeFileAtomic(fs: DurableFileSystem, dir: string, name: string, data: Uint8Array): Promise<void> {
-  const tmp = join(dir, `.${name}.${toHex(randomBytes(6))}${TEMP_SUFFIX}`);
-  const file = await fs.createExclusive(tmp);
+  const file = await openAtomicFile(fs, dir, name);
   try {
-    try {
-      await file.write(data);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await fs.rename(tmp, join(dir, name));
+    await file.write(data);
   } catch (e) {
-    await fs.unlink(tmp).catch(() => undefined);
+    await file.abort();
     throw e;
   }
-  await fs.fsyncDir(dir);
+  await file.commit();
 }
 
 /** Deletes temp files left by a crash in `dir`; returns their paths. */
