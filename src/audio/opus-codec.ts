@@ -24,8 +24,8 @@ import { concealmentPacket, parseOpusPacket } from './opus-packet.js';
 export const SAMPLE_RATE = 16000;
 /** Samples in one 20 ms frame at 16 kHz. */
 export const FRAME_SAMPLES = 320;
-/** Frame duration in milliseconds. */
-export const FRAME_MS = 20;
+/** Frame duration in milliseconds (the protocol's, PROTOCOL.md §9). */
+export { FRAME_MS } from '../protocol/audio-record.js';
 /** Encoder lookahead of opusscript/libopus at 16 kHz, in 16 kHz samples (decoded output is delayed by this). */
 export const ENCODER_LOOKAHEAD_SAMPLES = 104;
 /** The same lookahead at 48 kHz: the OpusHead pre-skip for streams made by {@link OpusEncoder}. */

@@ -12,6 +12,7 @@ import { OpusDecoder } from '../audio/opus-codec.js';
 import { concealmentPacket } from '../audio/opus-packet.js';
 import { OggOpusFileWriter, writeWavFile } from '../audio/files.js';
 import type { AudioBatch } from '../protocol/channel.js';
+import { decodeMicStartResult } from '../protocol/control.js';
 import { PlushlinkError } from '../protocol/errors.js';
 import { refusedRequest, type ToySession } from './session.js';
 
@@ -272,7 +273,8 @@ export class Microphone {
       stream.abandon();
       throw e;
     }
-    if (r.body.length === 4) stream.setFirstSeq(((r.body[0]! << 24) >>> 0) + (r.body[1]! << 16) + (r.body[2]! << 8) + r.body[3]!);
+    // A result without the 4-byte first frame leaves the loss count to start at the first record.
+    if (r.body.length === 4) stream.setFirstSeq(decodeMicStartResult(r.body));
     this.current = stream;
     return stream;
   }

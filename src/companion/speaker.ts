@@ -15,12 +15,11 @@ import { readFile } from 'node:fs/promises';
 import { OpusEncoder, FRAME_SAMPLES, DEFAULT_BITRATE } from '../audio/opus-codec.js';
 import { parseOpusPacket } from '../audio/opus-packet.js';
 import { voicePacketsFromAudio } from '../audio/input.js';
-import { audioFrameJoinsBatch, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
+import { audioFrameJoinsBatch, FRAME_MS, framesIn, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
+import { attPayload } from '../protocol/gatt.js';
 import { JitterAllowance } from './jitter-allowance.js';
 import { PlushlinkError } from '../protocol/errors.js';
 import { refusedRequest, type SpeakerStatus, type ToySession } from './session.js';
-
-const FRAME_MS = 20;
 
 /** What `play` accepts. */
 export type SpeakerSource =
@@ -143,10 +142,10 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     signal?.throwIfAborted();
     const capacityMs = s.hello.speakerBufferMs;
     const budgetMs = opts.latencyBudgetMs ?? 60;
-    const maxFramesPerRecord = Math.max(1, Math.floor((opts.maxRecordMs ?? 100) / FRAME_MS));
+    const maxFramesPerRecord = framesIn(opts.maxRecordMs ?? 100);
     const peerFormats = s.peerAudioFormats;
     const maxFill = Math.max(FRAME_MS, capacityMs - (opts.safetyMarginMs ?? 80));
-    const payloadMax = s.mtu - 3;
+    const payloadMax = attPayload(s.mtu);
     const stallMs = opts.stallTimeoutMs ?? 5000;
     const t0 = this.clock();
 

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { PlushlinkError } from '../protocol/errors.js';
 import { Fragmenter, Reassembler } from '../protocol/fragment.js';
+import { attPayload } from '../protocol/gatt.js';
 import { decodeWire, type WireMessage } from '../protocol/wire.js';
 import type { CentralLink, NotifyingCharacteristic, WritableCharacteristic } from '../transport/types.js';
 
@@ -58,7 +59,7 @@ export class ToyLink extends EventEmitter<ToyLinkEvents> {
 
   private send(ch: WritableCharacteristic, message: Uint8Array): Promise<void> {
     if (!this.connected) return Promise.reject(new PlushlinkError('DISCONNECTED', 'the toy is not connected'));
-    const values = this.frag[ch].fragment(message, this.link.mtu - 3);
+    const values = this.frag[ch].fragment(message, attPayload(this.link.mtu));
     const p = this.chains[ch].catch(() => undefined).then(async () => {
       for (const v of values) {
         await this.link.write(ch, v);

@@ -18,6 +18,26 @@ import { RECORD_OVERHEAD } from './record.js';
 export const MAX_FRAMES_PER_RECORD = 64;
 export const MAX_FRAME_BYTES = 255;
 
+/** The duration of one Opus frame, in ms: plushlink voice is 20 ms frames (PROTOCOL.md §9). */
+export const FRAME_MS = 20;
+
+/**
+ * The most frames the toy puts in one microphone record for a latency budget of `latencyBudgetMs`:
+ * `floor(budget / 20 ms) + 1` (the first frame waits at most the budget for the later ones;
+ * 60 ms → 4 frames; PROTOCOL.md §13.7).
+ */
+export function framesPerRecord(latencyBudgetMs: number): number {
+  return Math.floor(latencyBudgetMs / FRAME_MS) + 1;
+}
+
+/**
+ * Whole frames in `ms` of audio, at least one: the companion's cap on a speaker record of at most
+ * `maxRecordMs` of audio (100 ms → 5 frames; PROTOCOL.md §9).
+ */
+export function framesIn(ms: number): number {
+  return Math.max(1, Math.floor(ms / FRAME_MS));
+}
+
 /** Audio record formats as a bit field (the "audio formats" hello items, PROTOCOL §7 and §9). */
 export const AudioFormats = {
   /** Format 1 (length table): every plushlink party reads it. */

@@ -315,6 +315,22 @@ export function decodeControl(b: Uint8Array): ControlMessage {
 
 // ---- result bodies ----
 
+/**
+ * The body of MIC_START's OK result: the u32 sequence number of the first frame the toy will send
+ * (PROTOCOL.md §10.1, §13.7).
+ */
+export function encodeMicStartResult(firstFrame: number): Uint8Array {
+  return new Uint8Array(u32(checkUint('firstFrame', firstFrame, 0xffffffff)));
+}
+
+/** Reads MIC_START's OK result body (exactly 4 bytes, else `BAD_CONTROL_MESSAGE`): the stream's first frame. */
+export function decodeMicStartResult(body: Uint8Array): number {
+  const r = new Reader(body);
+  const firstFrame = r.u32();
+  r.end();
+  return firstFrame;
+}
+
 export interface BatteryInfo {
   percent: number;
   charging: boolean;

@@ -72,6 +72,20 @@ export class Fragmenter {
   }
 }
 
+/**
+ * The first byte of the message a fragment starts — on the control characteristic its kind
+ * (PROTOCOL.md §4) — read from the fragment alone, before anything is buffered: byte 1 of a
+ * single-fragment message (S and E set), byte 3 of a first fragment (S set, after the 2-byte
+ * length). Undefined for a continuation fragment (S clear) or a first fragment too short to hold
+ * the byte. A toy refuses a message that may not precede a session by this byte at its first
+ * fragment (PROTOCOL.md §4, §11).
+ */
+export function firstFragmentKind(value: Uint8Array): number | undefined {
+  const h = value[0];
+  if (h === undefined || !(h & FRAG_START)) return undefined;
+  return h & FRAG_END ? value[1] : value[3];
+}
+
 /** Outcome of feeding one ATT value to a {@link Reassembler}. */
 export type ReassemblyResult =
   | { kind: 'message'; message: Uint8Array; /** bytes of an earlier partial message discarded on the way */ discarded?: number }

@@ -7,7 +7,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { RandomSource, X25519KeyPair } from '../protocol/crypto.js';
 import type { SetupCode } from '../protocol/setup-code.js';
 import type { NotifyingCharacteristic, Peripheral, PeripheralLink } from '../transport/types.js';
-import { FRAME_MS } from './speaker-buffer.js';
+import { FRAME_MS } from '../protocol/audio-record.js';
 import { MemoryToyStorage, type ToyStorage } from './storage.js';
 import { ToyCore } from './toy-core.js';
 import type { ToyAction, ToyConfig, ToyLogEvent, ToyPersistentState } from './types.js';

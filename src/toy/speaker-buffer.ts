@@ -3,9 +3,8 @@
  * Pure: time enters as values. Counts overruns (a frame arrived while the buffer was full:
  * dropped) and underruns (the buffer ran dry while a stream was playing and not ended).
  */
+import { FRAME_MS } from '../protocol/audio-record.js';
 import type { SpeakerState } from '../protocol/control.js';
-
-export const FRAME_MS = 20;
 
 export interface SpeakerStats {
   state: SpeakerState;

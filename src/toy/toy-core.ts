@@ -22,7 +22,7 @@
  *   next handshake (the toy hello carries the current key).
  * - Any record authentication failure ends that connection.
  */
-import { AUDIO_FORMATS_SUPPORTED, AUDIO_FORMATS_V1, audioFrameJoinsBatch, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
+import { AUDIO_FORMATS_SUPPORTED, AUDIO_FORMATS_V1, audioFrameJoinsBatch, framesPerRecord, MAX_FRAME_BYTES } from '../protocol/audio-record.js';
 import { bytesEqual, fromHex, toHex } from '../protocol/bytes.js';
 import { SecureChannel } from '../protocol/channel.js';
 import {
@@ -32,6 +32,7 @@ import {
   type GoodbyeReasonName,
   undecodableRequestAnswer,
   encodeBattery,
+  encodeMicStartResult,
   encodePairings,
   encodeToyInfo,
   type ControlMessage,
@@ -40,13 +41,13 @@ import {
 } from '../protocol/control.js';
 import { randomBytes, type RandomSource, type X25519KeyPair } from '../protocol/crypto.js';
 import { isPlushlinkError, PlushlinkError } from '../protocol/errors.js';
-import { DEFAULT_MAX_MESSAGE as MAX_MESSAGE, Fragmenter, Reassembler, FRAG_END, FRAG_START } from '../protocol/fragment.js';
+import { DEFAULT_MAX_MESSAGE as MAX_MESSAGE, firstFragmentKind, Fragmenter, Reassembler, FRAG_START } from '../protocol/fragment.js';
+import { attPayload, MIN_ATT_MTU, type NotifyingCharacteristic, type WritableCharacteristic } from '../protocol/gatt.js';
 import { Capability, reconnectReadSlot, toyReadMessage1, type HandshakeMode, type ToyHello } from '../protocol/handshake.js';
 import type { SetupCode } from '../protocol/setup-code.js';
 import { decodeWire, encodeWire, type RefusalName } from '../protocol/wire.js';
 import { advertisingSlot, buildAdvertisement } from '../protocol/advertising.js';
-import type { NotifyingCharacteristic, WritableCharacteristic } from '../transport/types.js';
-import { FRAME_MS, SpeakerBuffer } from './speaker-buffer.js';
+import { SpeakerBuffer } from './speaker-buffer.js';
 import { parseToyState } from './state-schema.js';
 import {
   admitInfoRequest,
@@ -255,7 +256,7 @@ export class ToyCore {
   /** The link's ATT MTU changed (bleno finishes the MTU exchange after the connect event). */
   updateMtu(connection: string, mtu: number): void {
     const c = this.conns.get(connection);
-    if (c && mtu >= 23) c.mtu = mtu;
+    if (c && mtu >= MIN_ATT_MTU) c.mtu = mtu;
   }
 
   disconnect(connection: string, _now: number): ToyAction[] {
@@ -313,8 +314,8 @@ export class ToyCore {
   micFrame(frame: Uint8Array, now: number): ToyAction[] {
     const c = this.micConn ? this.conns.get(this.micConn) : undefined;
     if (!c?.channel) return [];
-    const maxFrames = Math.floor(this.cfg.micLatencyBudgetMs / FRAME_MS) + 1;
-    const payloadMax = c.mtu - 3;
+    const maxFrames = framesPerRecord(this.cfg.micLatencyBudgetMs);
+    const payloadMax = attPayload(c.mtu);
     if (frame.length < 1 || frame.length > MAX_FRAME_BYTES) {
       throw new PlushlinkError('BAD_AUDIO', `a microphone frame must be 1..${MAX_FRAME_BYTES} bytes, got ${frame.length}`);
     }
@@ -422,7 +423,7 @@ export class ToyCore {
     if (!c.channel || this.micBatch.length === 0) return [];
     const { record } = c.channel.sealAudio(this.micBatch);
     this.micBatch = [];
-    return c.fragMic.fragment(record, c.mtu - 3).map((value) => ({ type: 'send', connection: c.id, characteristic: 'microphone' as const, value }));
+    return c.fragMic.fragment(record, attPayload(c.mtu)).map((value) => ({ type: 'send', connection: c.id, characteristic: 'microphone' as const, value }));
   }
 
   // ---------------------------------------------------------------- control path
@@ -440,13 +441,11 @@ export class ToyCore {
       c.skippingRefused = false;
       // Refuse every kind but a handshake kind at its first fragment, before buffering anything:
       // any other kind byte, known or not, is NOT_AUTHENTICATED (PROTOCOL.md §4, §11).
-      if (h !== undefined && h & FRAG_START) {
-        const kind = h & FRAG_END ? value[1] : value[3];
-        if (kind !== undefined && !allowedBeforeSession(kind)) {
-          out.push(...this.refuseBeforeSession(c, BEFORE_SESSION_REFUSAL));
-          c.skippingRefused = !c.reasmControl.skip(value);
-          return out;
-        }
+      const kind = firstFragmentKind(value);
+      if (kind !== undefined && !allowedBeforeSession(kind)) {
+        out.push(...this.refuseBeforeSession(c, BEFORE_SESSION_REFUSAL));
+        c.skippingRefused = !c.reasmControl.skip(value);
+        return out;
       }
     }
     const r = c.reasmControl.push(value);
@@ -684,7 +683,7 @@ export class ToyCore {
         this.micBatch = [];
         c.channel!.audioStreamStart(now);
         const first = c.channel!.nextAudioFrame;
-        return [...out, ...result('OK', new Uint8Array([(first >>> 24) & 0xff, (first >>> 16) & 0xff, (first >>> 8) & 0xff, first & 0xff]))];
+        return [...out, ...result('OK', encodeMicStartResult(first))];
       }
       case 'mic-stop':
         if (this.micConn !== c.id) return result('OK');
@@ -787,7 +786,7 @@ export class ToyCore {
   }
 
   private sendWire(c: Connection, wire: Uint8Array): ToyAction[] {
-    return c.fragControl.fragment(wire, c.mtu - 3).map((value) => ({ type: 'send', connection: c.id, characteristic: 'control' as NotifyingCharacteristic, value }));
+    return c.fragControl.fragment(wire, attPayload(c.mtu)).map((value) => ({ type: 'send', connection: c.id, characteristic: 'control' as NotifyingCharacteristic, value }));
   }
 
   private sendError(c: Connection, refusal: RefusalName, retryAfterSec: number): ToyAction[] {

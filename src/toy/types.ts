@@ -1,5 +1,5 @@
 /** Types of the reference toy: configuration, persistent state, actions, statistics. */
-import type { NotifyingCharacteristic, WritableCharacteristic } from '../transport/types.js';
+import type { NotifyingCharacteristic, WritableCharacteristic } from '../protocol/gatt.js';
 import type { PairingRole } from '../protocol/handshake.js';
 
 /** One companion on the toy's allow-list. */

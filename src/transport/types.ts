@@ -9,18 +9,12 @@
  * - `microphone`: notify to the central
  */
 import type { EventEmitter } from 'eventemitter3';
+import type { CharacteristicName, NotifyingCharacteristic, WritableCharacteristic } from '../protocol/gatt.js';
 
-/** The three characteristics of the plushlink GATT service. */
-export type CharacteristicName = 'control' | 'speaker' | 'microphone';
-/** Characteristics a central writes to. */
-export type WritableCharacteristic = 'control' | 'speaker';
-/** Characteristics a peripheral sends on (control by indication, microphone by notification). */
-export type NotifyingCharacteristic = 'control' | 'microphone';
-
-/** The smallest ATT MTU BLE allows; payload per write/notification is MTU − 3. */
-export const MIN_ATT_MTU = 23;
-/** The largest ATT MTU BLE allows. */
-export const MAX_ATT_MTU = 517;
+// The characteristic names and the ATT MTU bounds are wire rules (PROTOCOL.md §2): they live in
+// src/protocol/gatt.ts, where the sans-IO toy core takes them from; re-exported for the adapters.
+export type { CharacteristicName, NotifyingCharacteristic, WritableCharacteristic };
+export { MIN_ATT_MTU, MAX_ATT_MTU } from '../protocol/gatt.js';
 
 /** One advertisement seen while scanning. */
 export interface Advertisement {

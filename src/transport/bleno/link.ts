@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { PlushlinkError } from '../../protocol/errors.js';
+import { attPayload } from '../../protocol/gatt.js';
 import { CHARACTERISTIC_UUIDS, PLUSHLINK_SERVICE_UUID, compactUuid } from '../gatt-layout.js';
 import type {
   NotifyingCharacteristic,
@@ -80,9 +81,9 @@ export class BlenoPeripheralLink extends EventEmitter<PeripheralLinkEvents> impl
    */
   send(characteristic: NotifyingCharacteristic, value: Uint8Array): Promise<void> {
     if (!this.#connected) return Promise.reject(disconnected());
-    if (value.length > this.mtu - 3) {
+    if (value.length > attPayload(this.mtu)) {
       return Promise.reject(
-        new PlushlinkError('BAD_FRAME', `value of ${value.length} bytes exceeds mtu − 3 = ${this.mtu - 3}`, {
+        new PlushlinkError('BAD_FRAME', `value of ${value.length} bytes exceeds mtu − 3 = ${attPayload(this.mtu)}`, {
           length: value.length,
           mtu: this.mtu,
         }),
@@ -140,7 +141,7 @@ export class BlenoPeripheralLink extends EventEmitter<PeripheralLinkEvents> impl
     if (!this.#connected) return ATT_RESULT.UNLIKELY_ERROR;
     if (offset !== 0) return ATT_RESULT.INVALID_OFFSET;
     // A long (prepared) write can exceed mtu − 3; the protocol layer never sends one, so refuse it.
-    if (data.length > this.mtu - 3) return ATT_RESULT.INVALID_ATTRIBUTE_LENGTH;
+    if (data.length > attPayload(this.mtu)) return ATT_RESULT.INVALID_ATTRIBUTE_LENGTH;
     this.emit('write', characteristic, new Uint8Array(data));
     return ATT_RESULT.SUCCESS;
   }

@@ -18,6 +18,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { PlushlinkError } from '../../protocol/errors.js';
+import { attPayload } from '../../protocol/gatt.js';
 import { CHARACTERISTIC_UUIDS, PLUSHLINK_SERVICE_UUID, compactUuid } from '../gatt-layout.js';
 import type {
   Advertisement,
@@ -534,9 +535,9 @@ export class NobleCentralLink extends EventEmitter<CentralLinkEvents> implements
    */
   write(characteristic: WritableCharacteristic, value: Uint8Array): Promise<void> {
     if (this.#state !== 'open') return Promise.reject(this.#failure ?? disconnected());
-    if (value.length > this.#mtu - 3) {
+    if (value.length > attPayload(this.#mtu)) {
       return Promise.reject(
-        new PlushlinkError('BAD_FRAME', `value of ${value.length} bytes exceeds mtu − 3 = ${this.#mtu - 3}`, {
+        new PlushlinkError('BAD_FRAME', `value of ${value.length} bytes exceeds mtu − 3 = ${attPayload(this.#mtu)}`, {
           length: value.length,
           mtu: this.#mtu,
         }),
