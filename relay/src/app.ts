@@ -9,7 +9,7 @@ import rateLimit from '@fastify/rate-limit';
 import { DEFAULT_MAX_SKEW_S, verifyRequest } from 'plushlink/messages';
 import { nativeEd25519Verify } from './native-ed25519.js';
 import { problem, sendProblem, toProblem } from './problems.js';
-import type { Quotas, RelayStore } from './store/types.js';
+import type { Quotas, RelayStore, SpentNonce } from './store/types.js';
 import { mailboxRoutes } from './routes/mailboxes.js';
 import { envelopeRoutes } from './routes/envelopes.js';
 import { receiptRoutes } from './routes/receipts.js';
@@ -81,10 +81,18 @@ declare module 'fastify' {
     signer?: Signer;
     /** The body exactly as received (the Content-Digest covers it). */
     rawBody?: Buffer;
+    /** A write route's nonce, not yet spent: the route's own write spends it (see {@link spendNonce}). */
+    unspentNonce?: SpentNonce & { spent: boolean };
   }
   interface FastifyContextConfig {
     /** False for the few routes that need no signature (health, the web app's files). */
     signed?: boolean;
+    /**
+     * How the request's nonce is spent (docs/RELAY.md §3.3 step 6): `'in-write'` by the route's
+     * own store write, in its transaction (upload, receipt, discard); otherwise by the
+     * authentication hook, synced for every method but GET.
+     */
+    nonce?: 'in-write';
   }
 }
 
@@ -106,6 +114,19 @@ const DAY = 24 * 60 * 60 * 1000;
 
 /** The relay's version, as `GET /v1/health` reports it. */
 export const RELAY_VERSION = '0.1.0';
+
+/**
+ * The nonce a write route passes to its store write, which spends it in the same transaction
+ * (RelayStore, SpentNonce). Marks it spent once the write returned; a route that ends without
+ * that write has it spent by the relay before it answers.
+ */
+export async function spendNonce<T>(request: FastifyRequest, write: (nonce: SpentNonce | undefined) => Promise<T>): Promise<T> {
+  const n = request.unspentNonce;
+  if (!n || n.spent) return write(undefined);
+  const value = await write({ keyId: n.keyId, nonce: n.nonce, expiresAt: n.expiresAt });
+  n.spent = true;
+  return value;
+}
 
 /** The signed request's authenticated signer (routes marked signed only). */
 export function signerOf(request: FastifyRequest): Signer {
@@ -185,8 +206,17 @@ export async function createRelay(options: RelayOptions): Promise<RelayServer> {
           request.headers,
           { now: Math.floor(now() / 1000), maxSkewS: config.maxSkewS, verify: nativeEd25519Verify },
         );
-        const fresh = await store.rememberNonce(result.keyId, result.nonce, (result.created + 2 * config.maxSkewS) * 1000);
-        if (!fresh) throw problem('RELAY_REPLAYED', 'this signature nonce was already used');
+        const expiresAt = (result.created + 2 * config.maxSkewS) * 1000;
+        if (request.routeOptions.config.nonce === 'in-write') {
+          // Spent by the route's write, in its transaction (one synced commit per upload or
+          // receipt); a replay is refused here already when the original was answered.
+          if (await store.nonceSpent(result.keyId, result.nonce)) throw problem('RELAY_REPLAYED', 'this signature nonce was already used');
+          request.unspentNonce = { keyId: result.keyId, nonce: result.nonce, expiresAt, spent: false };
+        } else {
+          // A read's nonce commits without waiting for the disk (RelayStore.rememberNonce).
+          const fresh = await store.rememberNonce(result.keyId, result.nonce, expiresAt, { durable: request.method !== 'GET' });
+          if (!fresh) throw problem('RELAY_REPLAYED', 'this signature nonce was already used');
+        }
         request.signer = { keyId: result.keyId, publicKey: result.publicKey };
         if (keyLimiter) {
           const limit = await keyLimiter(request);
@@ -196,6 +226,15 @@ export async function createRelay(options: RelayOptions): Promise<RelayServer> {
             });
           }
         }
+      });
+
+      // A write route that answered without its store write (a refusal, an error) spends its
+      // nonce now, synced, before the answer leaves: no answered request can be replayed.
+      v1.addHook('onSend', async (request) => {
+        const n = request.unspentNonce;
+        if (!n || n.spent) return;
+        n.spent = true;
+        await store.rememberNonce(n.keyId, n.nonce, n.expiresAt);
       });
 
       v1.get('/health', { config: { signed: false } }, async () => ({ ok: true, version: RELAY_VERSION, store: store.kind }));

@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isPlushlinkError } from 'plushlink/protocol';
 import { RELAY_PROBLEMS, isRelayProblemCode, problemType, type RelayProblemCode } from 'plushlink/messages';
+import { NonceReplayedError } from './store/types.js';
 
 /** A refusal with a relay problem code. */
 export class RelayProblem extends Error {
@@ -52,6 +53,7 @@ const TITLES: Record<RelayProblemCode, string> = {
 /** Maps any error to a relay problem (Fastify's own errors included). */
 export function toProblem(error: unknown): RelayProblem {
   if (error instanceof RelayProblem) return error;
+  if (error instanceof NonceReplayedError) return problem('RELAY_REPLAYED', error.message);
   if (isPlushlinkError(error) && isRelayProblemCode(error.code)) return problem(error.code, error.message);
   const fe = error as Partial<FastifyError> & { validation?: unknown };
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem('RELAY_TOO_LARGE', 'the body exceeds the largest envelope this relay accepts');

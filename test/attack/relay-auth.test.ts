@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '@plushlink/relay';
 import { toHex } from '../../src/protocol/bytes.js';
-import { relayPaths, signRequest } from '../../src/messages/index.js';
+import { relayPaths, signDeliveryReceipt, signRequest } from '../../src/messages/index.js';
 import { InjectClient, TestClock, envelope, member, prepareBackend, signed, startRelay, type Member, type StoreFactory } from '../helpers/relay.js';
 
 let factory: StoreFactory;
@@ -37,7 +37,9 @@ afterAll(async () => {
 
 async function send(req: { method: string; url: string; headers: Record<string, string>; payload?: Buffer }) {
   const res = await relay.app.inject(req as never);
-  return { status: res.statusCode, code: (res.json() as { code?: string }).code, type: res.headers['content-type'] };
+  const type = res.headers['content-type'];
+  const code = String(type).includes('json') ? (res.json() as { code?: string }).code : undefined;
+  return { status: res.statusCode, code, type };
 }
 
 /** Every signed route, as the owner of the gran's mailbox would call it. */
@@ -112,6 +114,67 @@ describe('relay request authentication', () => {
     clock.advance(290_000);
     expect((await send(req)).code).toBe('RELAY_REPLAYED');
     clock.advance(-290_000);
+  });
+
+  it('refuses the replay of every signed route, whether the original was answered or refused, with nothing changed', async () => {
+    // A member of its own, so that replaying its deletes touches no other test's state.
+    const aunt = member('aunt');
+    await c.createMailbox(aunt);
+    await c.allow(aunt, gran);
+    await c.allow(gran, aunt);
+    const toAunt = envelope(gran, [aunt]);
+    expect((await c.call(gran.id, 'PUT', relayPaths.upload(toAunt.id, [aunt.mailbox]), toAunt.bytes)).status).toBe(201);
+    const fromAunt = envelope(aunt, [gran]);
+    const notAllowed = envelope(aunt, [child]); // the child's mailbox does not accept the aunt
+    const mid = toAunt.id;
+    const steps: { method: 'GET' | 'PUT' | 'POST' | 'DELETE'; url: string; body?: object | Uint8Array; status: number }[] = [
+      { method: 'PUT', url: relayPaths.mailbox(aunt.mailbox), body: { signPublicKey: toHex(aunt.id.signPublicKey), boxPublicKey: toHex(aunt.id.boxPublicKey) }, status: 200 },
+      { method: 'GET', url: relayPaths.mailbox(aunt.mailbox), status: 200 },
+      { method: 'PUT', url: relayPaths.sender(aunt.mailbox, toHex(child.id.signPublicKey)), status: 200 },
+      { method: 'DELETE', url: relayPaths.sender(aunt.mailbox, toHex(child.id.signPublicKey)), status: 200 },
+      { method: 'PUT', url: relayPaths.upload(fromAunt.id, [gran.mailbox]), body: fromAunt.bytes, status: 201 },
+      { method: 'PUT', url: relayPaths.upload(notAllowed.id, [child.mailbox]), body: notAllowed.bytes, status: 403 },
+      { method: 'GET', url: relayPaths.pending(aunt.mailbox), status: 200 },
+      { method: 'GET', url: relayPaths.envelope(aunt.mailbox, mid), status: 200 },
+      { method: 'POST', url: relayPaths.receipt(aunt.mailbox, mid), body: { signature: Buffer.from(signDeliveryReceipt(aunt.id, mid, toAunt.bytes)).toString('base64') }, status: 200 },
+      { method: 'POST', url: relayPaths.receipt(aunt.mailbox, mid), body: { signature: Buffer.from(signDeliveryReceipt(aunt.id, mid, toAunt.bytes)).toString('base64') }, status: 404 },
+      { method: 'DELETE', url: relayPaths.envelope(aunt.mailbox, 'cd'.repeat(16)), status: 404 },
+      { method: 'GET', url: relayPaths.receipts(), status: 200 },
+      { method: 'DELETE', url: relayPaths.receiptsOf(fromAunt.id), status: 200 },
+      { method: 'DELETE', url: relayPaths.mailbox(aunt.mailbox), status: 200 },
+    ];
+    for (const step of steps) {
+      const req = signed(aunt.id, step.method, step.url, step.body, { clock });
+      expect((await send(req)).status, `${step.method} ${step.url}`).toBe(step.status);
+      const again = await send(req);
+      expect(again, `replay of ${step.method} ${step.url}`).toMatchObject({ status: 401, code: 'RELAY_REPLAYED' });
+    }
+    // The uploads stored once: the gran holds the aunt's envelope once, the child nothing from her.
+    const pending = (await c.list(gran)).json as { envelopes: { messageId: string }[] };
+    expect(pending.envelopes.filter((e) => e.messageId === fromAunt.id)).toHaveLength(1);
+    expect(((await c.list(child)).json as { envelopes: { messageId: string }[] }).envelopes.map((e) => e.messageId)).not.toContain(notAllowed.id);
+  });
+
+  it('of concurrent copies of one signed upload, receipt or discard, exactly one takes effect; the others are RELAY_REPLAYED', async () => {
+    const uncle = member('uncle');
+    await c.createMailbox(uncle);
+    await c.allow(uncle, gran);
+    const e = envelope(gran, [uncle]);
+    const up = signed(gran.id, 'PUT', relayPaths.upload(e.id, [uncle.mailbox]), e.bytes, { clock });
+    const ups = await Promise.all(Array.from({ length: 6 }, () => send(up)));
+    expect(ups.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(ups.filter((r) => r.code === 'RELAY_REPLAYED')).toHaveLength(5);
+    const sig = Buffer.from(signDeliveryReceipt(uncle.id, e.id, e.bytes)).toString('base64');
+    const ack = signed(uncle.id, 'POST', relayPaths.receipt(uncle.mailbox, e.id), { signature: sig }, { clock });
+    const acks = await Promise.all(Array.from({ length: 6 }, () => send(ack)));
+    expect(acks.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(acks.filter((r) => r.code === 'RELAY_REPLAYED')).toHaveLength(5);
+    const e2 = envelope(gran, [uncle]);
+    expect((await c.call(gran.id, 'PUT', relayPaths.upload(e2.id, [uncle.mailbox]), e2.bytes)).status).toBe(201);
+    const discard = signed(uncle.id, 'DELETE', relayPaths.envelope(uncle.mailbox, e2.id), undefined, { clock });
+    const discards = await Promise.all(Array.from({ length: 6 }, () => send(discard)));
+    expect(discards.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(discards.filter((r) => r.code === 'RELAY_REPLAYED')).toHaveLength(5);
   });
 
   it('refuses a created time outside ±300 s: RELAY_CLOCK_SKEW; accepts one inside', async () => {

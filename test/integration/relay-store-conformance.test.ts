@@ -18,7 +18,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { openStore } from '../../relay/src/store/index.js';
 import { openPostgresStore } from '../../relay/src/store/postgres.js';
 import { openSqliteStore } from '../../relay/src/store/sqlite.js';
-import type { MailboxRecord, NewEnvelope, Quotas, ReceiptRecord, RelayStore } from '../../relay/src/store/types.js';
+import { NonceReplayedError, type MailboxRecord, type NewEnvelope, type Quotas, type ReceiptRecord, type RelayStore } from '../../relay/src/store/types.js';
 import { toHex } from '../../src/protocol/bytes.js';
 import {
   generateFamilyIdentity,
@@ -715,6 +715,57 @@ function conformance(make: () => Harness): void {
       // Concurrent replays from two processes: exactly one is accepted.
       const many = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? s1 : s2).rememberNonce(key(3), 'ZZECAwQFBgcICQoLDA0ODw', T0 + 1)));
       expect(many.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('an unsynced nonce (durable: false) is spent the same way: once, across processes, seen by nonceSpent', async () => {
+      const s1 = await open();
+      const s2 = await open();
+      expect(await s1.nonceSpent(key(1), 'AAECAwQFBgcICQoLDA0ODw')).toBe(false);
+      expect(await s1.rememberNonce(key(1), 'AAECAwQFBgcICQoLDA0ODw', T0 + 600_000, { durable: false })).toBe(true);
+      expect(await s2.nonceSpent(key(1), 'AAECAwQFBgcICQoLDA0ODw')).toBe(true);
+      expect(await s2.rememberNonce(key(1), 'AAECAwQFBgcICQoLDA0ODw', T0 + 600_000)).toBe(false);
+      expect(await s1.rememberNonce(key(1), 'AAECAwQFBgcICQoLDA0ODw', T0 + 600_000, { durable: false })).toBe(false);
+      const many = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? s1 : s2).rememberNonce(key(3), 'ZZECAwQFBgcICQoLDA0ODw', T0 + 1, { durable: i % 3 !== 0 })),
+      );
+      expect(many.filter(Boolean)).toHaveLength(1);
+      expect(await s1.nonceSpent(key(2), 'AAECAwQFBgcICQoLDA0ODw')).toBe(false);
+    });
+
+    it('a write given a nonce spends it in its own transaction: a spent one is refused with NonceReplayedError and the write changes nothing', async () => {
+      const s1 = await open();
+      const s2 = await open();
+      const [a] = await withMailboxes(s1, 1);
+      const n = (nonce: string) => ({ keyId: key(7), nonce, expiresAt: T0 + 600_000 });
+      const e1 = envelope(1, [a!.mailboxId]);
+      expect((await s1.putEnvelope(e1, ROOMY, n('AAECAwQFBgcICQoLDA0ODw'))).result).toBe('stored');
+      expect(await s2.nonceSpent(key(7), 'AAECAwQFBgcICQoLDA0ODw')).toBe(true);
+      expect(await s2.rememberNonce(key(7), 'AAECAwQFBgcICQoLDA0ODw', T0 + 600_000)).toBe(false);
+      // The same nonce on another upload, from another process: refused, nothing stored.
+      const before = await snapshot(h);
+      await expect(s2.putEnvelope(envelope(2, [a!.mailboxId]), ROOMY, n('AAECAwQFBgcICQoLDA0ODw'))).rejects.toBeInstanceOf(NonceReplayedError);
+      // A nonce spent by the authentication path cannot be spent again by a write.
+      expect(await s1.rememberNonce(key(7), 'BBECAwQFBgcICQoLDA0ODw', T0 + 600_000, { durable: false })).toBe(true);
+      await expect(s1.acknowledge(receipt(e1, a!.mailboxId, T0 + 5), n('BBECAwQFBgcICQoLDA0ODw'))).rejects.toBeInstanceOf(NonceReplayedError);
+      await expect(s2.discard(a!.mailboxId, e1.messageId, n('BBECAwQFBgcICQoLDA0ODw'))).rejects.toBeInstanceOf(NonceReplayedError);
+      const after = await snapshot(h);
+      delete before['nonces'];
+      delete after['nonces'];
+      expect(after).toEqual(before);
+      expect(await s1.getDelivery(a!.mailboxId, e1.messageId)).toBeDefined();
+      // A write whose own result is a refusal still spends its nonce (it commits with it).
+      expect((await s1.putEnvelope({ ...envelope(1, [a!.mailboxId]), bytes: new Uint8Array(300).fill(9) }, ROOMY, n('CCECAwQFBgcICQoLDA0ODw'))).result).toBe('conflict');
+      expect(await s2.nonceSpent(key(7), 'CCECAwQFBgcICQoLDA0ODw')).toBe(true);
+      expect(await s1.acknowledge(receipt(envelope(9, [a!.mailboxId]), a!.mailboxId, T0 + 5), n('DDECAwQFBgcICQoLDA0ODw'))).toBe(false);
+      expect(await s2.nonceSpent(key(7), 'DDECAwQFBgcICQoLDA0ODw')).toBe(true);
+      expect(await s1.acknowledge(receipt(e1, a!.mailboxId, T0 + 5), n('EEECAwQFBgcICQoLDA0ODw'))).toBe(true);
+      // Concurrent writes with one nonce from two processes: exactly one takes effect.
+      const racing = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) => (i % 2 ? s1 : s2).putEnvelope(envelope(20 + i, [a!.mailboxId]), ROOMY, n('FFECAwQFBgcICQoLDA0ODw'))),
+      );
+      expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of racing) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(NonceReplayedError);
+      expect((await s1.listPending(a!.mailboxId, 100)).length).toBe(1);
     });
   });
 

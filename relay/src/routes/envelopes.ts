@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { fromBase64, fromHex, toHex } from 'plushlink/protocol';
 import { isPlushlinkError } from 'plushlink/protocol';
 import { MAX_LIST, MAX_WAIT_S, envelopeHash, inspectVoiceMessage, verifyDeliveryReceipt, type VoiceMessageInfo } from 'plushlink/messages';
-import { signerOf, type RouteContext } from '../app.js';
+import { signerOf, spendNonce, type RouteContext } from '../app.js';
 import { nativeEd25519Verify } from '../native-ed25519.js';
 import { problem } from '../problems.js';
 import type { MailboxRecord } from '../store/types.js';
@@ -19,6 +19,7 @@ export async function envelopeRoutes(app: FastifyInstance, ctx: Ctx): Promise<vo
   app.put<{ Params: { messageId: string }; Querystring: { to: string }; Body: Buffer }>(
     '/envelopes/:messageId',
     {
+      config: { nonce: 'in-write' },
       schema: {
         params: { type: 'object', properties: { messageId: idHex }, required: ['messageId'] },
         querystring: { type: 'object', properties: { to: { type: 'string', pattern: TO_RE } }, required: ['to'], additionalProperties: false },
@@ -59,9 +60,12 @@ export async function envelopeRoutes(app: FastifyInstance, ctx: Ctx): Promise<vo
         }
       }
       const t = now();
-      const result = await store.putEnvelope(
-        { messageId: info.messageId, sender: signer.keyId, bytes, hash: envelopeHash(bytes), receivedAt: t, expiresAt: t + config.ttlMs, to },
-        config.quotas,
+      const result = await spendNonce(request, (nonce) =>
+        store.putEnvelope(
+          { messageId: info.messageId, sender: signer.keyId, bytes, hash: envelopeHash(bytes), receivedAt: t, expiresAt: t + config.ttlMs, to },
+          config.quotas,
+          nonce,
+        ),
       );
       if (result.result === 'conflict') throw problem('RELAY_CONFLICT', 'another envelope is stored under this message id');
       if (result.result === 'quota') throw problem(result.code, `mailbox ${result.mailboxId} is full`);
@@ -122,6 +126,7 @@ export async function envelopeRoutes(app: FastifyInstance, ctx: Ctx): Promise<vo
   app.post<{ Params: { mailboxId: string; messageId: string }; Body: { signature: string } }>(
     '/mailboxes/:mailboxId/envelopes/:messageId/receipt',
     {
+      config: { nonce: 'in-write' },
       schema: {
         ...oneSchema,
         body: {
@@ -148,23 +153,28 @@ export async function envelopeRoutes(app: FastifyInstance, ctx: Ctx): Promise<vo
         throw problem('RELAY_BAD_RECEIPT', "the receipt is not the owner's signature of this envelope");
       }
       const t = now();
-      const acknowledged = await store.acknowledge({
-        messageId,
-        mailboxId: mailbox.mailboxId,
-        sender: delivery.sender,
-        recipient: mailbox.signPublicKey,
-        recipientBox: mailbox.boxPublicKey,
-        signature,
-        at: t,
-        expiresAt: t + config.receiptTtlMs,
-      });
+      const acknowledged = await spendNonce(request, (nonce) =>
+        store.acknowledge(
+          {
+            messageId,
+            mailboxId: mailbox.mailboxId,
+            sender: delivery.sender,
+            recipient: mailbox.signPublicKey,
+            recipientBox: mailbox.boxPublicKey,
+            signature,
+            at: t,
+            expiresAt: t + config.receiptTtlMs,
+          },
+          nonce,
+        ),
+      );
       return { acknowledged };
     },
   );
 
-  app.delete<{ Params: { mailboxId: string; messageId: string } }>('/mailboxes/:mailboxId/envelopes/:messageId', { schema: oneSchema }, async (request) => {
+  app.delete<{ Params: { mailboxId: string; messageId: string } }>('/mailboxes/:mailboxId/envelopes/:messageId', { config: { nonce: 'in-write' }, schema: oneSchema }, async (request) => {
     const mailbox = await ownedMailbox(ctx, request, request.params.mailboxId);
-    const discarded = await store.discard(mailbox.mailboxId, request.params.messageId);
+    const discarded = await spendNonce(request, (nonce) => store.discard(mailbox.mailboxId, request.params.messageId, nonce));
     if (!discarded) throw problem('RELAY_NOT_FOUND', 'no such envelope in this mailbox');
     return { discarded };
   });

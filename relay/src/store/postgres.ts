@@ -30,7 +30,9 @@ import type {
   Quotas,
   ReceiptRecord,
   RelayStore,
+  SpentNonce,
 } from './types.js';
+import { NonceReplayedError } from './types.js';
 import { asBuffer, checkLimit, toBytes } from './values.js';
 
 /** Options of {@link openPostgresStore}. */
@@ -167,6 +169,15 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
   // An idle pooled connection that the server drops is discarded by the pool; without a handler
   // its 'error' event would end the process.
   pool.on('error', () => {});
+  // Reads' nonces commit without waiting for the WAL flush (RelayStore.rememberNonce, durable:
+  // false): their own small pool, whose sessions run with synchronous_commit = off.
+  const unsyncedPool = new pg.Pool({
+    connectionString: options.url,
+    max: Math.max(1, Math.ceil((options.poolSize ?? 10) / 4)),
+    application_name: `${appName}-nonces`,
+    options: '-c synchronous_commit=off',
+  });
+  unsyncedPool.on('error', () => {});
 
   let closed = false;
   const subscribers = new Map<string, Set<Listener>>();
@@ -252,14 +263,29 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
 
   // ---- transactions -------------------------------------------------------------------------
 
-  async function tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one transaction. With `nonce`, the transaction spends it first (RelayStore,
+   * SpentNonce) and keeps it spent when `fn` rolls its own work back with {@link Rollback}.
+   */
+  async function tx<T>(fn: (c: Client) => Promise<T>, nonce?: SpentNonce): Promise<T> {
     if (closed) throw new Error('postgres store: closed');
     for (let attempt = 1; ; attempt++) {
       const c = await pool.connect();
       let broken: Error | undefined;
       try {
         await c.query('BEGIN');
-        const value = await fn(c);
+        if (nonce) {
+          await spend(c, nonce);
+          await c.query('SAVEPOINT work');
+        }
+        let value: T;
+        try {
+          value = await fn(c);
+        } catch (e) {
+          if (!(e instanceof Rollback) || !nonce) throw e;
+          await c.query('ROLLBACK TO SAVEPOINT work');
+          value = e.value as T;
+        }
         await c.query('COMMIT');
         return value;
       } catch (e) {
@@ -305,7 +331,18 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
     return r.rows.map((row: { message_id: string }) => row.message_id);
   }
 
-  async function endDelivery(mailboxId: string, messageId: string, receipt?: ReceiptRecord): Promise<boolean> {
+  /** Spends a request's nonce inside the caller's transaction, first (RelayStore: SpentNonce). */
+  async function spend(c: Client, nonce: SpentNonce | undefined): Promise<void> {
+    if (!nonce) return;
+    const r = await c.query('INSERT INTO nonces (key_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+      nonce.keyId,
+      nonce.nonce,
+      nonce.expiresAt,
+    ]);
+    if (r.rowCount !== 1) throw new NonceReplayedError();
+  }
+
+  async function endDelivery(mailboxId: string, messageId: string, receipt: ReceiptRecord | undefined, nonce: SpentNonce | undefined): Promise<boolean> {
     return tx(async (c) => {
       // Lock order: the envelope, then its delivery.
       const env = await c.query('SELECT sender FROM envelopes WHERE message_id = $1 FOR UPDATE', [messageId]);
@@ -335,7 +372,7 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
       }
       await deleteOrphans(c, [messageId]);
       return true;
-    });
+    }, nonce);
   }
 
   // ---- the store ----------------------------------------------------------------------------
@@ -369,15 +406,21 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
       await connecting?.catch(() => {});
       const l = listenClient;
       listenClient = undefined;
-      await Promise.all([l?.end().catch(() => {}), pool.end()]);
+      await Promise.all([l?.end().catch(() => {}), pool.end(), unsyncedPool.end()]);
     },
 
-    async rememberNonce(keyId, nonce, expiresAt) {
-      const r = await query(
+    async rememberNonce(keyId, nonce, expiresAt, opts) {
+      if (closed) throw new Error('postgres store: closed');
+      const r = await (opts?.durable === false ? unsyncedPool : pool).query(
         'INSERT INTO nonces (key_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
         [keyId, nonce, expiresAt],
       );
       return r.rowCount === 1;
+    },
+
+    async nonceSpent(keyId, nonce) {
+      const r = await query('SELECT 1 FROM nonces WHERE key_id = $1 AND nonce = $2', [keyId, nonce]);
+      return (r.rowCount ?? 0) > 0;
     },
 
     async createMailbox(m) {
@@ -454,7 +497,7 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
       return (r.rowCount ?? 0) > 0;
     },
 
-    async putEnvelope(env: NewEnvelope, quotas: Quotas): Promise<PutEnvelopeResult> {
+    async putEnvelope(env: NewEnvelope, quotas: Quotas, nonce?: SpentNonce): Promise<PutEnvelopeResult> {
       const to = [...new Set(env.to)];
       const size = env.bytes.byteLength;
       const bytes = asBuffer(env.bytes);
@@ -526,7 +569,7 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
           await c.query('SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m', [DELIVERY_CHANNEL, targets]);
         }
         return { result: existing ? 'duplicate' : 'stored', delivered: targets };
-      });
+      }, nonce);
     },
 
     async listPending(mailboxId, limit): Promise<PendingEnvelope[]> {
@@ -568,12 +611,12 @@ export function openPostgresStore(options: PostgresStoreOptions): RelayStore {
       return { messageId: row.message_id, mailboxId: row.mailbox_id, sender: row.sender, size: num(row.size), hash: toBytes(row.hash, 'postgres') };
     },
 
-    async acknowledge(receipt) {
-      return endDelivery(receipt.mailboxId, receipt.messageId, receipt);
+    async acknowledge(receipt, nonce) {
+      return endDelivery(receipt.mailboxId, receipt.messageId, receipt, nonce);
     },
 
-    async discard(mailboxId, messageId) {
-      return endDelivery(mailboxId, messageId, undefined);
+    async discard(mailboxId, messageId, nonce) {
+      return endDelivery(mailboxId, messageId, undefined, nonce);
     },
 
     async listReceipts(sender, limit, after): Promise<ReceiptRecord[]> {

@@ -25,7 +25,9 @@ import type {
   Quotas,
   ReceiptRecord,
   RelayStore,
+  SpentNonce,
 } from './types.js';
+import { NonceReplayedError } from './types.js';
 import { asBuffer, checkLimit, toBytes } from './values.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -229,6 +231,7 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
   function prepare() {
     return {
       insertNonce: db.prepare('INSERT INTO nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+      hasNonce: db.prepare('SELECT 1 FROM nonces WHERE key_id = ? AND nonce = ?'),
       insertMailbox: db.prepare(
         `INSERT INTO mailboxes (mailbox_id, key_id, sign_public_key, box_public_key, created_at)
          VALUES (@mailboxId, @keyId, @signPublicKey, @boxPublicKey, @createdAt) ON CONFLICT DO NOTHING`,
@@ -307,8 +310,14 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
     return s;
   }
 
-  const putTx = db.transaction((env: NewEnvelope, quotas: Quotas): PutEnvelopeResult => {
+  /** Spends a request's nonce inside the caller's transaction, first (RelayStore: SpentNonce). */
+  function spend(q: NonNullable<typeof s>, nonce: SpentNonce | undefined): void {
+    if (nonce && q.insertNonce.run(nonce.keyId, nonce.nonce, nonce.expiresAt).changes === 0) throw new NonceReplayedError();
+  }
+
+  const putTx = db.transaction((env: NewEnvelope, quotas: Quotas, nonce: SpentNonce | undefined): PutEnvelopeResult => {
     const q = st();
+    spend(q, nonce);
     const to = [...new Set(env.to)];
     const size = env.bytes.byteLength;
     const existing = q.getEnvelopeRow.get(env.messageId) as EnvelopeRow | undefined;
@@ -339,8 +348,9 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
     return true;
   });
 
-  const endDeliveryTx = db.transaction((mailboxId: string, messageId: string, receipt?: ReceiptRecord): boolean => {
+  const endDeliveryTx = db.transaction((mailboxId: string, messageId: string, receipt: ReceiptRecord | undefined, nonce: SpentNonce | undefined): boolean => {
     const q = st();
+    spend(q, nonce);
     if (receipt) {
       const env = q.getEnvelopeRow.get(messageId) as EnvelopeRow | undefined;
       if (env && q.hasDelivery.get(mailboxId, messageId) && env.sender !== receipt.sender) {
@@ -395,8 +405,20 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
       db.close();
     },
 
-    async rememberNonce(keyId, nonce, expiresAt) {
-      return st().insertNonce.run(keyId, nonce, expiresAt).changes === 1;
+    async rememberNonce(keyId, nonce, expiresAt, options) {
+      const q = st();
+      if (options?.durable !== false) return q.insertNonce.run(keyId, nonce, expiresAt).changes === 1;
+      // This one commit is not synced (WAL: the next synced commit syncs it too); see RelayStore.
+      db.pragma('synchronous = NORMAL');
+      try {
+        return q.insertNonce.run(keyId, nonce, expiresAt).changes === 1;
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+    },
+
+    async nonceSpent(keyId, nonce) {
+      return st().hasNonce.get(keyId, nonce) !== undefined;
     },
 
     async createMailbox(mailbox) {
@@ -446,8 +468,8 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
       return st().isAllowed.get(mailboxId, sender) !== undefined;
     },
 
-    async putEnvelope(envelope, quotas) {
-      const result = putTx.immediate(envelope, quotas);
+    async putEnvelope(envelope, quotas, nonce) {
+      const result = putTx.immediate(envelope, quotas, nonce);
       if (result.result === 'stored' || result.result === 'duplicate') notify(result.delivered);
       return result;
     },
@@ -466,12 +488,12 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
       return row ? { ...row, hash: toBytes(row.hash, 'sqlite') } : undefined;
     },
 
-    async acknowledge(receipt) {
-      return endDeliveryTx.immediate(receipt.mailboxId, receipt.messageId, receipt);
+    async acknowledge(receipt, nonce) {
+      return endDeliveryTx.immediate(receipt.mailboxId, receipt.messageId, receipt, nonce);
     },
 
-    async discard(mailboxId, messageId) {
-      return endDeliveryTx.immediate(mailboxId, messageId, undefined);
+    async discard(mailboxId, messageId, nonce) {
+      return endDeliveryTx.immediate(mailboxId, messageId, undefined, nonce);
     },
 
     async listReceipts(sender, limit, after): Promise<ReceiptRecord[]> {

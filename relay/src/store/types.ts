@@ -94,6 +94,29 @@ export interface ReceiptCursor {
   mailboxId: string;
 }
 
+/**
+ * A signed request's (keyid, nonce), spent inside the transaction of the request's own write
+ * (docs/RELAY.md §3.3 step 6): one durable commit for the request instead of two.
+ */
+export interface SpentNonce {
+  keyId: string;
+  nonce: string;
+  /** When the relay may forget it (created + 2 × skew), ms. */
+  expiresAt: number;
+}
+
+/**
+ * Thrown by a write given a {@link SpentNonce} that was already spent (a replay racing the
+ * original): the write changed nothing. The HTTP layer answers RELAY_REPLAYED.
+ */
+export class NonceReplayedError extends Error {
+  readonly code = 'RELAY_REPLAYED';
+  constructor() {
+    super('this signature nonce was already used');
+    this.name = 'NonceReplayedError';
+  }
+}
+
 /** Counts of what {@link RelayStore.expire} deleted. */
 export interface ExpireReport {
   deliveries: number;
@@ -108,7 +131,12 @@ export interface MailboxUsage {
   bytes: number;
 }
 
-/** The storage back end of a relay. Every method is atomic. */
+/**
+ * The storage back end of a relay. Every method is atomic. A write given a {@link SpentNonce}
+ * spends it in its own transaction, first: when it was already spent the write throws
+ * {@link NonceReplayedError} and changes nothing; otherwise the nonce commits with the write,
+ * whatever its result.
+ */
 export interface RelayStore {
   /** `'sqlite'` or `'postgres'`. */
   readonly kind: string;
@@ -120,8 +148,16 @@ export interface RelayStore {
   /**
    * Records a (keyid, nonce) pair until `expiresAt`. Resolves false if it was already recorded
    * (a replay). Must be atomic across every relay process sharing the store.
+   *
+   * With `durable: false` (default true) the commit does not wait for the disk (SQLite
+   * `synchronous = NORMAL` for this commit, PostgreSQL `synchronous_commit = off`): the nonce is
+   * seen by every process at once and survives a killed relay, but a power loss (SQLite) or a
+   * database crash (PostgreSQL) before the next synced commit may forget it. The relay uses it
+   * only for reads (docs/RELAY.md §3.3), whose replay returns what the owner may read anyway.
    */
-  rememberNonce(keyId: string, nonce: string, expiresAt: number): Promise<boolean>;
+  rememberNonce(keyId: string, nonce: string, expiresAt: number, options?: { durable?: boolean }): Promise<boolean>;
+  /** True when (keyId, nonce) was spent (a read only: the relay's early look before a write that spends it). */
+  nonceSpent(keyId: string, nonce: string): Promise<boolean>;
 
   /** Creates a mailbox; `'exists'` when this exact mailbox already exists. */
   createMailbox(mailbox: MailboxRecord): Promise<'created' | 'exists'>;
@@ -138,7 +174,7 @@ export interface RelayStore {
   isSenderAllowed(mailboxId: string, sender: string): Promise<boolean>;
 
   /** Stores an envelope and its deliveries, checking quotas, in one transaction. */
-  putEnvelope(envelope: NewEnvelope, quotas: Quotas): Promise<PutEnvelopeResult>;
+  putEnvelope(envelope: NewEnvelope, quotas: Quotas, nonce?: SpentNonce): Promise<PutEnvelopeResult>;
   /** Pending envelopes of a mailbox, oldest first, at most `limit`. */
   listPending(mailboxId: string, limit: number): Promise<PendingEnvelope[]>;
   /** The bytes of an envelope, only if it is pending for this mailbox. */
@@ -149,13 +185,13 @@ export interface RelayStore {
    * envelope's bytes when no delivery is left, in one transaction. False when there was no such
    * delivery (already acknowledged).
    */
-  acknowledge(receipt: ReceiptRecord): Promise<boolean>;
+  acknowledge(receipt: ReceiptRecord, nonce?: SpentNonce): Promise<boolean>;
   /**
    * Deletes a pending delivery without a receipt (the recipient refused an envelope that does
    * not open), and the envelope's bytes when no delivery is left, in one transaction. False when
    * there was no such delivery.
    */
-  discard(mailboxId: string, messageId: string): Promise<boolean>;
+  discard(mailboxId: string, messageId: string, nonce?: SpentNonce): Promise<boolean>;
   /**
    * Receipts waiting for a sender, ordered by (at, messageId, mailboxId), at most `limit`; with
    * `after`, only those ordered after it (the listing's cursor).
