@@ -1,0 +1,173 @@
+/**
+ * `npm run mutation [-- <folder>] [--concurrency N] [--dry-run]`: StrykerJS mutation testing of
+ * one folder of the project (default src/protocol), with the test files that cover that folder
+ * (see FOLDERS) so that one folder fits in about half an hour on two cores. Not part of
+ * `npm test`.
+ *
+ * Per folder `<slug>` (src/protocol → src-protocol), under reports/mutation/<slug>/:
+ * - mutation.json: Stryker's JSON report (mutation-testing-report-schema), committed after a run;
+ * - mutation.html: the HTML report (not committed);
+ * - stryker-incremental.json: the incremental file, so that a later run only tests mutants whose
+ *   code or covering tests changed (committed with the report).
+ *
+ * Stryker copies the project into .stryker-tmp/ (gitignored, excluded from the normal test run)
+ * and runs the tests in one Vitest instance per worker (vitest.mutation.config.ts). Tests that
+ * start PostgreSQL, a browser or child processes are left out: a child process does not see the
+ * active mutant, so it can only cost time. The machine is shared: run it under `nice`, with
+ * concurrency 1 or 2, and never two runs at once.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Stryker } from '@stryker-mutator/core';
+import type { LogLevel } from '@stryker-mutator/api/core';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface FolderPlan {
+  /** Globs of the files to mutate. */
+  mutate: string[];
+  /** Globs of the test files that cover the folder (relative to the project root). */
+  tests: string[];
+}
+
+/**
+ * The folders this script knows, and their tests, in the order they run (vitest.mutation.config.ts:
+ * fast unit tests first, so that most mutants die before a slow property test starts). The lists
+ * are chosen by what exercises the folder's code in-process; slow suites that add little for the
+ * folder are left out (for src/protocol: the toy-level fuzz and replay suites, ~50 s per
+ * surviving mutant).
+ */
+const FOLDERS: Record<string, FolderPlan> = {
+  'src/protocol': {
+    mutate: ['src/protocol/**/*.ts', '!src/protocol/index.ts'],
+    tests: [
+      'test/unit/protocol-*.test.ts',
+      'test/unit/channel-rekey.test.ts',
+      'test/unit/audio-record-format.test.ts',
+      'test/unit/own-vectors.test.ts',
+      'test/unit/noise-vectors.test.ts',
+      'test/unit/wycheproof-*.test.ts',
+      'test/unit/crypto-backends.test.ts',
+      'test/attack/info-request-window.test.ts',
+      'test/attack/unconfirmed-pairing.test.ts',
+      'test/attack/reconnect-binding.test.ts',
+      'test/attack/stranger.test.ts',
+      'test/attack/toy-recognition.test.ts',
+      'test/attack/mitm-relay.test.ts',
+      'test/unit/advertising-privacy.test.ts',
+      'test/property/record-layer.test.ts',
+      'test/property/fragment.test.ts',
+      'test/property/setup-code.test.ts',
+      'test/property/handshake-tamper.test.ts',
+    ],
+  },
+  'src/toy': {
+    mutate: ['src/toy/**/*.ts'],
+    tests: [
+      'test/unit/toy-requests.test.ts',
+      'test/unit/persisted-state.test.ts',
+      'test/unit/speaker-batching.test.ts',
+      'test/unit/advertising-*.test.ts',
+      'test/unit/address-rotation.test.ts',
+      'test/unit/file-stores.test.ts',
+      'test/property/toy-model.test.ts',
+      'test/property/inbound-fuzz.test.ts',
+      'test/attack/allow-list.test.ts',
+      'test/attack/concurrent-pairing.test.ts',
+      'test/attack/info-request-window.test.ts',
+      'test/attack/microphone-gap.test.ts',
+      'test/attack/reconnect-binding.test.ts',
+      'test/attack/records.test.ts',
+      'test/attack/replay.test.ts',
+      'test/attack/setup-code-guessing.test.ts',
+      'test/attack/stranger.test.ts',
+      'test/attack/toy-recognition.test.ts',
+      'test/attack/unconfirmed-pairing.test.ts',
+      'test/fault/channel-exhaustion.test.ts',
+      'test/fault/connection-memory.test.ts',
+      'test/fault/handshake-disconnect.test.ts',
+      'test/fault/session-disconnect.test.ts',
+    ],
+  },
+  'src/messages': {
+    mutate: ['src/messages/**/*.ts', '!src/messages/index.ts'],
+    tests: ['test/unit/messages-*.test.ts', 'test/unit/file-stores.test.ts', 'test/property/messages-*.test.ts', 'test/property/relay-signature.test.ts'],
+  },
+  'relay/src': {
+    mutate: ['relay/src/**/*.ts', '!relay/src/index.ts', '!relay/src/serve.ts', '!relay/src/store/postgres.ts'],
+    tests: ['test/unit/relay-vectors.test.ts', 'test/property/relay-signature.test.ts', 'test/attack/relay-auth.test.ts', 'test/attack/relay-mailbox.test.ts', 'test/integration/relay-client-contract.test.ts'],
+  },
+};
+
+function usage(code: number): never {
+  console.error(`usage: npm run mutation [-- <folder>] [--concurrency N] [--dry-run]\n  folders: ${Object.keys(FOLDERS).join(', ')}`);
+  process.exit(code);
+}
+
+const args = process.argv.slice(2).filter((a) => a !== '--');
+let folder = 'src/protocol';
+let concurrency = 2;
+let dryRunOnly = false;
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!;
+  if (a === '--concurrency') {
+    concurrency = Number(args[++i]);
+    if (!Number.isInteger(concurrency) || concurrency < 1) usage(2);
+  } else if (a === '--dry-run') dryRunOnly = true;
+  else if (a === '-h' || a === '--help') usage(0);
+  else if (a.startsWith('-')) usage(2);
+  else folder = a.replace(/\/+$/, '');
+}
+const plan = FOLDERS[folder];
+if (!plan) usage(2);
+
+process.chdir(ROOT);
+const slug = folder.replace(/\//g, '-');
+const outDir = join('reports', 'mutation', slug);
+mkdirSync(outDir, { recursive: true });
+
+// The test runner workers inherit the environment: the test list for vitest.mutation.config.ts,
+// and where the public vectors are (tests find ../shared beside the project, which from a
+// sandbox in .stryker-tmp/ would be the wrong place).
+process.env.PLUSHLINK_MUTATION_TESTS = JSON.stringify(plan.tests);
+process.env.PLUSHLINK_MUTATION = folder;
+const shared = resolve(ROOT, '..', 'shared');
+if (!process.env.PLUSHLINK_SHARED_DIR && existsSync(shared)) process.env.PLUSHLINK_SHARED_DIR = shared;
+
+const stryker = new Stryker({
+  mutate: plan.mutate,
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts', related: false },
+  coverageAnalysis: 'perTest',
+  concurrency,
+  incremental: true,
+  incrementalFile: join(outDir, 'stryker-incremental.json'),
+  reporters: ['json', 'html', 'progress-append-only'],
+  jsonReporter: { fileName: join(outDir, 'mutation.json') },
+  htmlReporter: { fileName: join(outDir, 'mutation.html') },
+  tempDirName: '.stryker-tmp',
+  // Only what the tests need goes into a sandbox.
+  ignorePatterns: ['reports', 'web', 'bench', 'dist', 'coverage', 'docs', '*.log', '.vitest-report.json'],
+  // A loaded shared machine: a mutant that makes the tests ten times slower is a timeout, not
+  // one that is merely slowed down by a neighbour.
+  timeoutMS: 10_000,
+  timeoutFactor: 3,
+  dryRunTimeoutMinutes: 15,
+  dryRunOnly,
+  cleanTempDir: true,
+  logLevel: 'info' as LogLevel,
+  fileLogLevel: 'off' as LogLevel,
+});
+const started = Date.now();
+const results = await stryker.runMutationTest();
+const count = (s: string): number => results.filter((r) => r.status === s).length;
+const killed = count('Killed') + count('Timeout');
+const survived = count('Survived');
+const noCoverage = count('NoCoverage');
+const valid = killed + survived + noCoverage;
+console.log(
+  `${folder}: ${results.length} mutants, killed ${count('Killed')}, timeout ${count('Timeout')}, survived ${survived}, no coverage ${noCoverage}, ` +
+    `errors ${count('CompileError') + count('RuntimeError')}, ignored ${count('Ignored')}; ` +
+    `score ${valid ? ((100 * killed) / valid).toFixed(2) : '-'} %; ${((Date.now() - started) / 60_000).toFixed(1)} min; report ${join(outDir, 'mutation.json')}`,
+);
