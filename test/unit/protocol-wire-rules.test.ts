@@ -3,6 +3,8 @@
  * its first fragment (fragment.ts), MIC_START's result body (control.ts), the ATT payload per
  * MTU and the GATT names (gatt.ts), and the frame arithmetic of audio records (audio-record.ts).
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FRAME_MS, framesIn, framesPerRecord } from '../../src/protocol/audio-record.js';
@@ -15,6 +17,17 @@ import * as transportTypes from '../../src/transport/types.js';
 import { FRAME_MS as AUDIO_FRAME_MS } from '../../src/audio/opus-codec.js';
 
 const FC = { seed: 5151, numRuns: 300 };
+
+/** The text of every .ts file under src/, by path relative to src/. */
+function sources(dir = join(__dirname, '../../src'), base = ''): [string, string][] {
+  const out: [string, string][] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const rel = base ? `${base}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...sources(join(dir, e.name), rel));
+    else if (e.name.endsWith('.ts')) out.push([rel, readFileSync(join(dir, e.name), 'utf8')]);
+  }
+  return out;
+}
 
 describe('firstFragmentKind', () => {
   it('is the first byte of the message at its first fragment, and undefined at every other fragment (fast-check)', () => {
@@ -77,6 +90,12 @@ describe('ATT payload and GATT names', () => {
     expect(gatt.attPayload(gatt.MIN_ATT_MTU)).toBe(20);
     expect(gatt.attPayload(247)).toBe(244);
     expect(gatt.attPayload(gatt.MAX_ATT_MTU)).toBe(514);
+  });
+
+  it('MTU − 3 is written once, in protocol/gatt.ts (attPayload); FRAME_MS once, in protocol/audio-record.ts', () => {
+    const src = sources();
+    expect(src.filter(([f, t]) => f !== 'protocol/gatt.ts' && /mtu\)?\s*-\s*3\b/i.test(t)).map(([f]) => f)).toEqual([]);
+    expect(src.filter(([, t]) => /FRAME_MS\s*=(?!=)/.test(t)).map(([f]) => f)).toEqual(['protocol/audio-record.ts']);
   });
 
   it('transport/ re-exports the same names and values as protocol/gatt.ts', () => {

@@ -3,6 +3,7 @@
  * that cannot corrupt the radio's state.
  */
 import { PlushlinkError } from '../../protocol/errors.js';
+import { attPayload } from '../../protocol/gatt.js';
 import { MAX_ATT_MTU, MIN_ATT_MTU } from '../types.js';
 import type { DisconnectReason } from './types.js';
 
@@ -44,10 +45,11 @@ export function checkInt(name: string, v: number | undefined, min: number, max: 
 
 export function checkValue(value: unknown, mtu: number): Uint8Array {
   if (!(value instanceof Uint8Array)) throw new PlushlinkError('BAD_FRAME', 'value must be a Uint8Array');
-  if (value.length > mtu - 3) {
-    throw new PlushlinkError('BAD_FRAME', `value of ${value.length} bytes exceeds ATT payload mtu − 3 = ${mtu - 3}`, {
+  const max = attPayload(mtu);
+  if (value.length > max) {
+    throw new PlushlinkError('BAD_FRAME', `value of ${value.length} bytes exceeds ATT payload mtu − 3 = ${max}`, {
       length: value.length,
-      max: mtu - 3,
+      max,
     });
   }
   return value.slice();
