@@ -14,7 +14,7 @@ import { OggOpusFileWriter, writeWavFile } from '../audio/files.js';
 import type { AudioBatch } from '../protocol/channel.js';
 import { decodeMicStartResult } from '../protocol/control.js';
 import { PlushlinkError } from '../protocol/errors.js';
-import { refusedRequest, type ToySession } from './session.js';
+import { refusedRequest, type MicrophonePort } from './session-port.js';
 
 /** One 20 ms slot of the microphone stream, in order. */
 export type MicFrame = { seq: number; packet: Uint8Array; lost: false } | { seq: number; packet: undefined; lost: true };
@@ -63,7 +63,7 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
 
   /** @internal */
   constructor(
-    private readonly session: ToySession,
+    private readonly session: MicrophonePort,
     depth: number,
   ) {
     super();
@@ -258,7 +258,7 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
 export class Microphone {
   private current: MicrophoneStream | undefined;
 
-  constructor(private readonly session: ToySession) {}
+  constructor(private readonly session: MicrophonePort) {}
 
   /** Starts the toy's microphone. Rejects with `BUSY` when another companion is listening. */
   async start(opts: MicStartOptions = {}): Promise<MicrophoneStream> {

@@ -15,9 +15,7 @@ import {
   decodeToyInfo,
   type BatteryInfo,
   type ControlMessage,
-  type ControlRequest,
   type PairingEntry,
-  type ResultStatusName,
   type ToyInfo,
 } from '../protocol/control.js';
 import { PlushlinkError, isPlushlinkError, type ErrorCode } from '../protocol/errors.js';
@@ -27,56 +25,17 @@ import type { PairedToy } from './keystore.js';
 import type { ToyLink } from './toy-link.js';
 import { Speaker } from './speaker.js';
 import { Microphone } from './microphone.js';
+import {
+  refusedRequest,
+  type ControlResult,
+  type MicrophonePort,
+  type RequestBody,
+  type RequestOptions,
+  type SpeakerPort,
+  type ToySessionEvents,
+} from './session-port.js';
 
-/** The toy's speaker report. */
-export type SpeakerStatus = Extract<ControlMessage, { type: 'speaker-status' }>;
-/** The toy's microphone report. */
-export type MicStatus = Extract<ControlMessage, { type: 'mic-status' }>;
-
-/** Events of a {@link ToySession}. */
-export interface ToySessionEvents {
-  /** The session ended (toy disconnected, `close()`, authentication failure, revocation). */
-  close: (reason: string, error?: PlushlinkError) => void;
-  'speaker-status': (status: SpeakerStatus) => void;
-  'mic-status': (status: MicStatus) => void;
-  /** A batch of microphone frames arrived (sequence numbered). */
-  audio: (batch: AudioBatch) => void;
-  /**
-   * The toy rotated its advertising key (another pairing was removed) and sent the new one over
-   * this session. `session.toy.advertisingKey` is already updated; the Companion stores it.
-   */
-  'advertising-key': (advertisingKey: Uint8Array) => void;
-  /**
-   * The toy said why it is ending this session (GOODBYE), just before `close`:
-   * `PAIRING_SUPERSEDED` (the key confirmation of this pairing was refused: another companion's
-   * pairing of the same window was confirmed first, or the window closed), `PAIRING_REMOVED`
-   * (this companion was removed from the toy's allow-list), `FACTORY_RESET`, or `UNSPECIFIED`.
-   * The Companion forgets the toy for the last two, and for the first when this pairing was new.
-   */
-  goodbye: (reason: GoodbyeReasonName) => void;
-  /** Inbound input was dropped (malformed, replayed, lost fragment); the session goes on. */
-  'input-dropped': (code: ErrorCode, detail: string) => void;
-}
-
-type RequestBody = ControlRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
-
-export interface RequestOptions {
-  signal?: AbortSignal;
-  /** Default 5000 ms. */
-  timeoutMs?: number;
-}
-
-/** A result of a control request. */
-export interface ControlResult {
-  status: ResultStatusName;
-  body: Uint8Array;
-}
-
-/** The error for a non-OK RESULT (PROTOCOL.md §10.2, §15): BAD_REQUEST → `BAD_CONTROL_MESSAGE`, the others → the code of the same name. */
-export function refusedRequest(status: Exclude<ResultStatusName, 'OK'>, message: string): PlushlinkError {
-  const code: ErrorCode = status === 'BAD_REQUEST' ? 'BAD_CONTROL_MESSAGE' : status;
-  return new PlushlinkError(code, message, { status });
-}
+export type { SpeakerStatus, MicStatus, ToySessionEvents, RequestOptions, ControlResult } from './session-port.js';
 
 /**
  * The error a GOODBYE ends a session with (PROTOCOL.md §10.1): PAIRING_SUPERSEDED →
@@ -96,7 +55,8 @@ export function goodbyeError(reason: GoodbyeReasonName, toyName: string): Plushl
   }
 }
 
-export class ToySession extends EventEmitter<ToySessionEvents> {
+/** A session with one toy; it is the port its {@link Speaker} and {@link Microphone} use. */
+export class ToySession extends EventEmitter<ToySessionEvents> implements SpeakerPort, MicrophonePort {
   /** The paired toy this session is with. */
   readonly toy: PairedToy;
   /** What the toy said in the handshake. */

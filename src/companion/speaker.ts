@@ -19,7 +19,7 @@ import { audioFrameJoinsBatch, FRAME_MS, framesIn, MAX_FRAME_BYTES } from '../pr
 import { attPayload } from '../protocol/gatt.js';
 import { JitterAllowance } from './jitter-allowance.js';
 import { PlushlinkError } from '../protocol/errors.js';
-import { refusedRequest, type SpeakerStatus, type ToySession } from './session.js';
+import { refusedRequest, type SpeakerPort, type SpeakerStatus } from './session-port.js';
 
 /** What `play` accepts. */
 export type SpeakerSource =
@@ -116,7 +116,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   private readonly jitter = new JitterAllowance();
 
   constructor(
-    private readonly session: ToySession,
+    private readonly session: SpeakerPort,
     private readonly clock: () => number = () => performance.now(),
   ) {
     super();
