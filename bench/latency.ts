@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { encodePcm } from '../src/audio/opus-codec.js';
 import { MemoryRadio } from '../src/transport/memory/index.js';
 import { FRAG_START } from '../src/protocol/fragment.js';
+import { FRAME_MS } from '../src/protocol/audio-record.js';
 import { recordBatches } from './overhead.js';
 import { makeCompanion, makeToy, memoryLinkOf, pairQr, readSpeech, statsOf } from './rig.js';
 import type { PlayOptions } from '../src/companion/speaker.js';
@@ -18,7 +19,6 @@ import { BENCH_BACKENDS, onBackend, withBackend } from './backends.js';
 import { NAIVE } from './overhead.js';
 import { mean, percentile, row, type Row } from './report.js';
 
-const FRAME_MS = 20;
 const INTERVAL_MS = 30;
 
 export interface LatencyMeasure {
