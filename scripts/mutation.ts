@@ -7,6 +7,7 @@
  * Per folder `<slug>` (src/protocol → src-protocol), under reports/mutation/<slug>/:
  * - mutation.json: Stryker's JSON report (mutation-testing-report-schema), committed after a run;
  * - mutation.html: the HTML report (not committed);
+ * - live.jsonl: each mutant's result as soon as it is tested, for watching a run (not committed);
  * - stryker-incremental.json: the incremental file, so that a later run only tests mutants whose
  *   code or covering tests changed (committed with the report).
  *
@@ -134,6 +135,8 @@ mkdirSync(outDir, { recursive: true });
 // sandbox in .stryker-tmp/ would be the wrong place).
 process.env.PLUSHLINK_MUTATION_TESTS = JSON.stringify(plan.tests);
 process.env.PLUSHLINK_MUTATION = folder;
+// Each mutant's result, one JSON line as soon as it is tested (scripts/mutation-live-reporter.mjs).
+process.env.PLUSHLINK_MUTATION_LIVE = join(ROOT, outDir, 'live.jsonl');
 const shared = resolve(ROOT, '..', 'shared');
 if (!process.env.PLUSHLINK_SHARED_DIR && existsSync(shared)) process.env.PLUSHLINK_SHARED_DIR = shared;
 if (!process.env.PLUSHLINK_SHARED_DIR) console.warn(`${shared} is missing: the Noise and Wycheproof vector tests are skipped (set PLUSHLINK_SHARED_DIR)`);
@@ -146,7 +149,8 @@ const stryker = new Stryker({
   concurrency,
   incremental: true,
   incrementalFile: join(outDir, 'stryker-incremental.json'),
-  reporters: ['json', 'html', 'progress-append-only'],
+  reporters: ['json', 'html', 'progress-append-only', 'plushlink-live'],
+  appendPlugins: [join(ROOT, 'scripts', 'mutation-live-reporter.mjs')],
   jsonReporter: { fileName: join(outDir, 'mutation.json') },
   htmlReporter: { fileName: join(outDir, 'mutation.html') },
   tempDirName: '.stryker-tmp',
