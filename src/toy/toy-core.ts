@@ -5,7 +5,7 @@
  *
  * Who may do what is decided in one place, `./policy.ts` (the toy's access rule; docs/SECURITY.md
  * §2 names its tests); this class asks it and carries out its answer. The rules, in short
- * (DESIGN.md properties 1, 2, 5):
+ * (docs/SECURITY.md properties 1, 2, 5):
  * - Before a connection has a session it may send handshake messages only. Speaker writes,
  *   any other control message and therefore microphone start are refused and counted before
  *   any state changes. A connection without a session after `handshakeDeadlineMs` is closed.

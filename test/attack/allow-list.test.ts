@@ -1,5 +1,5 @@
 /**
- * The allow-list and revocation (DESIGN.md property 5): one owner, bounded guests, only the
+ * The allow-list and revocation (docs/SECURITY.md property 5): one owner, bounded guests, only the
  * owner lists and removes others or lets a guest pair, a removed companion is cut off at once,
  * and a factory reset forgets everything.
  */

@@ -1,5 +1,5 @@
 /**
- * A man in the middle (DESIGN.md properties 2 and 3): a fake "toy" peripheral with a key of
+ * A man in the middle (docs/SECURITY.md properties 2 and 3): a fake "toy" peripheral with a key of
  * its own sits between the companion and the real toy and relays. The companion holds the QR
  * of the real toy, which pins its static key: the relay cannot read message 1 (it is encrypted
  * to the real toy's key), cannot answer with a message 2 of its own (TOY_KEY_MISMATCH), and the

@@ -1,5 +1,5 @@
 /**
- * Replay, reorder and tamper resistance of the record layer in a live session (DESIGN.md
+ * Replay, reorder and tamper resistance of the record layer in a live session (docs/SECURITY.md
  * property 4), in both directions. An attacker on the air re-injects records it captured into
  * the owner's own connection, holds one back and delivers it late, or flips a bit. Replayed and
  * late records are refused as REPLAYED_RECORD (counted, no effect, the session goes on); a

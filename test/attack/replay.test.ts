@@ -1,5 +1,5 @@
 /**
- * Replayed handshakes (DESIGN.md properties 2 and 3). An eavesdropper records the owner's
+ * Replayed handshakes (docs/SECURITY.md properties 2 and 3). An eavesdropper records the owner's
  * handshake messages off the air (the radio's `pdu` trace) and replays them byte for byte in a
  * connection of its own. Pairing message 1 is refused outside a window and, inside a new window,
  * yields nothing the attacker can use; reconnect message 1 gets an answer but no session the

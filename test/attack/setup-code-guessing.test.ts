@@ -1,5 +1,5 @@
 /**
- * Brute-force limiting (DESIGN.md properties 2 and 5): guessing setup codes inside a window.
+ * Brute-force limiting (docs/SECURITY.md properties 2 and 5): guessing setup codes inside a window.
  * Wrong codes fail on the toy's read of message 1 (WRONG_SETUP_CODE); each failure adds an
  * exponential backoff (RATE_LIMITED with retryAfter) that is persisted, so a power cycle does
  * not reset it; after 5 failures the window closes (NOT_IN_PAIRING_MODE) and even the right

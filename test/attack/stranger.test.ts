@@ -1,5 +1,5 @@
 /**
- * DESIGN.md property 1 (no unauthenticated central) and the first half of property 2 (pairing
+ * docs/SECURITY.md property 1 (no unauthenticated central) and the first half of property 2 (pairing
  * only inside the window): a stranger central, with no session, tries what the seed toy allowed.
  * Each test asserts what the stranger sees AND that the toy counted the refusal and changed
  * nothing (no request executed, no pairing, speaker untouched, microphone off).

@@ -1,5 +1,5 @@
 /**
- * Disconnect at every handshake step (issue 3, item 6). At MTU 23 every handshake message
+ * Disconnect at every handshake step (docs/SECURITY.md property 7). At MTU 23 every handshake message
  * crosses the link in several fragments; for each direction and each PDU count n of a clean
  * run, the radio drops the link at the n-th PDU (delivered first, or lost with the link). The
  * companion must fail with a typed DISCONNECTED or TIMEOUT (never hang), the toy must keep no

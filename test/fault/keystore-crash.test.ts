@@ -1,5 +1,5 @@
 /**
- * The companion keystore under crashes (DESIGN.md property 8) and its other file guarantees.
+ * The companion keystore under crashes (docs/SECURITY.md property 8) and its other file guarantees.
  *
  * - A child process (helpers/keystore-writer.ts) saves a FileKeystore over and over with growing
  *   content and SIGKILLs itself at a chosen file-system operation of its saves (`CRASH_AT`,

@@ -1,5 +1,5 @@
 /**
- * Disconnects in the middle of a session (issue 3, item 6): during a control request (at every
+ * Disconnects in the middle of a session (docs/SECURITY.md property 7): during a control request (at every
  * PDU of the request and its answer, in both directions, delivered or lost), while the speaker
  * is streaming and while the microphone is streaming. The companion gets typed errors
  * (DISCONNECTED / TIMEOUT; SESSION_CLOSED for calls after the end) and never hangs; the toy

@@ -1,5 +1,5 @@
 /**
- * Issue 3 item 1/6: GATT fragmentation and reassembly under every ATT payload size, random
+ * PROTOCOL.md §3, docs/SECURITY.md property 7: GATT fragmentation and reassembly under every ATT payload size, random
  * drops, duplications and garbage.
  */
 import fc from 'fast-check';

@@ -1,5 +1,5 @@
 /**
- * Issue 2, "Done when": property tests of the Noise core and the plushlink handshakes.
+ * PROTOCOL.md §6, docs/SECURITY.md properties 2 and 3: property tests of the Noise core and the plushlink handshakes.
  *
  * - Any byte flip, truncation or extension of a handshake message makes the receiver fail with
  *   a typed PlushlinkError, after which the state is unusable (`HANDSHAKE_STATE`). The one

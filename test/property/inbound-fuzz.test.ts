@@ -1,5 +1,5 @@
 /**
- * Issue 3 item 6 / DESIGN.md properties 1 and 7: every inbound byte path of the toy
+ * docs/SECURITY.md properties 1 and 7: every inbound byte path of the toy
  * (ToyCore.write on control and speaker, before and after a session) and of the companion
  * (ToyLink data events → ToySession) takes random, truncated, oversized and bit-flipped input
  * without an exception escaping, and input from an unauthenticated connection changes none of

@@ -1,5 +1,5 @@
 /**
- * Issue 3 item 6 / DESIGN.md property 4: the record layer under random gaps, replays,
+ * docs/SECURITY.md property 4: the record layer under random gaps, replays,
  * reorderings, bit flips, epochs and rekeys.
  */
 import fc from 'fast-check';

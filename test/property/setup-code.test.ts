@@ -1,5 +1,5 @@
 /**
- * Issue 2 item 4 / issue 3: setup codes. Every single-symbol substitution of a typed code is
+ * PROTOCOL.md §5, docs/SECURITY.md property 2: setup codes. Every single-symbol substitution of a typed code is
  * detected (Luhn mod 32 guarantees it; checked exhaustively over random codes), adjacent
  * transpositions are detected at a measured rate, typing is case/separator tolerant, the QR
  * payload round-trips and pins the key, and every parse error names what is wrong.

@@ -1,5 +1,5 @@
 /**
- * Issue 3 item 6: model-based tests (fc.commands / fc.modelRun) of the sans-IO ToyCore with a
+ * docs/SECURITY.md properties 1, 2 and 5: model-based tests (fc.commands / fc.modelRun) of the sans-IO ToyCore with a
  * fake clock. A stranger central connects, sends random bytes, forged records, handshakes with
  * a wrong setup code, garbage handshakes, and replays messages captured from an honest run; the
  * toy's button is pressed and time advances. An independent model of the pairing window, the

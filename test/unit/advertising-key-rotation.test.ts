@@ -1,5 +1,5 @@
 /**
- * Advertising-key rotation on removal (PROTOCOL.md §17 item 1, now fixed; DESIGN.md property 6).
+ * Advertising-key rotation on removal (PROTOCOL.md §17 item 1, now fixed; docs/SECURITY.md property 6).
  *
  * A removed companion holds the toy's advertising key. Every removal that leaves pairings makes
  * the toy draw a fresh key (persisted in the same write as the allow-list change) and advertise

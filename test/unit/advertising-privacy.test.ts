@@ -1,5 +1,5 @@
 /**
- * Advertising privacy (issue 6, item 1; DESIGN.md property 6). Toys are paired for real (Companion
+ * Advertising privacy (PROTOCOL.md §12; docs/SECURITY.md property 6). Toys are paired for real (Companion
  * ↔ ReferenceToy over the in-memory radio, under a fake clock); then the toy's ToyCore is driven
  * through 24 simulated hours with fake clock values into `tick`, and every 'advertise' action is
  * a snapshot of what a stranger's radio would see.

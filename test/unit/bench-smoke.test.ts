@@ -1,6 +1,6 @@
 /**
  * Smoke test of `npm run bench`: runs it in quick mode in a child process and checks that the
- * JSON has every figure of issue 7 with finite numbers. Not a timing test: no figure is judged.
+ * JSON has every figure of docs/BENCHMARK.md with finite numbers. Not a timing test: no figure is judged.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * One code path (docs/RELAY.md, the web app; ../shared/DESIGN.md "The cloud hop"): the web app's
+ * One code path (docs/RELAY.md, the web app): the web app's
  * browser bundle is built here with its real configuration, and the build fails if any module in
  * it imports from `node:` (or, for the library's and the app's own code, a Node built-in by its
  * bare name). The bundle must also be made of the library's own modules for sealing, opening,

@@ -6,7 +6,7 @@
  * - scan response: the Complete List of 128-bit Service Class UUIDs (type 0x07) with the plushlink
  *   service UUID.
  *
- * No local name, no TX power, no manufacturer data: nothing stable (privacy, issue 6). The 31-byte
+ * No local name, no TX power, no manufacturer data: nothing stable (docs/SECURITY.md property 6, privacy). The 31-byte
  * limit leaves {@link MAX_ADVERTISED_SERVICE_DATA} bytes of service data.
  */
 import { PlushlinkError } from '../../protocol/errors.js';
