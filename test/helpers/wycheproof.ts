@@ -10,8 +10,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
 import { fromHex } from '../../src/protocol/bytes.js';
 import { isPlushlinkError, type ErrorCode } from '../../src/protocol/errors.js';
+import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from './backends.js';
 
 /** Project root (this file is `<root>/test/helpers/wycheproof.ts`). */
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -199,4 +201,51 @@ export function thrownCode(fn: () => unknown): ErrorCode {
     throw new Error(`expected a PlushlinkError, got ${String(e)}`, { cause: e });
   }
   throw new Error(`expected a PlushlinkError, but the call returned ${String(returned)}`);
+}
+
+/** What {@link wycheproofSuite} needs to know about one vector file and its policy. */
+export interface WycheproofSuiteSpec<G, T extends WycheproofTestBase> {
+  /** Suite title; `$name` is the crypto back end's name. */
+  title: string;
+  /** File name under the Wycheproof folder, and the `algorithm` it must declare. */
+  file: string;
+  algorithm: string;
+  /** Lower bound on the vectors in the file, so a truncated file cannot pass. */
+  minVectors: number;
+  /** Checks one case under the stated policy; throws (an `expect`) when it does not hold. */
+  check(group: G & { type: string }, test: T): void;
+  /** Extra checks over all cases in the closing test (e.g. that each side of a policy is exercised). */
+  coverage?(cases: readonly WycheproofCase<G, T>[]): void;
+}
+
+/**
+ * One Wycheproof suite per crypto back end (test/helpers/backends.ts): a test per vector that
+ * runs `check` and tallies its result class, then a closing test that every vector of the file
+ * was checked and passed (none missing, none added, at least `minVectors`), the spec's coverage
+ * checks, and a summary line. Skipped with its reason when the folder is missing.
+ * Returns the loaded cases for suites of their own on the same file.
+ */
+export function wycheproofSuite<G, T extends WycheproofTestBase>(spec: WycheproofSuiteSpec<G, T>): readonly WycheproofCase<G, T>[] {
+  const data = WYCHEPROOF_AVAILABLE ? loadWycheproof<G, T>(spec.file, spec.algorithm) : undefined;
+  const cases = data?.cases ?? [];
+  describe.skipIf(!WYCHEPROOF_AVAILABLE).each(CRYPTO_BACKENDS)(wycheproofSuiteTitle(spec.title), (backend) => {
+    useCryptoBackendInSuite(backend);
+    const tally = new Tally();
+    for (const { group, test } of cases) {
+      it(caseTitle(test), () => {
+        spec.check(group, test);
+        tally.pass(test.result);
+      });
+    }
+    it('checked every vector of the file under the stated policy', () => {
+      expect(data).toBeDefined();
+      expect(cases.length).toBe(data!.file.numberOfTests);
+      expect(cases.length).toBeGreaterThanOrEqual(spec.minVectors);
+      expect(tally.checked).toEqual(Tally.expected(cases));
+      expect(tally.passed).toBe(cases.length);
+      spec.coverage?.(cases);
+      console.info(tally.summary(spec.file));
+    });
+  });
+  return cases;
 }

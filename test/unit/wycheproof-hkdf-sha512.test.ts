@@ -13,58 +13,34 @@
 import { describe, expect, it } from 'vitest';
 import { HASH_LEN, hkdfSha512, noiseHkdf } from '../../src/protocol/crypto.js';
 import { concatBytes, toHex } from '../../src/protocol/bytes.js';
-import {
-  Tally,
-  WYCHEPROOF_AVAILABLE,
-  caseTitle,
-  hex,
-  loadWycheproof,
-  thrownCode,
-  wycheproofSuiteTitle,
-  type HkdfGroup,
-  type HkdfTest,
-} from '../helpers/wycheproof.js';
+import { WYCHEPROOF_AVAILABLE, hex, thrownCode, wycheproofSuite, wycheproofSuiteTitle, type HkdfGroup, type HkdfTest } from '../helpers/wycheproof.js';
 import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
 
 const MIN_VECTORS = 83;
 const MAX_OKM = 255 * HASH_LEN;
 
-const data = WYCHEPROOF_AVAILABLE ? loadWycheproof<HkdfGroup, HkdfTest>('hkdf_sha512_test.json', 'HKDF-SHA-512') : undefined;
-const cases = data?.cases ?? [];
-
-describe.skipIf(!WYCHEPROOF_AVAILABLE).each(CRYPTO_BACKENDS)(wycheproofSuiteTitle('Wycheproof HKDF-SHA-512 via crypto.hkdfSha512 [$name back end]'), (backend) => {
-  useCryptoBackendInSuite(backend);
-  const tally = new Tally();
-
-  for (const { group, test: t } of cases) {
-    it(caseTitle(t), () => {
-      const ikm = hex(t.ikm);
-      const salt = hex(t.salt);
-      const info = hex(t.info);
-      expect(ikm.length * 8).toBe(group.keySize);
-      if (t.result === 'valid') {
-        const okm = hkdfSha512(ikm, salt, info, t.size);
-        expect(okm.length).toBe(t.size);
-        expect(toHex(okm)).toBe(t.okm);
-        if (salt.length === 0) expect(toHex(hkdfSha512(ikm, undefined, info, t.size))).toBe(t.okm);
-      } else if (t.result === 'invalid') {
-        expect(t.size).toBeGreaterThan(MAX_OKM);
-        expect(thrownCode(() => hkdfSha512(ikm, salt, info, t.size))).toBe('INVALID_KEY');
-      } else {
-        throw new Error(`tcId ${t.tcId}: no stated policy for an acceptable HKDF case [${t.flags.join(',')}]`);
-      }
-      tally.pass(t.result);
-    });
-  }
-
-  it('checked every vector of the file under the stated policy', () => {
-    expect(data).toBeDefined();
-    expect(cases.length).toBe(data!.file.numberOfTests);
-    expect(cases.length).toBeGreaterThanOrEqual(MIN_VECTORS);
-    expect(tally.checked).toEqual(Tally.expected(cases));
-    expect(tally.passed).toBe(cases.length);
-    console.info(tally.summary('hkdf_sha512_test.json'));
-  });
+const cases = wycheproofSuite<HkdfGroup, HkdfTest>({
+  title: 'Wycheproof HKDF-SHA-512 via crypto.hkdfSha512 [$name back end]',
+  file: 'hkdf_sha512_test.json',
+  algorithm: 'HKDF-SHA-512',
+  minVectors: MIN_VECTORS,
+  check(group, t) {
+    const ikm = hex(t.ikm);
+    const salt = hex(t.salt);
+    const info = hex(t.info);
+    expect(ikm.length * 8).toBe(group.keySize);
+    if (t.result === 'valid') {
+      const okm = hkdfSha512(ikm, salt, info, t.size);
+      expect(okm.length).toBe(t.size);
+      expect(toHex(okm)).toBe(t.okm);
+      if (salt.length === 0) expect(toHex(hkdfSha512(ikm, undefined, info, t.size))).toBe(t.okm);
+    } else if (t.result === 'invalid') {
+      expect(t.size).toBeGreaterThan(MAX_OKM);
+      expect(thrownCode(() => hkdfSha512(ikm, salt, info, t.size))).toBe('INVALID_KEY');
+    } else {
+      throw new Error(`tcId ${t.tcId}: no stated policy for an acceptable HKDF case [${t.flags.join(',')}]`);
+    }
+  },
 });
 
 describe.skipIf(!WYCHEPROOF_AVAILABLE).each(CRYPTO_BACKENDS)(

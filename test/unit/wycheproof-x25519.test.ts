@@ -10,21 +10,10 @@
  *     `EdgeCaseShared`, `Ktv`: ACCEPTED with exactly the RFC 7748 result.
  *   - any other flag on an `acceptable` case has no policy yet and fails the test.
  */
-import { describe, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { x25519 } from '../../src/protocol/crypto.js';
 import { toHex } from '../../src/protocol/bytes.js';
-import {
-  Tally,
-  WYCHEPROOF_AVAILABLE,
-  caseTitle,
-  hex,
-  loadWycheproof,
-  thrownCode,
-  wycheproofSuiteTitle,
-  type XdhCompGroup,
-  type XdhCompTest,
-} from '../helpers/wycheproof.js';
-import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../helpers/backends.js';
+import { hex, thrownCode, wycheproofSuite, type XdhCompGroup, type XdhCompTest } from '../helpers/wycheproof.js';
 
 /** Flags of `acceptable` cases that plushlink refuses (the peer's key is low order). */
 const REFUSE_FLAGS = new Set(['LowOrderPublic', 'ZeroSharedSecret']);
@@ -54,43 +43,31 @@ function decide(t: XdhCompTest): Decision {
   return 'accept';
 }
 
-const data = WYCHEPROOF_AVAILABLE ? loadWycheproof<XdhCompGroup, XdhCompTest>('x25519_test.json', 'XDH') : undefined;
-const cases = data?.cases ?? [];
-
-describe.skipIf(!WYCHEPROOF_AVAILABLE).each(CRYPTO_BACKENDS)(wycheproofSuiteTitle('Wycheproof X25519 via crypto.x25519 [$name back end]'), (backend) => {
-  useCryptoBackendInSuite(backend);
-  const tally = new Tally();
-
-  for (const { group, test: t } of cases) {
-    it(caseTitle(t), () => {
-      expect(group.curve).toBe('curve25519');
-      const priv = hex(t.private);
-      const pub = hex(t.public);
-      const shared = hex(t.shared);
-      const decision = decide(t);
-      if (decision === 'accept') {
-        expect(toHex(x25519(priv, pub))).toBe(t.shared);
-      } else if (decision === 'refuse') {
-        // The refusal is exactly the RFC 7748 §6.1 all-zero check: the RFC result is zero.
-        expect(shared.every((b) => b === 0)).toBe(true);
-        expect(thrownCode(() => x25519(priv, pub))).toBe('LOW_ORDER_POINT');
-      } else {
-        thrownCode(() => x25519(priv, pub));
-      }
-      tally.pass(t.result);
-    });
-  }
-
-  it('checked every vector of the file under the stated policy', () => {
-    expect(data).toBeDefined();
-    expect(cases.length).toBe(data!.file.numberOfTests);
-    expect(cases.length).toBeGreaterThanOrEqual(MIN_VECTORS);
-    expect(tally.checked).toEqual(Tally.expected(cases));
-    expect(tally.passed).toBe(cases.length);
+wycheproofSuite<XdhCompGroup, XdhCompTest>({
+  title: 'Wycheproof X25519 via crypto.x25519 [$name back end]',
+  file: 'x25519_test.json',
+  algorithm: 'XDH',
+  minVectors: MIN_VECTORS,
+  check(group, t) {
+    expect(group.curve).toBe('curve25519');
+    const priv = hex(t.private);
+    const pub = hex(t.public);
+    const shared = hex(t.shared);
+    const decision = decide(t);
+    if (decision === 'accept') {
+      expect(toHex(x25519(priv, pub))).toBe(t.shared);
+    } else if (decision === 'refuse') {
+      // The refusal is exactly the RFC 7748 §6.1 all-zero check: the RFC result is zero.
+      expect(shared.every((b) => b === 0)).toBe(true);
+      expect(thrownCode(() => x25519(priv, pub))).toBe('LOW_ORDER_POINT');
+    } else {
+      thrownCode(() => x25519(priv, pub));
+    }
+  },
+  coverage(cases) {
     // Both sides of the acceptable policy are exercised.
     const decisions = cases.map((c) => decide(c.test));
     expect(decisions.filter((d) => d === 'refuse').length).toBeGreaterThanOrEqual(30);
     expect(cases.filter((c) => c.test.result === 'acceptable' && decide(c.test) === 'accept').length).toBeGreaterThanOrEqual(200);
-    console.info(tally.summary('x25519_test.json'));
-  });
+  },
 });
