@@ -6,6 +6,7 @@
  * toy sent (e.g. the 11-byte SPEAKER_STATUS body, §10.1) and not only what a decoder accepted.
  */
 import { AUDIO_FORMATS_SUPPORTED, AUDIO_FORMATS_V1 } from '../protocol/audio-record.js';
+import { toHex } from '../protocol/bytes.js';
 import { SecureChannel } from '../protocol/channel.js';
 import type { ControlMessage } from '../protocol/control.js';
 import type { X25519KeyPair } from '../protocol/crypto.js';
@@ -48,14 +49,14 @@ export class RawLink {
       const r = this.reasm.push(v);
       if (r.kind === 'partial') return;
       if (r.kind === 'error') {
-        this.garbage.push(Buffer.from(v).toString('hex'));
+        this.garbage.push(toHex(v));
         return;
       }
       let m: WireMessage;
       try {
         m = decodeWire(r.message);
       } catch {
-        this.garbage.push(Buffer.from(r.message).toString('hex'));
+        this.garbage.push(toHex(r.message));
         return;
       }
       this.received.push(m);
@@ -191,5 +192,5 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 
 /** Hex of bytes. */
 export function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex');
+  return toHex(b);
 }

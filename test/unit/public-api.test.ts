@@ -43,9 +43,11 @@ const API: Record<string, string[]> = {
     'companionKeyId', 'formatSetupCode', 'formatSetupQr', 'generateSetupCode', 'generateX25519KeyPair', 'isPlushlinkError', 'x25519KeyPairFromSecret',
   ],
   './testing': [
-    'DisconnectReason', 'LinkFaults', 'LinkStats', 'MemoryCentralOptions', 'MemoryKeystore', 'MemoryPeripheralOptions', 'MemoryRadio',
-    'MemoryRadioEvents', 'MemoryRadioOptions', 'MemoryToyStorage', 'NobleSimOptions', 'NobleSimRadio', 'RadioFaults', 'ReferenceToy',
-    'ReferenceToyOptions', 'createNobleSimRadio',
+    'CONFORMANCE_CHECKS', 'CheckDefinition', 'CheckResult', 'ConformanceClock', 'ConformanceOptions', 'ConformanceReport', 'DisconnectReason',
+    'LinkFaults', 'LinkStats', 'MemoryCentralOptions', 'MemoryKeystore', 'MemoryPeripheralOptions', 'MemoryRadio', 'MemoryRadioEvents',
+    'MemoryRadioOptions', 'MemoryTarget', 'MemoryTargetOptions', 'MemoryToyParts', 'MemoryToyStorage', 'NobleSimOptions', 'NobleSimRadio',
+    'RadioFaults', 'ReferenceToy', 'ReferenceToyOptions', 'Verdict', 'createNobleSimRadio', 'memoryConformanceTarget', 'renderConformanceJson',
+    'renderConformanceText', 'runConformance', 'wallClock',
   ],
   './audio': [
     'AudioContainer', 'ConcealingDecoder', 'ConcealingDecoderOptions', 'ConcealingDecoderStats', 'DEFAULT_BITRATE', 'DecodePacketsOptions',
