@@ -4,6 +4,8 @@
  * every check, and each deliberately broken toy (test/helpers/broken-toys.ts) fails exactly the
  * checks of the rule it breaks — and passes every other.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHECKS, memoryConformanceTarget, renderConformanceJson, renderConformanceText, runConformance, type ConformanceReport, type MemoryTargetOptions } from '../../src/conformance/index.js';
 import { infoRequestAlwaysAnswered, noBackoff, noStatusAfterSpeakerStart, staleTagAfterRotation, twelveByteSpeakerStatus } from '../helpers/broken-toys.js';
@@ -49,6 +51,11 @@ describe('toy conformance run', () => {
     } finally {
       await t.close();
     }
+  });
+
+  it('docs/CONFORMANCE.md lists every check with its sections', () => {
+    const doc = readFileSync(resolve(__dirname, '../../docs/CONFORMANCE.md'), 'utf8');
+    for (const c of CHECKS) expect(doc, c.name).toContain(`| \`${c.name}\` | ${c.section} |`);
   });
 
   const broken: [string, MemoryTargetOptions, string[]][] = [
