@@ -1,7 +1,8 @@
 /**
  * The layer order of docs/ARCHITECTURE.md, as dependency-cruiser rules: imports go down the list
- * (entries → companion → toy / messages → transport / audio → util → protocol), never up, and the
- * library imports nothing of the workspaces, the examples, the bench, the scripts or the tests.
+ * (cli → entries → companion → toy / messages → transport / audio → util → protocol), never up,
+ * and the library imports nothing of the workspaces, the examples, the bench, the scripts or the
+ * tests (the CLI alone may load the relay package).
  * test/unit/layers.test.ts runs it over src/, relay/src/ and web/src/ (and over a planted upward
  * import, to show the rules catch one).
  *
@@ -17,8 +18,8 @@ const upward = (name, comment, from, to) => ({
   to: { path: `^src/(${to.join('|')})/` },
 });
 
-/** The entry files of the package's subpaths (and the node:crypto entries). */
-const ENTRIES = '^src/(index|toy|testing)\\.ts$|^src/crypto-node/';
+/** The entry files of the package's subpaths (and the node:crypto entries), and the CLI above them. */
+const ENTRIES = '^src/(index|toy|testing)\\.ts$|^src/crypto-node/|^src/cli/';
 
 module.exports = {
   forbidden: [
@@ -51,7 +52,7 @@ module.exports = {
     },
     {
       name: 'nothing-imports-an-entry',
-      comment: 'Only the entries (src/index.ts, src/toy.ts, src/testing.ts, src/crypto-node/) import the entries.',
+      comment: 'Only the entries (src/index.ts, src/toy.ts, src/testing.ts, src/crypto-node/) and the CLI (src/cli/) import the entries; nothing in the library imports the CLI.',
       severity: 'error',
       from: { path: '^src/', pathNot: ENTRIES },
       to: { path: ENTRIES },
@@ -60,8 +61,15 @@ module.exports = {
       name: 'library-not-the-rest',
       comment: 'The library imports none of the workspaces, the examples, the bench, the scripts or the tests.',
       severity: 'error',
-      from: { path: '^src/' },
+      from: { path: '^src/', pathNot: '^src/cli/' },
       to: { path: '^(relay|web|examples|bench|scripts|test)/' },
+    },
+    {
+      name: 'cli-not-the-rest',
+      comment: 'The CLI loads the relay package (`relay serve`, `demo --family`) and nothing else outside the library.',
+      severity: 'error',
+      from: { path: '^src/cli/' },
+      to: { path: '^(web|examples|bench|scripts|test)/' },
     },
     {
       name: 'workspaces-use-the-package',

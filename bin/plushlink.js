@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// The `plushlink` command. Runs the compiled CLI (dist/examples/cli.js) when the package was
-// built; in a source checkout it registers tsx (a devDependency) and runs examples/cli.ts.
+// The `plushlink` command. Runs the compiled CLI (dist/src/cli/main.js) when the package was
+// built; in a source checkout it registers tsx (a devDependency) and runs src/cli/main.ts.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'examples', 'cli.js');
+const built = join(root, 'dist', 'src', 'cli', 'main.js');
 
 let cli;
 if (existsSync(built)) {
@@ -23,7 +23,7 @@ if (existsSync(built)) {
   }
   register({ tsconfig: join(root, 'tsconfig.json') });
   await import(pathToFileURL(join(root, 'src', 'crypto-node', 'install.ts')).href);
-  cli = await import(pathToFileURL(join(root, 'examples', 'cli.ts')).href);
+  cli = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
 }
 const code = await cli.main(process.argv);
 // Exit even when a Bluetooth library keeps a handle open; wait for stdout to drain first.

@@ -1,7 +1,7 @@
 /**
  * File-level helpers over the messages API, shaped for the CLI commands
  * `plushlink message seal|open`, `plushlink outbox list|flush` and `plushlink forget-all`
- * (the CLI itself lives in examples/; it only parses arguments and prints these results).
+ * (the CLI itself lives in src/cli/; it only parses arguments and prints these results).
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, basename } from 'node:path';

@@ -15,7 +15,7 @@ import { formatSetupQr, generateSetupCode, type SetupCode } from '../../src/prot
 import { encodeWire, type WireMessage } from '../../src/protocol/wire.js';
 import type { RefusalKind } from '../../src/toy/types.js';
 import type { NobleCentral } from '../../src/transport/noble/central.js';
-import { IntruderLink, RecordingCentral, forgedChannel } from '../../examples/intruder.js';
+import { IntruderLink, RecordingCentral, forgedChannel } from '../../src/cli/demo/intruder.js';
 import { makeNobleSimRig, until, type NobleSimRig } from '../helpers/noble-sim-rig.js';
 
 const BACKOFF_BASE_MS = 200;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Companion, isPlushlinkError, type Central, type DiscoveredToy, type ErrorCode, type SpeakerSource } from '../../src/index.js';
 import { generateX25519KeyPair } from '../../src/toy.js';
 import { MemoryKeystore } from '../../src/testing.js';
-import { IntruderLink, describeReply, forgedChannel } from '../../examples/intruder.js';
+import { IntruderLink, describeReply, forgedChannel } from '../../src/cli/demo/intruder.js';
 
 /** What the scenario needs to know about the toy and the radio. */
 export interface HilTarget {

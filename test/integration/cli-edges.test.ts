@@ -180,7 +180,7 @@ describe('plushlink CLI at its edges (one after the other, against the in-proces
   });
 
   it('npm run demo with a bad transport or an unknown flag: one usage line, exit 2, no stack trace', T, async () => {
-    const demo = (args: string[]): Promise<Run> => run(args, { cwd: ROOT, argv0: ['--import', 'tsx', join(ROOT, 'examples/demo.ts')] });
+    const demo = (args: string[]): Promise<Run> => run(args, { cwd: ROOT, argv0: ['--import', 'tsx', join(ROOT, 'src/cli/demo/demo.ts')] });
     for (const args of [['--transport', 'bogus'], ['--bogus']]) {
       const r = await demo(args);
       expect(r.code, args.join(' ')).toBe(2);

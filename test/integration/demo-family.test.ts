@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runFamilyDemo } from '../../examples/demo-family.js';
+import { runFamilyDemo } from '../../src/cli/demo/demo-family.js';
 import { decodeWav } from '../../src/audio/index.js';
 import { readFileSync } from 'node:fs';
 

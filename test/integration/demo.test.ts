@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runDemo } from '../../examples/demo.js';
+import { runDemo } from '../../src/cli/demo/demo.js';
 
 const hasOpusinfo = (() => {
   try {

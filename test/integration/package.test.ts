@@ -195,7 +195,7 @@ describe('the packed tarball in a fresh TypeScript app', () => {
     expect(files).toContain('LICENSE');
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
-    expect(files).toContain('dist/examples/cli.js');
+    expect(files).toContain('dist/src/cli/main.js');
     expect(files).toContain('bin/plushlink.js');
     expect(files.filter((f) => /^(relay|web|dist\/relay|dist\/web|test|scripts|bench)\//.test(f)), 'no relay, web app, tests or scripts').toEqual([]);
     expect(files.filter((f) => f.startsWith('fixtures/audio/input/')), 'test-only audio stays out').toEqual([]);

@@ -1,10 +1,10 @@
 /**
  * `plushlink doctor` against made-up machines: each check says what it found and how to fix it,
- * from the probes alone (examples/cli/doctor.ts).
+ * from the probes alone (src/cli/doctor.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { formatCheck, runDoctor, type Check, type DoctorProbes, type LoadResult } from '../../examples/cli/doctor.js';
-import { formatError } from '../../examples/cli/common.js';
+import { formatCheck, runDoctor, type Check, type DoctorProbes, type LoadResult } from '../../src/cli/doctor.js';
+import { formatError } from '../../src/cli/common.js';
 import { PlushlinkError } from '../../src/protocol/errors.js';
 import { toUnavailable } from '../../src/transport/noble/optional-require.js';
 

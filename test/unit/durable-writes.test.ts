@@ -22,8 +22,8 @@ import { FolderRelay, Outbox, generateFamilyIdentity, familyKeyCode, familyPubli
 import { openMessageFile, saveFamilyIdentity, sealMessageFile } from '../../src/messages/files.js';
 import { OggOpusFileWriter, writeOggOpusFile, writeWavFile } from '../../src/audio/files.js';
 import { removeTempFiles, unlinkDurable, writeFileAtomic, writeFileAtomicPath } from '../../src/util/durable-fs.js';
-import { addFamilyMember } from '../../examples/cli/family-book.js';
-import { loadOrCreateToyIdentity } from '../../examples/cli/sim-toy.js';
+import { addFamilyMember } from '../../src/cli/family-book.js';
+import { loadOrCreateToyIdentity } from '../../src/cli/sim-toy.js';
 import { expectAtomicWrites, expectDurableUnlinks, recordNodeFileSystem, RecordingFileSystem } from '../helpers/recording-fs.js';
 
 let dir: string;
@@ -190,7 +190,7 @@ describe('every store that persists', () => {
     expect(expectAtomicWrites(opened.ops, [audioOut])).toEqual([opened.result.audio]);
   });
 
-  it("the CLI's family book (examples/cli/family-book.ts)", async () => {
+  it("the CLI's family book (src/cli/family-book.ts)", async () => {
     const path = join(dir, 'home', 'family.json');
     const r = await recordingNode(() => addFamilyMember(path, familyKeyCode(familyPublicKey(mia)), 1000));
     expect(r.result.added).toBe(true);

@@ -9,21 +9,21 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readOggOpus } from '../src/audio/ogg-opus.js';
+import { readOggOpus } from '../../audio/ogg-opus.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { Companion } from '../src/companion/companion.js';
-import { MemoryKeystore } from '../src/companion/keystore.js';
-import { generateX25519KeyPair } from '../src/protocol/crypto.js';
-import { formatSetupCode, formatSetupQr, generateSetupCode, toyKeyFingerprint } from '../src/protocol/setup-code.js';
-import { encodeWire } from '../src/protocol/wire.js';
-import { ReferenceToy } from '../src/toy/reference-toy.js';
-import { MemoryToyStorage } from '../src/toy/storage.js';
-import { createAir, type InProcessTransport } from './transports.js';
+import { Companion } from '../../companion/companion.js';
+import { MemoryKeystore } from '../../companion/keystore.js';
+import { generateX25519KeyPair } from '../../protocol/crypto.js';
+import { formatSetupCode, formatSetupQr, generateSetupCode, toyKeyFingerprint } from '../../protocol/setup-code.js';
+import { encodeWire } from '../../protocol/wire.js';
+import { ReferenceToy } from '../../toy/reference-toy.js';
+import { MemoryToyStorage } from '../../toy/storage.js';
+import { createAir, type InProcessTransport } from '../transports.js';
 import { IntruderLink, RecordingCentral, describeReply, forgedChannel } from './intruder.js';
 
-/** The package root: `examples/` sits right under it from source, `dist/examples/` when built. */
+/** The package root: `src/cli/demo/` sits three folders below it from source, four when built (`dist/src/cli/demo/`). */
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = [resolve(HERE, '..'), resolve(HERE, '..', '..')].find((d) => existsSync(join(d, 'fixtures', 'audio'))) ?? resolve(HERE, '..');
+const ROOT = [resolve(HERE, '../../..'), resolve(HERE, '../../../..')].find((d) => existsSync(join(d, 'fixtures', 'audio'))) ?? resolve(HERE, '../../..');
 
 export interface DemoResult {
   transport: InProcessTransport;
@@ -191,7 +191,7 @@ export async function runDemo(opts: { transport?: InProcessTransport; outDir?: s
       return `${describeReply(r, false)}; forged command → ${describeReply(r2, l.disconnected)} (record failed authentication)`;
     });
     await attempt('pair outside the pairing window (with the real code)', async (l) => {
-      const hs = await import('../src/protocol/handshake.js');
+      const hs = await import('../../protocol/handshake.js');
       const c = new hs.CompanionHandshake('pair', { companion: generateX25519KeyPair(), toyPublicKey: identity.publicKey, hello: { displayName: 'stranger' }, setupCode: setup });
       await l.send('control', encodeWire({ kind: 'pair-m1', noise: c.message1 }));
       return describeReply(await l.reply(), l.disconnected);
@@ -202,7 +202,7 @@ export async function runDemo(opts: { transport?: InProcessTransport; outDir?: s
     await toy.flush(); // the toy moved to a new address with its new advertisement (air.toyId follows)
     for (const n of [1, 2]) {
       await attempt(`guess a setup code inside an open window (#${n})`, async (l) => {
-        const hs = await import('../src/protocol/handshake.js');
+        const hs = await import('../../protocol/handshake.js');
         const guess = generateSetupCode();
         const c = new hs.CompanionHandshake('pair', { companion: generateX25519KeyPair(), toyPublicKey: identity.publicKey, hello: { displayName: 'stranger' }, setupCode: guess });
         await l.send('control', encodeWire({ kind: 'pair-m1', noise: c.message1 }));
@@ -228,7 +228,7 @@ export async function runDemo(opts: { transport?: InProcessTransport; outDir?: s
  * unknown flag is a one-line usage error with exit code 2, as everywhere in the CLI.
  */
 async function main(): Promise<number> {
-  const { main: cli } = await import('./cli.js');
+  const { main: cli } = await import('../main.js');
   return cli([process.argv[0] ?? 'node', 'plushlink', 'demo', ...process.argv.slice(2)]);
 }
 

@@ -15,14 +15,14 @@ import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { readOggOpus } from '../src/audio/ogg-opus.js';
-import { Companion } from '../src/companion/companion.js';
-import { MemoryKeystore } from '../src/companion/keystore.js';
-import { generateX25519KeyPair } from '../src/protocol/crypto.js';
-import { formatSetupQr, generateSetupCode } from '../src/protocol/setup-code.js';
-import { isPlushlinkError } from '../src/protocol/errors.js';
-import { ReferenceToy } from '../src/toy/reference-toy.js';
-import { MemoryToyStorage } from '../src/toy/storage.js';
+import { readOggOpus } from '../../audio/ogg-opus.js';
+import { Companion } from '../../companion/companion.js';
+import { MemoryKeystore } from '../../companion/keystore.js';
+import { generateX25519KeyPair } from '../../protocol/crypto.js';
+import { formatSetupQr, generateSetupCode } from '../../protocol/setup-code.js';
+import { isPlushlinkError } from '../../protocol/errors.js';
+import { ReferenceToy } from '../../toy/reference-toy.js';
+import { MemoryToyStorage } from '../../toy/storage.js';
 import {
   HttpRelay,
   Inbox,
@@ -36,11 +36,11 @@ import {
   saveFamilyIdentity,
   sealVoiceMessage,
   type FamilyPublicKey,
-} from '../src/messages/index.js';
-import { createAir } from './transports.js';
+} from '../../messages/index.js';
+import { createAir } from '../transports.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = [resolve(HERE, '..'), resolve(HERE, '..', '..')].find((d) => existsSync(join(d, 'fixtures', 'audio'))) ?? resolve(HERE, '..');
+const ROOT = [resolve(HERE, '../../..'), resolve(HERE, '../../../..')].find((d) => existsSync(join(d, 'fixtures', 'audio'))) ?? resolve(HERE, '../../..');
 
 /** What `--family --json` prints. */
 export interface FamilyDemoResult {

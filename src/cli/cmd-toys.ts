@@ -1,6 +1,6 @@
 /** `plushlink scan`, `pair`, `toys`, `forget`: finding, pairing, listing and forgetting toys. */
 import type { Command } from 'commander';
-import { FileKeystore, isPlushlinkError, parseSetupInput, PlushlinkError, type DiscoveredToy } from '../../src/index.js';
+import { FileKeystore, isPlushlinkError, parseSetupInput, PlushlinkError, type DiscoveredToy } from '../index.js';
 import { defaults, interruptSignal, note, out, outJson, positiveNumber, Progress, type GlobalOptions } from './common.js';
 import { SIM_TRANSPORT_HELP, connectToy, describeDiscovered, scanFor, withCompanion } from './context.js';
 

@@ -1,6 +1,6 @@
 /** `plushlink message key|seal|open`, `plushlink outbox list|flush`, `plushlink forget-all`. */
 import type { Command } from 'commander';
-import { FileKeystore, PlushlinkError } from '../../src/index.js';
+import { FileKeystore, PlushlinkError } from '../index.js';
 import {
   familyKeyCode,
   familyKeyFingerprint,
@@ -11,7 +11,7 @@ import {
   loadOrCreateFamilyIdentity,
   openMessageFile,
   sealMessageFile,
-} from '../../src/messages/index.js';
+} from '../messages/index.js';
 import { collect, defaults, interruptSignal, note, out, outJson, positiveInt, Progress, type GlobalOptions } from './common.js';
 import { terminalQr } from './label-svg.js';
 

@@ -2,11 +2,11 @@
  * A stranger's phone, for the demo: it connects with a raw central and writes raw bytes,
  * trying everything the seed toy allowed. It uses protocol/ only to forge plausible messages.
  */
-import { randomBytes } from '../src/protocol/crypto.js';
-import { Fragmenter, Reassembler } from '../src/protocol/fragment.js';
-import { SecureChannel } from '../src/protocol/channel.js';
-import { decodeWire, encodeWire, type WireMessage } from '../src/protocol/wire.js';
-import type { Central, CentralLink, CentralConnectOptions, ScanOptions, Advertisement, WritableCharacteristic } from '../src/transport/types.js';
+import { randomBytes } from '../../protocol/crypto.js';
+import { Fragmenter, Reassembler } from '../../protocol/fragment.js';
+import { SecureChannel } from '../../protocol/channel.js';
+import { decodeWire, encodeWire, type WireMessage } from '../../protocol/wire.js';
+import type { Central, CentralLink, CentralConnectOptions, ScanOptions, Advertisement, WritableCharacteristic } from '../../transport/types.js';
 
 /** Wraps a central and records every control value it writes, per connection (for replay). */
 export class RecordingCentral implements Central {

@@ -14,8 +14,8 @@
  */
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { fromHex, toHex } from '../src/protocol/bytes.js';
-import { inspectVoiceMessage, openVoiceMessage, type FamilyIdentity } from '../src/messages/index.js';
+import { fromHex, toHex } from '../../protocol/bytes.js';
+import { inspectVoiceMessage, openVoiceMessage, type FamilyIdentity } from '../../messages/index.js';
 
 /** One table of the copy. */
 export interface StolenTable {

@@ -3,8 +3,8 @@
  * — for `--transport memory|noble-sim` — an in-process simulated toy on the same simulated air,
  * started from `--toy-state FILE` so that every command can run (and be tested) without hardware.
  */
-import { Companion, FileKeystore, NobleCentral, PlushlinkError, isPlushlinkError, type Central, type DiscoveredToy, type ToySession } from '../../src/index.js';
-import { createAir, type Air } from '../transports.js';
+import { Companion, FileKeystore, NobleCentral, PlushlinkError, isPlushlinkError, type Central, type DiscoveredToy, type ToySession } from '../index.js';
+import { createAir, type Air } from './transports.js';
 import { defaults, interruptSignal, log, Progress, sleep, transportOf, type GlobalOptions, type TransportKind } from './common.js';
 import { startSimToy, type SimToy } from './sim-toy.js';
 

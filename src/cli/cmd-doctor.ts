@@ -1,6 +1,6 @@
 /** `plushlink doctor`: is this machine ready for real Bluetooth and the relay? (docs/HARDWARE.md) */
 import type { Command } from 'commander';
-import { PlushlinkError } from '../../src/index.js';
+import { PlushlinkError } from '../index.js';
 import { defaults, out, outJson, positiveNumber } from './common.js';
 import { formatCheck, machineProbes, runDoctor } from './doctor.js';
 

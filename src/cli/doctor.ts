@@ -11,8 +11,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { relayPaths } from '../../src/messages/relay-protocol.js';
-import { cryptoBackend } from '../../src/protocol/crypto.js';
+import { relayPaths } from '../messages/relay-protocol.js';
+import { cryptoBackend } from '../protocol/crypto.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 

@@ -1,7 +1,9 @@
 /**
  * The `plushlink` command line (bin/plushlink.js runs {@link main}). Commands live in
- * `examples/cli/`: toys (scan, pair, toys, forget), audio (record, play), the toy side
- * (simulate-toy, label), demo, doctor, and messages (message, outbox, forget-all).
+ * `src/cli/`: toys (scan, pair, toys, forget), audio (record, play), the toy side
+ * (simulate-toy, label), demo (`src/cli/demo/`), doctor, and messages (message, outbox, forget-all).
+ * The CLI is an application of the library: only it may load the relay workspace package
+ * (`relay serve`, `demo --family`), and nothing in the library imports it.
  *
  * Errors print as one line `error CODE: message` on stderr (CODE is the PlushlinkError code,
  * `USAGE` for command-line mistakes) with exit code 1 (2 for usage, 130 when interrupted).
@@ -10,16 +12,16 @@
 import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXIT, TRANSPORTS, UsageError, formatError, log } from './cli/common.js';
-import { registerAudioCommands } from './cli/cmd-audio.js';
-import { registerDemoCommand } from './cli/cmd-demo.js';
-import { registerDoctorCommand } from './cli/cmd-doctor.js';
-import { registerMessageCommands } from './cli/cmd-messages.js';
-import { registerRelayCommands } from './cli/cmd-relay.js';
-import { registerFamilyCommands } from './cli/cmd-family.js';
-import { registerInboxCommands } from './cli/cmd-inbox.js';
-import { registerToyCommands } from './cli/cmd-toys.js';
-import { registerToySideCommands } from './cli/cmd-toy-side.js';
+import { EXIT, TRANSPORTS, UsageError, formatError, log } from './common.js';
+import { registerAudioCommands } from './cmd-audio.js';
+import { registerDemoCommand } from './cmd-demo.js';
+import { registerDoctorCommand } from './cmd-doctor.js';
+import { registerMessageCommands } from './cmd-messages.js';
+import { registerRelayCommands } from './cmd-relay.js';
+import { registerFamilyCommands } from './cmd-family.js';
+import { registerInboxCommands } from './cmd-inbox.js';
+import { registerToyCommands } from './cmd-toys.js';
+import { registerToySideCommands } from './cmd-toy-side.js';
 
 /** Builds the command tree (exported for tests and embedding). */
 export function buildProgram(): Command {

@@ -3,7 +3,7 @@
  * package, loaded only here so that the library itself carries no server or database driver.
  */
 import type { Command } from 'commander';
-import { PlushlinkError } from '../../src/index.js';
+import { PlushlinkError } from '../index.js';
 import { interruptSignal, note, out, outJson, UsageError } from './common.js';
 
 type RelayModule = typeof import('@plushlink/relay');

@@ -4,7 +4,7 @@
  * mailbox allow-list on the relay, unless `--offline`.
  */
 import type { Command } from 'commander';
-import { HttpRelay, loadOrCreateFamilyIdentity, type FamilyIdentity } from '../../src/messages/index.js';
+import { HttpRelay, loadOrCreateFamilyIdentity, type FamilyIdentity } from '../messages/index.js';
 import { defaults, note, out, outJson } from './common.js';
 import { addFamilyMember, loadFamily, removeFamilyMember, type FamilyMember } from './family-book.js';
 

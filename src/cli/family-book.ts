@@ -4,9 +4,9 @@
  * may edit). Senders are trusted and recipients addressed only through this list.
  */
 import * as v from 'valibot';
-import { PlushlinkError } from '../../src/index.js';
-import { familyKeyCode, familyKeyFingerprint, mailboxIdOf, parseFamilyKeyCode, type FamilyPublicKey } from '../../src/messages/index.js';
-import { readTextFileIfExists, writeFileAtomicPath } from '../../src/util/durable-fs.js';
+import { PlushlinkError } from '../index.js';
+import { familyKeyCode, familyKeyFingerprint, mailboxIdOf, parseFamilyKeyCode, type FamilyPublicKey } from '../messages/index.js';
+import { readTextFileIfExists, writeFileAtomicPath } from '../util/durable-fs.js';
 
 const FileSchema = v.strictObject({
   version: v.literal(1),

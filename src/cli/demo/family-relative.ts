@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { encodeWav, oggOpusToPcm } from '../src/audio/index.js';
-import { HttpRelay, Inbox, MemoryInboxStore, Outbox, familyKeyCode, loadFamilyIdentity, parseFamilyKeyCode, sealVoiceMessage } from '../src/messages/index.js';
+import { encodeWav, oggOpusToPcm } from '../../audio/index.js';
+import { HttpRelay, Inbox, MemoryInboxStore, Outbox, familyKeyCode, loadFamilyIdentity, parseFamilyKeyCode, sealVoiceMessage } from '../../messages/index.js';
 
 function say(event: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(event) + '\n');

@@ -1,6 +1,6 @@
 /** `plushlink demo`: the same run as `npm run demo`. */
 import type { Command } from 'commander';
-import { runDemo } from '../demo.js';
+import { runDemo } from './demo/demo.js';
 import { UsageError, out, outJson, transportOf, type GlobalOptions } from './common.js';
 
 export function registerDemoCommand(program: Command): void {
@@ -15,7 +15,7 @@ export function registerDemoCommand(program: Command): void {
 --family needs the @plushlink/relay workspace package (installed in a source checkout).`)
     .action(async (o: { json?: boolean; out: string; family?: boolean }, cmd: Command) => {
       if (o.family) {
-        const { runFamilyDemo } = await import('../demo-family.js');
+        const { runFamilyDemo } = await import('./demo/demo-family.js');
         const r = await runFamilyDemo({ outDir: o.out, ...(o.json ? {} : { log: (l: string) => out(l) }) });
         if (o.json) outJson(r);
         return;

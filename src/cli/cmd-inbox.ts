@@ -6,8 +6,8 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { PlushlinkError } from '../../src/index.js';
-import { encodeWav, oggOpusToPcm } from '../../src/audio/index.js';
+import { PlushlinkError } from '../index.js';
+import { encodeWav, oggOpusToPcm } from '../audio/index.js';
 import {
   FileInboxStore,
   HttpRelay,
@@ -19,8 +19,8 @@ import {
   type FamilyPublicKey,
   type ReceivedMessageInfo,
   type SyncOutboxReport,
-} from '../../src/messages/index.js';
-import { writeFileAtomicPath } from '../../src/util/durable-fs.js';
+} from '../messages/index.js';
+import { writeFileAtomicPath } from '../util/durable-fs.js';
 import { collect, defaults, interruptSignal, note, out, outJson, Progress } from './common.js';
 import { findFamilyMembers, loadFamily } from './family-book.js';
 

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PlushlinkError, formatSetupCode, parseSetupCode, toyKeyFingerprint, type SetupCode } from '../../src/index.js';
+import { PlushlinkError, formatSetupCode, parseSetupCode, toyKeyFingerprint, type SetupCode } from '../index.js';
 import {
   FileToyStorage,
   ReferenceToy,
@@ -20,10 +20,10 @@ import {
   type Peripheral,
   type ToyLogEvent,
   type X25519KeyPair,
-} from '../../src/toy.js';
-import { OpusEncoder, readOggOpus } from '../../src/audio/index.js';
-import { writeFileAtomicPath } from '../../src/util/durable-fs.js';
-import { parseAdvertisement } from '../../src/protocol/advertising.js';
+} from '../toy.js';
+import { OpusEncoder, readOggOpus } from '../audio/index.js';
+import { writeFileAtomicPath } from '../util/durable-fs.js';
+import { parseAdvertisement } from '../protocol/advertising.js';
 import { log } from './common.js';
 
 /** What a toy's label shows (and the QR encodes). */

@@ -5,7 +5,7 @@
 import createDebug from 'debug';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PlushlinkError, isPlushlinkError } from '../../src/index.js';
+import { PlushlinkError, isPlushlinkError } from '../index.js';
 
 /** `DEBUG=plushlink:*` loggers. */
 export const log = {

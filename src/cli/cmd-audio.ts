@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { PlushlinkError } from '../../src/index.js';
-import { voicePacketsFromAudio, type VoiceInput } from '../../src/audio/index.js';
+import { PlushlinkError } from '../index.js';
+import { voicePacketsFromAudio, type VoiceInput } from '../audio/index.js';
 import { bar, out, outJson, positiveNumber, UsageError, type GlobalOptions } from './common.js';
 import { SIM_TRANSPORT_HELP, withToySession } from './context.js';
 

@@ -2,9 +2,9 @@
  * Builds the in-process "air" the demo and `simulate-toy --in-process` run on: the in-memory
  * radio, or noble-sim (real noble + real bleno GATT code, no hardware).
  */
-import { MemoryRadio } from '../src/transport/memory/index.js';
-import { createNobleSimRadio } from '../src/transport/noble-sim/index.js';
-import type { Central, Peripheral } from '../src/transport/types.js';
+import { MemoryRadio } from '../transport/memory/index.js';
+import { createNobleSimRadio } from '../transport/noble-sim/index.js';
+import type { Central, Peripheral } from '../transport/types.js';
 
 export type InProcessTransport = 'memory' | 'noble-sim';
 
