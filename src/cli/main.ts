@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXIT, TRANSPORTS, UsageError, formatError, log } from './common.js';
 import { registerAudioCommands } from './cmd-audio.js';
+import { registerConformanceCommand } from './cmd-conformance.js';
 import { registerDemoCommand } from './cmd-demo.js';
 import { registerDoctorCommand } from './cmd-doctor.js';
 import { registerMessageCommands } from './cmd-messages.js';
@@ -51,6 +52,7 @@ Errors print as one line "error CODE: message" on stderr; exit code 1 (2 for usa
   registerRelayCommands(program);
   registerFamilyCommands(program);
   registerInboxCommands(program);
+  registerConformanceCommand(program);
   // every command: one-line errors, no usage dump
   const walk = (c: Command): void => {
     c.exitOverride();

@@ -4,8 +4,10 @@
  * every check, and each deliberately broken toy (test/helpers/broken-toys.ts) fails exactly the
  * checks of the rule it breaks — and passes every other.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHECKS, memoryConformanceTarget, renderConformanceJson, renderConformanceText, runConformance, type ConformanceReport, type MemoryTargetOptions } from '../../src/conformance/index.js';
 import { infoRequestAlwaysAnswered, noBackoff, noStatusAfterSpeakerStart, staleTagAfterRotation, twelveByteSpeakerStatus } from '../helpers/broken-toys.js';
@@ -73,4 +75,30 @@ describe('toy conformance run', () => {
       for (const r of report.results.filter((x) => x.verdict === 'failed')) expect(r.evidence).toBeTruthy();
     });
   }
+});
+
+describe('plushlink conformance', () => {
+  /** Runs the bin; the time limit only stops a hung child, it decides nothing. */
+  const cli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((res) => {
+      const home = mkdtempSync(join(tmpdir(), 'plushlink-conformance-'));
+      execFile(process.execPath, [resolve(__dirname, '../../bin/plushlink.js'), ...args], { env: { ...process.env, PLUSHLINK_HOME: home, DEBUG: '' }, timeout: 300_000 }, (err, stdout, stderr) =>
+        res({ code: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr }),
+      );
+    });
+
+  it('--transport memory --json: the in-process reference toy passes every check', async () => {
+    const r = await cli(['conformance', '--transport', 'memory', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as ConformanceReport;
+    expect(report.summary).toEqual({ passed: CHECKS.length, failed: 0, notRun: 0 });
+  });
+
+  it('--no-prompt: the steps that need a person are not-run with their reason, and nothing is passed', async () => {
+    const r = await cli(['conformance', '--transport', 'memory', '--no-prompt']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('NOT RUN  pairing.qr ');
+    expect(r.stdout).toMatch(/needs the pairing button held/);
+    expect(r.stdout).toMatch(/0 passed, 0 failed, 34 not run/);
+  });
 });
