@@ -211,6 +211,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
   let ownerId: X25519KeyPair | undefined;
   let ownerSession: ToySession | undefined;
   let leftUnowned: boolean | 'unknown' = 'unknown';
+  let stopped = 'the run stopped before it';
   try {
     // 1. The MTU matrix: each pairing on its own window, undone by removing itself (§13.5).
     for (const via of ['qr', 'code'] as const) {
@@ -446,7 +447,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
         ownerSession = await owner.connect(owner.toys()[0]!, op);
         sessions.push(ownerSession);
       }
-      const os = ownerSession;
+      let os = ownerSession;
       let volume = 70;
       await check('control.get-info', async () => {
         const info = decodeToyInfo(await okBody(os, { type: 'get-info' }));
@@ -480,7 +481,10 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
         return `${list.length} entry: the owner, role owner`;
       });
 
-      // Speaker and microphone on a session made by hand, to see the toy's plaintext bytes.
+      // Speaker and microphone on a session made by hand, to see the toy's plaintext bytes. The
+      // owner's session closes first: a BLE stack holds one link per peer (noble does).
+      await os.close();
+      await settle(signal);
       const toyId = await ownedToyId(owner).catch(() => undefined);
       let rs: RawSession | undefined;
       let rsError = '';
@@ -572,6 +576,9 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
         await s.raw.close();
         await settle(signal);
       }
+      os = await owner.connect(owner.toys()[0]!, op);
+      sessions.push(os);
+      ownerSession = os;
 
       // Guests.
       const guests: { companion: Companion; session: ToySession; identity: X25519KeyPair }[] = [];
@@ -771,6 +778,11 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
       leftUnowned = true;
       return 'GOODBYE FACTORY_RESET; the old tag is gone from the air';
     });
+  } catch (e) {
+    // a step between checks failed (the toy went away, a session could not be reopened): the
+    // checks not reached yet are not-run, with that as the reason; the run itself does not throw
+    if (signal.aborted) throw e;
+    stopped = `the run stopped before it: ${isPlushlinkError(e) ? e.code + ': ' : ''}${(e as Error).message}`;
   } finally {
     for (const s of sessions) await s.close().catch(() => undefined);
     for (const r of rawLinks) await r.close();
@@ -784,7 +796,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
     if (leftUnowned === 'unknown' && !ownerC?.toys().length) leftUnowned = 'unknown';
   }
 
-  const ordered = CHECKS.map((d) => results.get(d.name) ?? { name: d.name, section: d.section, verdict: 'not-run' as const, reason: 'the run stopped before it' });
+  const ordered = CHECKS.map((d) => results.get(d.name) ?? { name: d.name, section: d.section, verdict: 'not-run' as const, reason: stopped });
   return {
     version: 1,
     protocol: '1.1',
