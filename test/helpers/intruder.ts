@@ -19,15 +19,8 @@ import type { SpeakerStats } from '../../src/toy/speaker-buffer.js';
 /** Wall-clock sleep. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `cond` every 5 ms (wall clock) until it holds; false after `ms`. */
-export async function until(cond: () => boolean, ms = 2000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await sleep(5);
-  }
-  return true;
-}
+/** The suite's one polling wait (test/helpers/until.ts). */
+export { until } from './until.js';
 
 /** One raw connection of a stranger central. */
 export class Intruder {

@@ -95,11 +95,5 @@ export async function makeNobleSimRig(opts: NobleSimRigOptions = {}): Promise<No
   };
 }
 
-/** Waits until `cond()` holds (polling), or throws after `ms`. */
-export async function until(cond: () => boolean, ms = 2_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} not reached within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+/** The suite's one polling wait (test/helpers/until.ts). */
+export { until } from './until.js';

@@ -7,6 +7,7 @@ import { isPlushlinkError } from '../../src/protocol/errors.js';
 import { createNobleSimRadio, HCI_REASON, type NobleSimOptions, type NobleSimRadio, type SimPacket } from '../../src/transport/noble-sim/index.js';
 import type { NobleCentral, NoblePeripheralLike } from '../../src/transport/noble/central.js';
 import type { CentralLink, NotifyingCharacteristic, PeripheralLink, WritableCharacteristic } from '../../src/transport/types.js';
+import { until } from '../helpers/until.js';
 
 /** Helpers for the noble-sim integration tests. */
 
@@ -45,14 +46,6 @@ async function startRig(options: NobleSimOptions = {}, serviceData = new Uint8Ar
   };
 }
 
-/** Waits until `cond()` holds (polling every ms), or fails after `ms`. */
-async function until(cond: () => boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
 
 function bytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
