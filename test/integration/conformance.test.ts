@@ -55,6 +55,20 @@ describe('toy conformance run', () => {
     }
   });
 
+  it('an aborted run rejects with the abort reason (and asks for no reset: the person stopped it)', async () => {
+    const t = await memoryConformanceTarget();
+    try {
+      const ctl = new AbortController();
+      const reason = new Error('stop');
+      const p = runConformance({ ...t.options, signal: ctl.signal, onResult: (r) => r.name === 'pairing.qr' && ctl.abort(reason) });
+      await expect(p).rejects.toBe(reason);
+      await t.toy.flush();
+      expect(t.toy.persistentState.pairings.length).toBe(1); // the owner of pairing.qr: no reset step ran
+    } finally {
+      await t.close();
+    }
+  });
+
   it('docs/CONFORMANCE.md lists every check with its sections', () => {
     const doc = readFileSync(resolve(__dirname, '../../docs/CONFORMANCE.md'), 'utf8');
     for (const c of CHECKS) expect(doc, c.name).toContain(`| \`${c.name}\` | ${c.section} |`);
