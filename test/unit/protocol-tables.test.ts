@@ -7,7 +7,7 @@
  * (valid UTF-8 only), the GATT UUID helpers (§2) and the fragmenter's one-value check (§3).
  */
 import { describe, expect, it } from 'vitest';
-import { ControlType, decodePairings, encodePairings, goodbyeReasonName, undecodableRequestAnswer } from '../../src/protocol/control.js';
+import { ControlType, decodeControl, decodePairings, encodeControl, encodePairings, goodbyeReasonName, undecodableRequestAnswer } from '../../src/protocol/control.js';
 import { Fragmenter, Reassembler, FRAG_END, FRAG_START } from '../../src/protocol/fragment.js';
 import { characteristicNameOf, compactUuid, uuidToLeBytes, CONTROL_CHARACTERISTIC_UUID, MICROPHONE_CHARACTERISTIC_UUID, PLUSHLINK_SERVICE_UUID, SPEAKER_CHARACTERISTIC_UUID } from '../../src/protocol/gatt.js';
 import { RefusalCode, refusalErrorCode, type RefusalName } from '../../src/protocol/wire.js';
@@ -64,6 +64,26 @@ describe('control tables', () => {
     badRole[1 + 8] = 2;
     expect(() => decodePairings(badRole)).toThrow(expect.objectContaining({ code: 'BAD_CONTROL_MESSAGE' }));
     expect(() => decodePairings(body.subarray(0, body.length - 1))).toThrow(expect.objectContaining({ code: 'BAD_CONTROL_MESSAGE' }));
+  });
+});
+
+describe('control ids and values (PROTOCOL.md §10)', () => {
+  const bad = expect.objectContaining({ code: 'BAD_CONTROL_MESSAGE' });
+  it('RESULT echoes a request id 1..255: id 0 is BAD_CONTROL_MESSAGE; events carry id 0', () => {
+    expect(decodeControl(Uint8Array.of(ControlType.RESULT, 5, 0))).toMatchObject({ type: 'result', id: 5 });
+    expect(() => decodeControl(Uint8Array.of(ControlType.RESULT, 0, 0))).toThrow(bad);
+    expect(() => decodeControl(Uint8Array.of(ControlType.GET_BATTERY, 0))).toThrow(bad);
+    expect(() => decodeControl(Uint8Array.of(ControlType.MIC_STATUS, 1, 0, 0, 0, 0, 0))).toThrow(bad);
+    expect(decodeControl(Uint8Array.of(ControlType.MIC_STATUS, 0, 1, 0, 0, 0, 7))).toMatchObject({ type: 'mic-status', id: 0, active: true, nextFrame: 7 });
+  });
+
+  it('the encoder refuses what the decoder would: volume outside 0..100 or not an integer, a key id that is not 16 lower-case hex digits', () => {
+    for (const volume of [0, 100]) expect(decodeControl(encodeControl({ type: 'set-volume', id: 1, volume }))).toEqual({ type: 'set-volume', id: 1, volume });
+    for (const volume of [-1, 101, 1.5, Number.NaN]) expect(() => encodeControl({ type: 'set-volume', id: 1, volume }), String(volume)).toThrow(bad);
+    expect(decodeControl(encodeControl({ type: 'remove-pairing', id: 2, keyId: '0123456789abcdef' }))).toEqual({ type: 'remove-pairing', id: 2, keyId: '0123456789abcdef' });
+    for (const keyId of ['0123456789ABCDEF', '0123456789abcde', '0123456789abcdef0', 'x0123456789abcdef', '0123456789abcdefx', '0123456789abcdeg']) {
+      expect(() => encodeControl({ type: 'remove-pairing', id: 2, keyId }), keyId).toThrow(bad);
+    }
   });
 });
 
