@@ -22,6 +22,7 @@ interface ConformanceCliOptions {
   prompt: boolean;
   slotWait?: boolean;
   answerMs?: number;
+  toy?: string;
 }
 
 /** Asks a person on stdin to do something to the toy, and waits for Enter. */
@@ -42,6 +43,7 @@ export function registerConformanceCommand(program: Command): void {
     .option('--qr <payload>', 'the toy\'s QR payload (PL1:…)')
     .option('--json', 'print the report as JSON')
     .option('--no-prompt', 'do not ask a person to hold the button or reset the toy: those checks are reported not-run')
+    .option('--toy <id>', 'with --no-prompt: the toy\'s transport id now (plushlink scan), so the checks that need no button still run on it')
     .option('--slot-wait', 'also wait (up to 10 min) for the next advertising slot and check the rotation')
     .option('--answer-ms <ms>', 'how long to wait for the toy to answer before concluding it sent nothing (default 2000; noble-sim 500)', positiveNumber('--answer-ms'))
     .addHelpText('after', `
@@ -62,7 +64,7 @@ ends with a factory reset, so it leaves the toy unowned. Exit code 0 when no che
         if (transport === 'memory') {
           const t = await memoryConformanceTarget();
           cleanup.push(() => t.close());
-          options = { ...t.options };
+          options = { ...t.options, toyId: t.toyId() };
         } else if (transport === 'noble-sim') {
           const sim = createNobleSimRadio({ latencyMs: 1 });
           cleanup.push(() => sim.close());
@@ -75,6 +77,7 @@ ends with a factory reset, so it leaves the toy unowned. Exit code 0 when no che
             central: sim.central,
             code: formatSetupCode(setupCode),
             qr: formatSetupQr(setupCode, identity.publicKey),
+            toyId: sim.peripheral.address.replace(/:/g, '').toLowerCase(),
             pressButton: async () => toy.pressButton('hold'),
             resetToy: async () => toy.pressButton('reset'),
             answerWindowMs: o.answerMs ?? 500,
@@ -99,6 +102,8 @@ ends with a factory reset, so it leaves the toy unowned. Exit code 0 when no che
           };
         }
         if (o.answerMs !== undefined) options.answerWindowMs = o.answerMs;
+        if (o.toy !== undefined) options.toyId = o.toy;
+        if (o.prompt && transport !== 'noble') delete options.toyId;
         if (!o.prompt && transport !== 'noble') {
           delete options.pressButton;
           delete options.resetToy;

@@ -40,6 +40,8 @@ export interface MemoryTarget {
   options: Pick<ConformanceOptions, 'central' | 'centralWithMtu' | 'code' | 'qr' | 'pressButton' | 'resetToy' | 'clock' | 'settle' | 'target'>;
   toy: ReferenceToy;
   radio: MemoryRadio;
+  /** The toy's transport id now (it moves with the advertised data, PROTOCOL.md §12): the run's `toyId`. */
+  toyId(): string;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,7 @@ export async function memoryConformanceTarget(o: MemoryTargetOptions = {}): Prom
     },
     toy,
     radio,
+    toyId: () => raw.id,
     async close() {
       await toy.stop();
       await radio.close();

@@ -205,6 +205,85 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
 
   const plaintextTypes = (ps: Uint8Array[]): string => ps.map((p) => `0x${p[0]!.toString(16)}/${p.length}B`).join(', ') || 'none';
 
+  // Checks that run in more than one place (with the button, or on `toyId` without it).
+  function strangerControl(id: string): Promise<boolean> {
+    return check('refusal.stranger-control-before-session', async () => {
+      const raw = await rawConnect(id);
+      await raw.send('control', encodeWire({ kind: 'record', record: new Uint8Array(40).fill(7) }));
+      const a = await raw.drain();
+      // a forged MIC_START: a RECORD kind like any other before a session (§11)
+      await raw.send('control', Uint8Array.of(0x10, 0, 0, 0, 0, ...new Uint8Array(16), 0x04, 0x01));
+      const b = await raw.drain();
+      const connected = !raw.disconnected;
+      await raw.close();
+      const seen = [...a, ...b].map(describeWire).join('; ') || 'nothing';
+      expect(a.length === 1 && b.length === 1, `expected one ERROR per message, got: ${seen}`);
+      for (const m of [a[0]!, b[0]!]) expect(m.kind === 'error' && m.refusal === 'NOT_AUTHENTICATED' && m.retryAfterSec === 0, `got ${seen}`);
+      expect(connected, 'the toy disconnected (NOT_AUTHENTICATED keeps the link)');
+      return 'ERROR NOT_AUTHENTICATED retry-after 0 for each of 2 messages; link kept';
+    });
+  }
+  function strangerSpeaker(id: string): Promise<boolean> {
+    return check('refusal.stranger-speaker-before-session', async () => {
+      const raw = await rawConnect(id);
+      await raw.send('speaker', new Uint8Array(4 + 16 + 4).fill(3));
+      const a = await raw.drain();
+      const mic = raw.microphone.length;
+      expect(a.length === 0 && mic === 0, `the toy answered a speaker write before a session: ${a.map(describeWire).join('; ')}${mic ? `, ${mic} microphone values` : ''}`);
+      expect(!raw.disconnected, 'the toy disconnected');
+      await raw.send('control', encodeWire({ kind: 'info-request' }));
+      const m = await raw.next();
+      await raw.close();
+      // in the window an INFO_RESPONSE, outside it NOT_IN_PAIRING_MODE (§13.2): either way the link still serves
+      expect(m?.kind === 'info-response' || (m?.kind === 'error' && m.refusal === 'NOT_IN_PAIRING_MODE'), `afterwards INFO_REQUEST got ${describeWire(m)}`);
+      return `no answer, link kept, INFO_REQUEST still answered (${describeWire(m)})`;
+    });
+  }
+  function infoOutsideWindow(id: string): Promise<boolean> {
+    return check('refusal.info-request-outside-window', async () => {
+      const raw = await rawConnect(id);
+      await raw.send('control', encodeWire({ kind: 'info-request' }));
+      const all = await raw.drain();
+      const kept = !raw.disconnected;
+      await raw.close();
+      const seen = all.map(describeWire).join('; ') || 'nothing';
+      expect(all.length === 1 && all[0]!.kind === 'error' && all[0]!.refusal === 'NOT_IN_PAIRING_MODE' && all[0]!.retryAfterSec === 0, `INFO_REQUEST with the window closed got: ${seen}`);
+      expect(kept, 'the toy disconnected');
+      return `${seen}; link kept`;
+    });
+  }
+  function pairingOutsideWindow(id: string, key: Uint8Array): Promise<boolean> {
+    return check('refusal.pairing-outside-window', async () => {
+      const raw = await rawConnect(id);
+      await raw.send('control', pairM1(key, code));
+      const all = await raw.drain();
+      const kept = !raw.disconnected;
+      await raw.close();
+      const seen = all.map(describeWire).join('; ') || 'nothing';
+      expect(all.length === 1 && all[0]!.kind === 'error' && all[0]!.refusal === 'NOT_IN_PAIRING_MODE' && all[0]!.retryAfterSec === 0, `PAIR_M1 with the window closed got: ${seen}`);
+      expect(kept, 'the toy disconnected');
+      return `${seen}; link kept`;
+    });
+  }
+  function handshakeDeadline(): Promise<boolean> {
+    return check('handshake.deadline', async () => {
+      let id: string;
+      if (ownerC && ownerC.toys().length) id = await ownedToyId(ownerC);
+      else if (opts.toyId) id = opts.toyId;
+      else throw new NotRun('the toy cannot be told apart from others in range (it is not owned by the run, and no toyId was given)');
+      const raw = await rawConnect(id);
+      await clock.advance(5000 + 500, signal);
+      await settle(signal);
+      const all = await raw.drain();
+      const gone = raw.disconnected;
+      await raw.close();
+      const seen = all.map(describeWire).join('; ') || 'nothing';
+      expect(all.length === 1 && all[0]!.kind === 'error' && all[0]!.refusal === 'TIMEOUT', `after 5.5 s without a handshake the toy sent: ${seen}`);
+      expect(gone, 'the toy kept the link after TIMEOUT');
+      return `${seen}, then disconnect`;
+    });
+  }
+
   // ------------------------------------------------------------------ the run
 
   let ownerC: Companion | undefined;
@@ -256,6 +335,16 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
     try {
       windowId = await hold();
     } catch (e) {
+      if (e instanceof NotRun && opts.toyId) {
+        // No button: what needs none runs on the toy the caller named (unowned, window closed).
+        const id = opts.toyId;
+        await strangerControl(id);
+        await strangerSpeaker(id);
+        await infoOutsideWindow(id);
+        if (toyKey) await pairingOutsideWindow(id, toyKey);
+        else record('refusal.pairing-outside-window', 'not-run', 'needs the toy key: give the QR payload');
+        await handshakeDeadline();
+      }
       if (e instanceof NotRun || e instanceof Failed) {
         notRun(
           CHECKS.map((d) => d.name).filter((n) => !results.has(n) && n !== 'handshake.deadline'),
@@ -281,34 +370,8 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
         notRun(CHECKS.map((d) => d.name).filter((n) => !results.has(n) && n !== 'handshake.deadline'), 'the toy key is unknown (no QR given and INFO_REQUEST failed)');
       } else {
         const key = toyKey;
-        await check('refusal.stranger-control-before-session', async () => {
-          const raw = await rawConnect(id);
-          await raw.send('control', encodeWire({ kind: 'record', record: new Uint8Array(40).fill(7) }));
-          const a = await raw.drain();
-          // a forged MIC_START: a RECORD kind like any other before a session (§11)
-          await raw.send('control', Uint8Array.of(0x10, 0, 0, 0, 0, ...new Uint8Array(16), 0x04, 0x01));
-          const b = await raw.drain();
-          const connected = !raw.disconnected;
-          await raw.close();
-          const seen = [...a, ...b].map(describeWire).join('; ') || 'nothing';
-          expect(a.length === 1 && b.length === 1, `expected one ERROR per message, got: ${seen}`);
-          for (const m of [a[0]!, b[0]!]) expect(m.kind === 'error' && m.refusal === 'NOT_AUTHENTICATED' && m.retryAfterSec === 0, `got ${seen}`);
-          expect(connected, 'the toy disconnected (NOT_AUTHENTICATED keeps the link)');
-          return 'ERROR NOT_AUTHENTICATED retry-after 0 for each of 2 messages; link kept';
-        });
-        await check('refusal.stranger-speaker-before-session', async () => {
-          const raw = await rawConnect(id);
-          await raw.send('speaker', new Uint8Array(4 + 16 + 4).fill(3));
-          const a = await raw.drain();
-          const mic = raw.microphone.length;
-          expect(a.length === 0 && mic === 0, `the toy answered a speaker write before a session: ${a.map(describeWire).join('; ')}${mic ? `, ${mic} microphone values` : ''}`);
-          expect(!raw.disconnected, 'the toy disconnected');
-          await raw.send('control', encodeWire({ kind: 'info-request' }));
-          const m = await raw.next();
-          await raw.close();
-          expect(m?.kind === 'info-response', `afterwards INFO_REQUEST got ${describeWire(m)}`);
-          return 'no answer, link kept, INFO_REQUEST still answered';
-        });
+        await strangerControl(id);
+        await strangerSpeaker(id);
         let retryAfter = 0;
         const wrong = (): Uint8Array => {
           let w = generateSetupCode();
@@ -399,28 +462,9 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
     } else {
       const owner = ownerC!;
       const key = toyKey!;
-      await check('refusal.info-request-outside-window', async () => {
-        const raw = await rawConnect(await ownedToyId(owner));
-        await raw.send('control', encodeWire({ kind: 'info-request' }));
-        const all = await raw.drain();
-        const kept = !raw.disconnected;
-        await raw.close();
-        const seen = all.map(describeWire).join('; ') || 'nothing';
-        expect(all.length === 1 && all[0]!.kind === 'error' && all[0]!.refusal === 'NOT_IN_PAIRING_MODE' && all[0]!.retryAfterSec === 0, `INFO_REQUEST with the window closed got: ${seen}`);
-        expect(kept, 'the toy disconnected');
-        return `${seen}; link kept`;
-      });
-      await check('refusal.pairing-outside-window', async () => {
-        const raw = await rawConnect(await ownedToyId(owner));
-        await raw.send('control', pairM1(key, code));
-        const all = await raw.drain();
-        const kept = !raw.disconnected;
-        await raw.close();
-        const seen = all.map(describeWire).join('; ') || 'nothing';
-        expect(all.length === 1 && all[0]!.kind === 'error' && all[0]!.refusal === 'NOT_IN_PAIRING_MODE' && all[0]!.retryAfterSec === 0, `PAIR_M1 with the window closed got: ${seen}`);
-        expect(kept, 'the toy disconnected');
-        return `${seen}; link kept`;
-      });
+      const ownedId = await ownedToyId(owner);
+      await infoOutsideWindow(ownedId);
+      await pairingOutsideWindow(ownedId, key);
       await check('refusal.replayed-pair-m1', async () => {
         if (!replayed) throw new NotRun('no PAIR_M1 was read in the window to replay');
         const raw = await rawConnect(await ownedToyId(owner));
@@ -732,21 +776,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
     }
 
     // Handshake deadline: any toy, any state.
-    await check('handshake.deadline', async () => {
-      let id: string;
-      if (ownerC && ownerC.toys().length) id = await ownedToyId(ownerC);
-      else throw new NotRun('the toy cannot be told apart from others in range (it is not owned by the run)');
-      const raw = await rawConnect(id);
-      await clock.advance(5000 + 500, signal);
-      await settle(signal);
-      const all = await raw.drain();
-      const gone = raw.disconnected;
-      await raw.close();
-      const seen = all.map(describeWire).join('; ') || 'nothing';
-      expect(all.length === 1 && all[0]!.kind === 'error' && all[0]!.refusal === 'TIMEOUT', `after 5.5 s without a handshake the toy sent: ${seen}`);
-      expect(gone, 'the toy kept the link after TIMEOUT');
-      return `${seen}, then disconnect`;
-    });
+    await handshakeDeadline();
 
     // Factory reset: the owner's session gets GOODBYE, the owner is refused, the toy is unowned.
     await check('factory-reset', async () => {

@@ -78,6 +78,13 @@ export interface ConformanceOptions {
    * prompted by the CLI, or a test rig. Absent: every check that needs it is not-run.
    */
   pressButton?: (signal: AbortSignal) => Promise<void>;
+  /**
+   * Without `pressButton`: the toy's current transport id (from a scan; it holds within its
+   * advertising slot), so the checks that need no button still run on it — the refusals to a
+   * stranger, INFO_REQUEST and PAIR_M1 outside the window (the toy must be unowned with its
+   * window closed) and the handshake deadline.
+   */
+  toyId?: string;
   /** Factory-resets the toy (a ≈ 10 s press, §13.5). Absent: the reset checks are not-run. */
   resetToy?: (signal: AbortSignal) => Promise<void>;
   /** The toy's time (default: the wall clock, advancing by sleeping). */
