@@ -423,6 +423,18 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
           const raw = await rawConnect(id);
           await raw.send('control', hs.wireMessage1());
           const m = await raw.next();
+          if (m?.kind === 'pair-m2') {
+            await check('session.handshake-kind-dropped', async () => {
+              await raw.send('control', pairM1(key, code));
+              const all = await raw.drain();
+              const kept = !raw.disconnected;
+              const seen = all.map(describeWire).join('; ') || 'nothing';
+              // the link has a session from PAIR_M2 on: only RECORD counts, anything else is dropped unanswered (§4, §13.9)
+              expect(all.length === 0, `a second PAIR_M1 after PAIR_M2 on one link got: ${seen}`);
+              expect(kept, 'the toy disconnected');
+              return 'no answer; link kept';
+            });
+          } else record('session.handshake-kind-dropped', 'not-run', `needs a PAIR_M1 the toy reads (it answered ${describeWire(m)})`);
           await raw.close();
           await settle(signal);
           if (m?.kind === 'pair-m2') replayed = hs.wireMessage1();
@@ -532,6 +544,20 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
       const toyId = await ownedToyId(owner).catch(() => undefined);
       let rs: RawSession | undefined;
       let rsError = '';
+      await check('reconnect.stale-slot', async () => {
+        if (!toyId) throw new NotRun('the owned toy was not found');
+        const raw = await rawConnect(toyId);
+        const slot = advertisingSlot(clock.now()) - 2;
+        const hs = new CompanionHandshake('reconnect', { companion: ownerId!, toyPublicKey: key, hello: { displayName: 'stale slot' }, slot });
+        await raw.send('control', hs.wireMessage1());
+        const m = await raw.next();
+        await settle(signal);
+        const gone = raw.disconnected;
+        await raw.close();
+        expect(m?.kind === 'error' && m.refusal === 'HANDSHAKE_FAILED' && m.retryAfterSec === 0, `the owner's RECONNECT_M1 bound to a slot two back got ${describeWire(m)}`);
+        expect(gone, 'the toy kept the link after HANDSHAKE_FAILED');
+        return `${describeWire(m)}, then disconnect`;
+      });
       if (toyId) {
         try {
           rs = await rawSessionOf(toyId, ownerId!);
