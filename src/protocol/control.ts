@@ -232,8 +232,7 @@ export function decodeControl(b: Uint8Array): ControlMessage {
   const t = r.u8();
   const id = r.u8();
   const isRequest = t < 0x80;
-  // Requests and RESULT (which echoes a request's id) carry 1..255 (PROTOCOL.md §10).
-  if ((isRequest || t === ControlType.RESULT) && id === 0) throw bad(isRequest ? 'request id must be 1..255' : 'RESULT id must be 1..255');
+  if (isRequest && id === 0) throw bad('request id must be 1..255');
   if (!isRequest && t !== ControlType.RESULT && id !== 0) throw bad('event id must be 0');
   let m: ControlMessage;
   switch (t) {
