@@ -6,16 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AUDIO_FORMATS_SUPPORTED, MAX_FRAME_BYTES, decodeAudioPayload, encodeAudioPayload, encodeAudioPayloadInto } from '../../src/protocol/audio-record.js';
+import { codeOf } from '../helpers/errors.js';
 
 const frame = (len: number, v: number): Uint8Array => new Uint8Array(len).fill(v);
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-};
 
 describe('audio payload edges', () => {
   it('a record holds 1..64 frames: none and 65 are BAD_AUDIO in both formats', () => {

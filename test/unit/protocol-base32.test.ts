@@ -7,15 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { base32Decode, base32Encode, CROCKFORD_ALPHABET } from '../../src/protocol/base32.js';
+import { codeOf } from '../helpers/errors.js';
 
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-};
 
 describe('Crockford base32', () => {
   it('round-trips any bytes, with exactly ceil(8n/5) characters of the alphabet', () => {

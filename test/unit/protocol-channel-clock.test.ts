@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { SecureChannel } from '../../src/protocol/channel.js';
 import { randomBytes } from '../../src/protocol/crypto.js';
+import { codeOf } from '../helpers/errors.js';
 
 const T0 = Date.UTC(2026, 11, 2, 12, 0, 0);
 const I = 60_000;
@@ -22,14 +23,6 @@ function pair(now: number | undefined) {
     b: new SecureChannel({ sendKey: b2a, receiveKey: a2b, handshakeHash: h }, opts),
   };
 }
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-};
 
 describe('rekey clock', () => {
   it('counts the interval from the creation time on a wall-clock epoch', () => {

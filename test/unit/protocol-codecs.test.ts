@@ -1,7 +1,6 @@
 /** Unit tests of the small protocol codecs: base32, TLV, wire, control, audio records, advertising. */
 import { describe, expect, it } from 'vitest';
 import { CROCKFORD_ALPHABET, base32Decode, base32Encode, crockfordValue } from '../../src/protocol/base32.js';
-import { PlushlinkError } from '../../src/protocol/errors.js';
 import { decodeTlv, encodeTlv, readUint } from '../../src/protocol/tlv.js';
 import { decodeWire, encodeWire, refusalErrorCode, RefusalCode, type WireMessage } from '../../src/protocol/wire.js';
 import {
@@ -27,15 +26,8 @@ import {
   resolveAdvertisingTag,
 } from '../../src/protocol/advertising.js';
 import { bytesEqual } from '../../src/protocol/bytes.js';
+import { codeOf } from '../helpers/errors.js';
 
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof PlushlinkError ? e.code : `untyped: ${String(e)}`;
-  }
-  return undefined;
-};
 
 describe('base32 (Crockford)', () => {
   it('has no I, L, O, U and folds confusables when reading', () => {

@@ -1,21 +1,13 @@
 /** Record layer: epochs, rekey, counter exhaustion, refusal codes (PROTOCOL.md "Records"). */
 import { describe, expect, it } from 'vitest';
-import { PlushlinkError } from '../../src/protocol/errors.js';
 import { EPOCH_SIZE, MAX_COUNTER, RECORD_OVERHEAD, RecordReceiver, RecordSender, channelKey, nextEpochKey } from '../../src/protocol/record.js';
 import { bytesEqual } from '../../src/protocol/bytes.js';
 import { audioFrameJoinsBatch, audioPayloadSize } from '../../src/protocol/audio-record.js';
 import { DEFAULT_MAX_MESSAGE } from '../../src/protocol/fragment.js';
+import { codeOf } from '../helpers/errors.js';
 
 const K = new Uint8Array(32).map((_, i) => i + 1);
 const ctr = (r: Uint8Array): number => ((r[0]! << 24) >>> 0) + (r[1]! << 16) + (r[2]! << 8) + r[3]!;
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof PlushlinkError ? e.code : `untyped: ${String(e)}`;
-  }
-  return undefined;
-};
 
 describe('record layer', () => {
   it('a record is counter (u32 BE) || AEAD and adds RECORD_OVERHEAD bytes', () => {

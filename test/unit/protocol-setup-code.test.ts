@@ -1,6 +1,5 @@
 /** Setup codes: entropy, human form, typo detection, QR payload, PSK (PROTOCOL.md "Setup codes"). */
 import { describe, expect, it } from 'vitest';
-import { PlushlinkError } from '../../src/protocol/errors.js';
 import {
   SETUP_CODE_BITS,
   formatSetupCode,
@@ -14,15 +13,8 @@ import {
   setupCodesEqual,
   toyKeyFingerprint,
 } from '../../src/protocol/setup-code.js';
+import { codeOf } from '../helpers/errors.js';
 
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof PlushlinkError ? e.code : `untyped: ${String(e)}`;
-  }
-  return undefined;
-};
 const SECRET = '0123456789ABCDEFGHJKMN';
 const KEY = new Uint8Array(32).map((_, i) => i);
 

@@ -1,0 +1,15 @@
+/** Error helpers shared by the unit tests. */
+import { PlushlinkError } from '../../src/protocol/errors.js';
+
+/**
+ * The code of the PlushlinkError `fn` throws; `untyped: …` for any other throw (so an untyped
+ * error never passes for a typed one, nor for "no error"); undefined when it returns.
+ */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof PlushlinkError ? e.code : `untyped: ${String(e)}`;
+  }
+  return undefined;
+}
