@@ -140,30 +140,41 @@ function alignedCorrelation(reference: ArrayLike<number>, segment: ArrayLike<num
 }
 
 /**
- * Correlation after aligning each `block`-sample piece of `segment` on its own (cyclic reference):
- * the correlation of the piecewise-aligned signal, and each piece's offset into the reference. A real-time capture may
- * lose a 10 ms buffer on a loaded machine (Chromium's fake microphone then skips ahead); each piece
- * is then still compared with what was played into it.
+ * Each `block`-sample piece of `segment` aligned on its own against the (cyclic) reference: its
+ * correlation at its best alignment and its offset into the reference (where the segment's first
+ * sample would lie), for the pieces that carry speech (RMS at least a tenth of the segment's).
+ *
+ * Why per piece and judged by the median: the capture is real time. On a loaded machine Chromium's
+ * timer-driven fake microphone loses or pads a 10 ms buffer now and then, which spoils the one
+ * piece it falls in and shifts every later piece. How often that happens depends on the machine's
+ * load, so no verdict may rest on the pieces it touches; the median of short pieces ignores up to
+ * half of them being spoilt, while a wrong rate, a wrong channel, garbled or reordered samples
+ * spoil every piece (their best correlation stays far below 0.9).
  */
-function blockwiseCorrelation(reference: ArrayLike<number>, segment: ArrayLike<number>, block: number): { r: number; lags: number[] } {
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  const lags: number[] = [];
-  const ref = Float64Array.from({ length: reference.length * 2 }, (_, i) => reference[i % reference.length]!);
+function piecewiseCorrelation(reference: ArrayLike<number>, segment: ArrayLike<number>, block: number): { rs: number[]; offsets: number[]; medianR: number; continued: number } {
+  let total = 0;
+  for (let i = 0; i < segment.length; i++) total += segment[i]! * segment[i]!;
+  const rmsAll = Math.sqrt(total / Math.max(1, segment.length));
+  const rs: number[] = [];
+  const offsets: number[] = [];
   for (let start = 0; start + block <= segment.length; start += block) {
     const piece = Array.prototype.slice.call(segment, start, start + block) as number[];
-    const { lag } = alignedCorrelation(reference, piece, true);
-    lags.push((((lag - start) % reference.length) + reference.length) % reference.length); // the piece's offset
-    for (let i = 0; i < block; i++) {
-      const x = ref[lag + i]!;
-      const y = piece[i]!;
-      sab += x * y;
-      saa += x * x;
-      sbb += y * y;
-    }
+    let e = 0;
+    for (const v of piece) e += v * v;
+    if (Math.sqrt(e / block) < rmsAll / 10) continue; // a pause: nothing to compare
+    const { r, lag } = alignedCorrelation(reference, piece, true);
+    rs.push(r);
+    offsets.push((((lag - start) % reference.length) + reference.length) % reference.length);
   }
-  return { r: sab / Math.sqrt(saa * sbb || 1), lags };
+  const sorted = [...rs].sort((a, b) => a - b);
+  const medianR = sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)]! : -1;
+  // Consecutive speech pieces that continue one another (the same offset within 2 ms).
+  let continued = 0;
+  for (let i = 1; i < offsets.length; i++) {
+    const d = Math.abs(offsets[i]! - offsets[i - 1]!);
+    if (Math.min(d, reference.length - d) <= 32) continued++;
+  }
+  return { rs, offsets, medianR, continued };
 }
 
 /** A YUV4MPEG2 clip (Chromium's fake camera file) showing `text` as a QR code. */
@@ -486,12 +497,16 @@ describe.skipIf(!HAVE_CHROMIUM)(`web app in Chromium${HAVE_CHROMIUM ? '' : ` (SK
     // Skip the first 0.3 s (the microphone's start) and compare 3 s of speech.
     const seg = pcm.subarray(4800, 4800 + 48000);
     const whole = alignedCorrelation(fixture, seg, true);
-    const pieces = blockwiseCorrelation(fixture, seg, 8000);
-    console.log(`web app: recorded reply correlates ${whole.r.toFixed(3)} with the microphone fixture (lag ${whole.lag}); per half second ${pieces.r.toFixed(3)} (lags ${pieces.lags.join(' ')})`);
-    expect(pieces.r).toBeGreaterThanOrEqual(0.9);
-    // The pieces follow each other: at most a few dropped 10 ms capture buffers between them.
-    const drift = pieces.lags.map((l) => Math.min(Math.abs(l - pieces.lags[0]!), fixture.length - Math.abs(l - pieces.lags[0]!)));
-    expect(Math.max(...drift)).toBeLessThanOrEqual(800);
+    const pieces = piecewiseCorrelation(fixture, seg, 1600);
+    console.log(
+      `web app: recorded reply correlates ${whole.r.toFixed(3)} with the microphone fixture (lag ${whole.lag}); ` +
+        `per 100 ms piece: median ${pieces.medianR.toFixed(3)} over ${pieces.rs.length} speech pieces ` +
+        `(${pieces.rs.map((r) => r.toFixed(2)).join(' ')}), offsets ${pieces.offsets.join(' ')}`,
+    );
+    expect(pieces.rs.length).toBeGreaterThanOrEqual(15); // 3 s of speech, not a silent capture
+    expect(pieces.medianR).toBeGreaterThanOrEqual(0.9);
+    // The pieces follow each other in order: most neighbours continue one another.
+    expect(pieces.continued).toBeGreaterThanOrEqual((pieces.rs.length - 1) / 2);
 
     // The outbox waits for both receipts; with both, the message is delivered.
     const outItem = page.locator(`#main li[data-message-id="${reply!.messageId}"]`);
