@@ -3,7 +3,7 @@
  * (cli → entries → companion → toy / messages → transport / audio → util → protocol), never up,
  * and the library imports nothing of the workspaces, the examples, the bench, the scripts or the
  * tests (the CLI alone may load the relay package).
- * test/unit/layers.test.ts runs it over src/, relay/src/ and web/src/ (and over a planted upward
+ * test/unit/project/layers.test.ts runs it over src/, relay/src/ and web/src/ (and over a planted upward
  * import, to show the rules catch one).
  *
  * Paths are relative to the directory dependency-cruiser runs in (the repository root).

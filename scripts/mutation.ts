@@ -44,13 +44,7 @@ const FOLDERS: Record<string, FolderPlan> = {
   'src/protocol': {
     mutate: ['src/protocol/**/*.ts', '!src/protocol/index.ts'],
     tests: [
-      'test/unit/protocol-*.test.ts',
-      'test/unit/channel-rekey.test.ts',
-      'test/unit/audio-record-format.test.ts',
-      'test/unit/own-vectors.test.ts',
-      'test/unit/noise-vectors.test.ts',
-      'test/unit/wycheproof-*.test.ts',
-      'test/unit/crypto-backends.test.ts',
+      'test/unit/protocol/*.test.ts',
       'test/property/record-layer.test.ts',
       'test/property/fragment.test.ts',
       'test/property/setup-code.test.ts',
@@ -59,12 +53,9 @@ const FOLDERS: Record<string, FolderPlan> = {
   'src/toy': {
     mutate: ['src/toy/**/*.ts'],
     tests: [
-      'test/unit/toy-requests.test.ts',
-      'test/unit/persisted-state.test.ts',
-      'test/unit/speaker-batching.test.ts',
-      'test/unit/advertising-*.test.ts',
-      'test/unit/address-rotation.test.ts',
-      'test/unit/file-stores.test.ts',
+      'test/unit/toy/*.test.ts',
+      'test/unit/companion/speaker-batching.test.ts',
+      'test/unit/storage/*.test.ts',
       'test/property/toy-model.test.ts',
       'test/property/inbound-fuzz.test.ts',
       'test/attack/allow-list.test.ts',
@@ -86,11 +77,11 @@ const FOLDERS: Record<string, FolderPlan> = {
   },
   'src/messages': {
     mutate: ['src/messages/**/*.ts', '!src/messages/index.ts'],
-    tests: ['test/unit/messages-*.test.ts', 'test/unit/file-stores.test.ts', 'test/property/messages-*.test.ts', 'test/property/relay-signature.test.ts'],
+    tests: ['test/unit/messages/*.test.ts', 'test/unit/storage/file-stores.test.ts', 'test/property/messages-*.test.ts', 'test/property/relay-signature.test.ts'],
   },
   'relay/src': {
     mutate: ['relay/src/**/*.ts', '!relay/src/index.ts', '!relay/src/serve.ts', '!relay/src/store/postgres.ts'],
-    tests: ['test/unit/relay-vectors.test.ts', 'test/property/relay-signature.test.ts', 'test/attack/relay-auth.test.ts', 'test/attack/relay-mailbox.test.ts', 'test/integration/relay-client-contract.test.ts'],
+    tests: ['test/unit/messages/relay-vectors.test.ts', 'test/property/relay-signature.test.ts', 'test/attack/relay-auth.test.ts', 'test/attack/relay-mailbox.test.ts', 'test/integration/relay-client-contract.test.ts'],
   },
 };
 

@@ -17,7 +17,7 @@
  * protocol, for firmware authors) and `plushlink/testing` (the in-memory radio, the reference toy
  * and in-memory stores, for an app's own tests).
  *
- * Every name here is pinned by test/unit/public-api.test.ts: adding one is a visible decision.
+ * Every name here is pinned by test/unit/project/public-api.test.ts: adding one is a visible decision.
  *
  * @packageDocumentation
  */

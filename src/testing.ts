@@ -10,7 +10,7 @@
  *   (docs/CONFORMANCE.md), with {@link memoryConformanceTarget} (the reference toy in-process)
  *   and the report's renderings.
  *
- * Every name here is pinned by test/unit/public-api.test.ts: adding one is a visible decision.
+ * Every name here is pinned by test/unit/project/public-api.test.ts: adding one is a visible decision.
  *
  * @packageDocumentation
  */

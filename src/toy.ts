@@ -6,7 +6,7 @@
  * A toy is made with an identity key pair and a setup code (printed on its QR label):
  * {@link generateX25519KeyPair}, {@link generateSetupCode}, {@link formatSetupQr}.
  *
- * Every name here is pinned by test/unit/public-api.test.ts: adding one is a visible decision.
+ * Every name here is pinned by test/unit/project/public-api.test.ts: adding one is a visible decision.
  *
  * @packageDocumentation
  */

@@ -7,7 +7,7 @@
  * exposing packets and depends on `codec-parser` (LGPL-3.0, which also only reads). The container
  * is small and fully specified, so it is written here and checked against the reference tools:
  * files we write pass `opusinfo` with no warnings and `opusdec` decodes them sample-exact; files
- * made by `opusenc` are read back (see test/unit/audio-ogg-opus.test.ts).
+ * made by `opusenc` are read back (see test/unit/audio/ogg-opus.test.ts).
  *
  * Layout written: page 0 = OpusHead alone (BOS, granule 0); page 1 = OpusTags alone (granule 0);
  * then audio pages of whole packets (≤ 255 lacing values, ≤ `maxPageDurationMs` of audio), each

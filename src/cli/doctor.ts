@@ -5,7 +5,7 @@
  * where that silence ends.
  *
  * Every probe of the machine goes through {@link DoctorProbes}, so the checks are tested against
- * made-up machines (test/unit/cli-doctor.test.ts) as well as the real one.
+ * made-up machines (test/unit/cli/doctor.test.ts) as well as the real one.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

@@ -5,7 +5,7 @@
  *
  * File-system helpers (atomic writes, temporary names, errno checks) stay inside the library:
  * only the {@link DurableFileSystem} seam that the stores accept is public. Every name here is
- * pinned by test/unit/public-api.test.ts: adding one is a visible decision.
+ * pinned by test/unit/project/public-api.test.ts: adding one is a visible decision.
  *
  * @packageDocumentation
  */

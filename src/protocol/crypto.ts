@@ -13,7 +13,7 @@
  * every back end: key, nonce and signature sizes, the all-zero X25519 result (LOW_ORDER_POINT),
  * the HKDF length range, a failed tag (DECRYPT_FAILED), a non-canonical Ed25519 S. So both back
  * ends keep the same policy by construction, and every vector runs against both
- * (test/unit/crypto-backends.test.ts, the Wycheproof, Noise and own-vector tests).
+ * (test/unit/protocol/crypto-backends.test.ts, the Wycheproof, Noise and own-vector tests).
  *
  * Pure: no I/O, no `node:` imports.
  */

@@ -4,7 +4,7 @@
  * answer; the time, the persisted state and the pairing window are passed in.
  *
  * What it decides (docs/SECURITY.md §2, properties 1, 2 and 5, names the mechanism and its
- * tests; `test/unit/toy-policy.test.ts` tests this module alone):
+ * tests; `test/unit/toy/policy.test.ts` tests this module alone):
  * - before a session, which message kinds a connection may send at all ({@link PRE_SESSION_KINDS},
  *   PROTOCOL.md §4, §11);
  * - whether a handshake message 1 is read: the pairing window and the backoff lock before any

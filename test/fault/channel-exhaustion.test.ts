@@ -9,7 +9,7 @@
  *   255) and the toy drops the connection at its next tick.
  * A fresh handshake brings fresh keys.
  *
- * The channel itself is covered in test/unit/channel-rekey.test.ts. Here: ToyCore driven with a
+ * The channel itself is covered in test/unit/protocol/channel-rekey.test.ts. Here: ToyCore driven with a
  * fake clock (one tick per rekey interval), the ReferenceToy's own timer under a fake toy clock,
  * and a real Companion whose Date.now is pushed forward one interval per request. All fake time:
  * 256 × 10 min of protocol time in about a second of wall clock.

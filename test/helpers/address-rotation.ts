@@ -1,6 +1,6 @@
 /**
- * Shared by the address-rotation tests of every transport (test/unit/address-rotation.test.ts,
- * test/unit/bleno-address.test.ts): a scenario that makes the reference toy rotate many times,
+ * Shared by the address-rotation tests of every transport (test/unit/toy/address-rotation.test.ts,
+ * test/unit/transport/bleno-address.test.ts): a scenario that makes the reference toy rotate many times,
  * and the check that no advertising state links two addresses (PROTOCOL.md §12 "Address").
  */
 import { expect } from 'vitest';

@@ -84,7 +84,7 @@ const APP_CJS = `(async () => {
 })();
 `;
 
-/** Every subpath of package.json "exports" (test/unit/public-api.test.ts pins their names). */
+/** Every subpath of package.json "exports" (test/unit/project/public-api.test.ts pins their names). */
 const SUBPATHS = ['plushlink', 'plushlink/toy', 'plushlink/audio', 'plushlink/messages', 'plushlink/protocol', 'plushlink/testing'];
 
 /**
