@@ -1,7 +1,7 @@
 /**
  * Generates fixtures/vectors/messages.json: deterministic sealed-voice-message vectors (fixed
  * keys, fixed randomness → exact envelope bytes) plus negative cases with their expected error
- * codes. Run: `npx tsx scripts/gen-message-vectors.ts`. test/unit/messages-vectors.test.ts checks
+ * codes. Run: `npx tsx scripts/gen-message-vectors.ts`. test/unit/messages/vectors.test.ts checks
  * that the code reproduces every byte.
  *
  * Every secret below is derived from a public label (SHA-512(label)[0..32]), so anyone can

@@ -2,7 +2,7 @@
  * Generates fixtures/vectors/relay.json: worked examples of the relay's request signatures
  * (docs/RELAY.md §3) and of mailbox ids and delivery receipts (§1, §5), so that a client in
  * another language can check itself byte for byte. Run: `npx tsx scripts/gen-relay-vectors.ts`.
- * test/unit/relay-vectors.test.ts checks that the code reproduces every value and that the
+ * test/unit/messages/relay-vectors.test.ts checks that the code reproduces every value and that the
  * negative cases are refused with their codes.
  *
  * Every secret is derived from a public label (SHA-512(label)[0..32]): test keys only.

@@ -17,7 +17,7 @@
  * Run: `npm run gen:vectors` (writes fixtures/vectors/) or
  * `npx tsx scripts/gen-vectors.ts OUT_DIR`. Deterministic: every key and every "random" byte is
  * `SHA-512(label)[0..n]` of a public label, so anyone can recompute them. They are test keys,
- * never to be used for anything else. test/unit/own-vectors.test.ts re-derives every value from
+ * never to be used for anything else. test/unit/protocol/own-vectors.test.ts re-derives every value from
  * the library and checks that this script reproduces the committed files byte for byte.
  *
  * This script does not touch `fixtures/vectors/messages.json` (scripts/gen-message-vectors.ts).
