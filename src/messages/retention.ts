@@ -5,11 +5,12 @@
  *
  * Deletion is `unlink`: on flash storage, overwriting in place does not reliably erase, so
  * plushlink does not pretend to; full-disk encryption of the device is what makes deleted blocks
- * unreadable.
+ * unreadable. Every delete is durable (src/util/durable-fs.ts, docs/SECURITY.md): the unlink, then
+ * an fsync of its folder, so that a deleted recording or key does not come back after a power cut.
  */
-import { lstat, readdir, rm, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { hasErrno, nodeFileSystem, type DurableFileSystem } from '../util/durable-fs.js';
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { hasErrno, nodeFileSystem, unlinkDurable, type DurableFileSystem } from '../util/durable-fs.js';
 import { Outbox, type ExpiredEntry } from './outbox.js';
 
 /** Configuration of {@link RetentionPolicy}. Omitting a folder or an age disables that part. */
@@ -22,7 +23,7 @@ export interface RetentionOptions {
   outboxDir?: string;
   /** Maximum age of a queued message (by its signed creation time), ms. */
   outboxMaxAgeMs?: number;
-  /** File system for the outbox part (default Node's). */
+  /** File system for the deletes and the outbox part (default Node's). */
   fs?: DurableFileSystem;
 }
 
@@ -80,12 +81,7 @@ export class RetentionPolicy {
       for (const f of await walkFiles(o.recordingsDir)) {
         const ageMs = now - f.mtimeMs;
         if (o.recordingsMaxAgeMs !== undefined && ageMs > o.recordingsMaxAgeMs) {
-          try {
-            await unlink(f.path);
-            report.recordings.push({ path: f.path, ageMs });
-          } catch (e) {
-            if (!hasErrno(e, 'ENOENT')) throw e;
-          }
+          if (await unlinkDurable(o.fs ?? nodeFileSystem, dirname(f.path), f.path)) report.recordings.push({ path: f.path, ageMs });
         } else report.kept.recordings++;
       }
     }
@@ -120,6 +116,8 @@ export interface ForgetAllOptions {
   keystorePaths?: string[];
   /** The pairing store; its `clear()` is called and its count reported. */
   pairingStore?: ClearableStore;
+  /** File system for the deletes (default Node's). */
+  fs?: DurableFileSystem;
 }
 
 /** Deleted files of one category. */
@@ -160,6 +158,7 @@ export async function forgetAll(options: ForgetAllOptions): Promise<ForgetAllRep
   const fail = (path: string, e: unknown): void => {
     report.errors.push({ path, message: e instanceof Error ? e.message : String(e) });
   };
+  const fs = options.fs ?? nodeFileSystem;
 
   const emptyDir = async (dir: string, into: RemovedFiles): Promise<void> => {
     let files: { path: string }[];
@@ -170,15 +169,17 @@ export async function forgetAll(options: ForgetAllOptions): Promise<ForgetAllRep
     }
     for (const f of files) {
       try {
-        await unlink(f.path);
-        into.paths.push(f.path);
+        if (await unlinkDurable(fs, dirname(f.path), f.path)) into.paths.push(f.path);
       } catch (e) {
-        if (!hasErrno(e, 'ENOENT')) fail(f.path, e);
+        fail(f.path, e);
       }
     }
-    // Remove now-empty subfolders and anything else left (symlinks, sockets) inside.
+    // Remove now-empty subfolders and anything else left (symlinks, sockets) inside, then make
+    // those removals durable too.
     try {
-      for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
+      const left = await readdir(dir);
+      for (const name of left) await rm(join(dir, name), { recursive: true, force: true });
+      if (left.length > 0) await fs.fsyncDir(dir);
     } catch (e) {
       if (!hasErrno(e, 'ENOENT')) fail(dir, e);
     }
@@ -188,10 +189,9 @@ export async function forgetAll(options: ForgetAllOptions): Promise<ForgetAllRep
   const removeFiles = async (paths: string[] | undefined, into: RemovedFiles): Promise<void> => {
     for (const p of paths ?? []) {
       try {
-        await unlink(p);
-        into.paths.push(p);
+        if (await unlinkDurable(fs, dirname(p), p)) into.paths.push(p);
       } catch (e) {
-        if (!hasErrno(e, 'ENOENT')) fail(p, e);
+        fail(p, e);
       }
     }
     into.count = into.paths.length;
