@@ -1,6 +1,8 @@
 /**
- * Turns the ordered output of a {@link JitterBuffer} (received Opus packets and lost runs) into
- * continuous mono 16 kHz PCM, concealing lost and undecodable frames with the decoder's PLC.
+ * Turns an ordered Opus stream into continuous mono 16 kHz PCM, concealing lost and undecodable
+ * frames with the decoder's PLC. The stream is either one slot at a time (a packet, or `undefined`
+ * for a lost one: {@link ConcealingDecoder.decode}, the microphone's path) or the output of a
+ * {@link JitterBuffer} (received packets and lost runs: {@link ConcealingDecoder.process}).
  */
 import { PlushlinkError } from '../protocol/errors.js';
 import { concatPcm } from './convert.js';
@@ -43,27 +45,41 @@ export class ConcealingDecoder {
     this.#maxGap = maxGap;
   }
 
-  /** PCM for one output: 320 samples per 20 ms frame (received or concealed). */
-  process(item: JitterOutput<Uint8Array>): Int16Array {
-    if (item.kind === 'frame') {
-      try {
-        const pcm = this.#decoder.decode(item.data);
-        this.stats.received++;
-        return pcm;
-      } catch (e) {
-        if (!(e instanceof PlushlinkError) || e.code !== 'CODEC_ERROR') throw e;
-        this.stats.decodeErrors++;
-        this.stats.concealed++;
-        return this.#decoder.conceal();
-      }
+  /**
+   * PCM for one 20 ms slot of an ordered stream: the packet decoded, or one frame of concealment
+   * when the packet is missing (`undefined`: lost) or does not decode. 320 samples.
+   */
+  decode(packet: Uint8Array | undefined): Int16Array {
+    if (packet === undefined) return this.conceal(1);
+    try {
+      const pcm = this.#decoder.decode(packet);
+      this.stats.received++;
+      return pcm;
+    } catch (e) {
+      if (!(e instanceof PlushlinkError) || e.code !== 'CODEC_ERROR') throw e;
+      this.stats.decodeErrors++;
+      this.stats.concealed++;
+      return this.#decoder.conceal();
     }
-    const n = Math.min(item.count, this.#maxGap);
-    this.stats.skipped += item.count - n;
+  }
+
+  /**
+   * PCM for a run of `count` lost frames: concealed frame by frame up to `maxGapFrames`, the rest
+   * counted as skipped (no audio).
+   */
+  conceal(count: number): Int16Array {
+    const n = Math.min(count, this.#maxGap);
+    this.stats.skipped += count - n;
     if (n === 0) return new Int16Array(0);
     const parts: Int16Array[] = [];
     for (let i = 0; i < n; i++) parts.push(this.#decoder.conceal());
     this.stats.concealed += n;
     return concatPcm(parts);
+  }
+
+  /** PCM for one jitter-buffer output: 320 samples per 20 ms frame (received or concealed). */
+  process(item: JitterOutput<Uint8Array>): Int16Array {
+    return item.kind === 'frame' ? this.decode(item.data) : this.conceal(item.count);
   }
 
   /** PCM for several outputs, concatenated. */

@@ -130,8 +130,7 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
     try {
       const cd = new ConcealingDecoder(decoder);
       for await (const f of this.frames()) {
-        const item: JitterOutput<Uint8Array> = f.lost ? { kind: 'lost', seq: f.seq, count: 1 } : { kind: 'frame', seq: f.seq, data: f.packet };
-        yield cd.process(item);
+        yield cd.decode(f.packet);
       }
     } finally {
       decoder.free();
@@ -159,11 +158,11 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
         if (f.lost) {
           lost++;
           writer.writePacket(concealmentPacket(prevToc));
-          if (cd) pcm.push(cd.process({ kind: 'lost', seq: f.seq, count: 1 }));
+          if (cd) pcm.push(cd.decode(undefined));
         } else {
           prevToc = f.packet[0];
           writer.writePacket(f.packet);
-          if (cd) pcm.push(cd.process({ kind: 'frame', seq: f.seq, data: f.packet }));
+          if (cd) pcm.push(cd.decode(f.packet));
         }
       }
       await writer.finish();
