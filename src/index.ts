@@ -24,7 +24,7 @@
 export { PlushlinkError, isPlushlinkError, type ErrorCode } from './protocol/errors.js';
 
 // companion
-export { Companion, type CompanionOptions, type CompanionEvents, type ConnectOptions, type DiscoveredToy, type OperationOptions, type PairOptions } from './companion/companion.js';
+export { Companion, type CompanionOptions, type CompanionEvents, type ConnectOptions, type DiscoveredToy, type OperationOptions, type PairOptions, type UnpairedReason } from './companion/companion.js';
 export { ToySession, type ToySessionEvents, type SpeakerStatus, type MicStatus, type ControlResult, type RequestOptions } from './companion/session.js';
 export { Speaker, type SpeakerSource, type PlayOptions, type PlayProgress, type PlayResult, type SpeakerEvents } from './companion/speaker.js';
 export { Microphone, MicrophoneStream, type MicFrame, type MicrophoneStats, type MicStartOptions, type MicrophoneEvents } from './companion/microphone.js';

@@ -30,17 +30,23 @@ export interface CompanionEvents {
   paired: (toy: PairedToy) => void;
   forgotten: (toy: PairedToy) => void;
   /**
-   * The toy told us, in a session, that it no longer has this pairing (GOODBYE, see
-   * the session's `goodbye` event): it was removed, the toy was reset, or a new pairing's
-   * confirmation was refused after it had been reported. The toy is no longer stored.
+   * The toy no longer has this pairing, and it is no longer stored. Either it said so in a
+   * session (GOODBYE, see the session's `goodbye` event): it was removed, the toy was reset, or
+   * a new pairing's confirmation was refused after it had been reported. Or
+   * (`RECONNECT_REFUSED`) the device the app named as the toy (`ConnectOptions.transportId`)
+   * refused a reconnect: the toy's GOODBYE never arrived, or it removed us while we were away
+   * (PROTOCOL.md §10.1, "A companion that saw only the disconnect").
    */
-  unpaired: (toy: PairedToy, reason: GoodbyeReasonName) => void;
+  unpaired: (toy: PairedToy, reason: UnpairedReason) => void;
   /**
    * A paired toy's advertising key changed (the toy rotates it whenever a pairing is removed)
    * and the new one was stored: learnt in a session (ADVERTISING_KEY) or from a reconnect's hello.
    */
   'advertising-key': (toy: PairedToy) => void;
 }
+
+/** Why a Companion forgot a toy on its own (the `unpaired` event): a GOODBYE's reason, or a refused reconnect at the named device. */
+export type UnpairedReason = GoodbyeReasonName | 'RECONNECT_REFUSED';
 
 export interface CompanionOptions {
   central: Central;
@@ -63,7 +69,12 @@ export interface OperationOptions {
 
 /** Options of {@link Companion.connect}. */
 export interface ConnectOptions extends OperationOptions {
-  /** Connect to this transport id directly instead of scanning for the toy's tag. */
+  /**
+   * Connect to this transport id directly instead of scanning for the toy's tag. The app vouches
+   * that this device is the toy: when it refuses the reconnect (`NOT_PAIRED`), the toy no longer
+   * has this companion, and the Companion forgets it (`unpaired`, reason `RECONNECT_REFUSED`;
+   * PROTOCOL.md §10.1).
+   */
   transportId?: string;
   /**
    * Fallback when the toy's tag does not resolve — the toy rotated its advertising key (a
@@ -242,7 +253,17 @@ export class Companion extends EventEmitter<CompanionEvents> {
   async connect(toy: PairedToy | string, opts: ConnectOptions = {}): Promise<ToySession> {
     const stored = this.findToy(toy);
     return this.withDeadline(opts, async (signal) => {
-      if (opts.transportId !== undefined) return this.reconnectAt(opts.transportId, stored, signal);
+      if (opts.transportId !== undefined) {
+        try {
+          return await this.reconnectAt(opts.transportId, stored, signal);
+        } catch (e) {
+          // The named device refused us: the toy removed us or was reset, and its GOODBYE (if we
+          // were connected) never arrived. Not for a refusal met while probing or at a resolved
+          // tag: there it may be another toy or a replayed advertisement (PROTOCOL.md §10.1).
+          if (isPlushlinkError(e, 'NOT_PAIRED') && e.detail?.['refusal'] !== undefined) await this.forgetRefused(stored);
+          throw e;
+        }
+      }
       // Message 1 goes only to the device whose tag resolved, unless the app asked for probing.
       const settings = { maxProbes: opts.probeUnresolved === true ? (opts.maxProbes ?? 8) : 0, probeAfterMs: opts.probeAfterMs ?? 2000 };
       return locateAndReconnect(this.scanner, stored, signal, settings, (transportId) => this.reconnectAt(transportId, stored, signal));
@@ -328,6 +349,16 @@ export class Companion extends EventEmitter<CompanionEvents> {
     // A failed write leaves the toy stored; its next reconnect is refused (NOT_PAIRED).
     await this.save().catch(() => undefined);
     this.emit('unpaired', structuredClone(t), reason);
+  }
+
+  /** A reconnect at the device the app named was refused: the toy no longer has us. */
+  private async forgetRefused(stored: PairedToy): Promise<void> {
+    const t = this.data.toys.find((x) => x.id === stored.id);
+    if (!t) return;
+    this.data.toys = this.data.toys.filter((x) => x !== t);
+    // A failed write leaves the toy stored; its next reconnect is refused again.
+    await this.save().catch(() => undefined);
+    this.emit('unpaired', structuredClone(t), 'RECONNECT_REFUSED');
   }
 
   private async withDeadline<T>(opts: OperationOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {

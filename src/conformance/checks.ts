@@ -8,6 +8,7 @@ const c = (name: string, section: string, sends: string, expects: string): Check
 
 export const CHECKS: readonly CheckDefinition[] = [
   c('pairing.qr.mtu23', '§2, §6, §6.4', 'pairing by QR over a central that asks for ATT MTU 23', 'PAIR_M2 with role owner, ADVERTISING_KEY after CONFIRM; every value ≤ MTU − 3'),
+  c('goodbye.before-disconnect', '§10.1, §13.5', 'REMOVE_PAIRING of itself from the companion of pairing.qr.mtu23 (a GOODBYE is 2 indications at MTU 23)', 'RESULT OK, then the whole GOODBYE PAIRING_REMOVED before the link ends: the toy waits for its indication confirmations'),
   c('pairing.qr.mtu185', '§2, §6, §6.4', 'pairing by QR at MTU 185', 'as above'),
   c('pairing.qr.mtu247', '§2, §6, §6.4', 'pairing by QR at MTU 247', 'as above'),
   c('pairing.code.mtu23', '§2, §6, §6.4', 'INFO_REQUEST then pairing with the typed code at MTU 23', 'INFO_RESPONSE with the toy key, then as above'),

@@ -293,12 +293,14 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
   let stopped = 'the run stopped before it';
   try {
     // 1. The MTU matrix: each pairing on its own window, undone by removing itself (§13.5).
+    let goodbyeSeen: { mtu: number; said: string[]; closed: string } | undefined;
     for (const via of ['qr', 'code'] as const) {
       for (const mtu of [23, 185, 247]) {
         const name = `pairing.${via}.mtu${mtu}`;
         const central = opts.centralWithMtu?.(mtu);
         if (!central) {
           record(name, 'not-run', 'this transport does not let the run choose the ATT MTU');
+          if (mtu === 23 && via === 'qr') record('goodbye.before-disconnect', 'not-run', 'needs a central at ATT MTU 23 (this transport does not let the run choose the MTU); removal.* and factory-reset check the GOODBYE at the link\'s MTU');
           continue;
         }
         await check(name, async () => {
@@ -323,10 +325,23 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
           const stored = companion.toys()[0];
           expect(stored?.advertisingKey?.length === 64, 'no ADVERTISING_KEY arrived after the confirmation');
           const rt = s.roundTrips;
+          // Its own removal ends in GOODBYE PAIRING_REMOVED (§13.5): seen only if the toy waited for it (§10.1).
+          const said: string[] = [];
+          s.on('goodbye', (why) => said.push(why));
+          const closed = new Promise<string>((r) => s.once('close', (reason) => r(reason)));
           await companion.forget(stored!, { session: s });
           await settle(signal);
+          if (mtu === 23 && via === 'qr') goodbyeSeen = { mtu: s.mtu, said, closed: await Promise.race([closed, settle(signal).then(() => 'the link stayed up')]) };
           return `paired at MTU ${s.mtu} in ${rt} round trip(s), role owner, advertising key received; removed itself again`;
         });
+        if (mtu === 23 && via === 'qr') {
+          await check('goodbye.before-disconnect', async () => {
+            if (!goodbyeSeen) throw new NotRun('needs pairing.qr.mtu23 to pass');
+            const { said, closed } = goodbyeSeen;
+            expect(said.length === 1 && said[0] === 'PAIRING_REMOVED', `after RESULT OK to its own REMOVE_PAIRING at MTU ${goodbyeSeen.mtu} the companion saw ${said.length ? `GOODBYE ${said.join(', ')}` : 'no GOODBYE'}, then: ${closed}`);
+            return `GOODBYE PAIRING_REMOVED at MTU ${goodbyeSeen.mtu}, then: ${closed}`;
+          });
+        }
       }
     }
 

@@ -8,7 +8,7 @@ import { toHex } from '../../src/protocol/bytes.js';
 import { sha512 } from '../../src/protocol/crypto.js';
 import { formatSetupQr, generateSetupCode } from '../../src/protocol/setup-code.js';
 import type { PlushlinkError } from '../../src/protocol/errors.js';
-import type { Companion } from '../../src/companion/companion.js';
+import type { Companion, UnpairedReason } from '../../src/companion/companion.js';
 import { MemoryKeystore, type KeystoreData } from '../../src/companion/keystore.js';
 import type { GoodbyeReasonName } from '../../src/protocol/control.js';
 import type { ToySession } from '../../src/companion/session.js';
@@ -41,9 +41,9 @@ async function ghost(r: Rig, saved: KeystoreData | undefined): Promise<Companion
 }
 
 /** Records what a session and its Companion are told when the toy ends the pairing. */
-function farewells(app: Companion, s: ToySession): { goodbye: GoodbyeReasonName[]; unpaired: GoodbyeReasonName[]; closed: () => PlushlinkError | undefined } {
+function farewells(app: Companion, s: ToySession): { goodbye: GoodbyeReasonName[]; unpaired: UnpairedReason[]; closed: () => PlushlinkError | undefined } {
   const goodbye: GoodbyeReasonName[] = [];
-  const unpaired: GoodbyeReasonName[] = [];
+  const unpaired: UnpairedReason[] = [];
   let closed: PlushlinkError | undefined;
   s.on('goodbye', (r) => goodbye.push(r));
   s.on('close', (_r, e) => (closed = e));

@@ -17,6 +17,7 @@ import type { Peripheral } from '../../src/transport/types.js';
 /* eslint-disable @typescript-eslint/no-explicit-any -- reaching into one toy's private members is the point */
 type Conn = { channel: any; reasmControl: { push(v: Uint8Array): unknown } };
 type Core = {
+  drop(c: { id: string }, reason: string, now: number, goodbye?: string): ToyAction[];
   sendControl(c: Conn, m: ControlMessage): ToyAction[];
   sendWire(c: Conn, wire: Uint8Array): ToyAction[];
   onControlWrite(c: Conn, value: Uint8Array, now: number): ToyAction[];
@@ -29,13 +30,14 @@ function member<T>(o: object, name: string): T {
   return (v as (...a: unknown[]) => unknown).bind(o) as T;
 }
 
-/** A reference toy whose core gets `patch` once started. */
-function patchedToy(patch: (core: Core) => void): MemoryTargetOptions['createToy'] {
+/** A reference toy whose core gets `patch` once started (and the driver `patchToy`). */
+function patchedToy(patch: (core: Core) => void, patchToy?: (toy: ReferenceToy) => void): MemoryTargetOptions['createToy'] {
   return (p: MemoryToyParts) => {
     class Broken extends ReferenceToy {
       override async start(): Promise<void> {
         await super.start();
         patch(this.core as unknown as Core);
+        patchToy?.(this);
       }
     }
     return new Broken({ peripheral: p.peripheral, identity: p.identity, setupCode: p.setupCode, clock: p.clock, storage: p.storage, microphone: p.microphone, config: p.config, tickMs: 2 });
@@ -114,4 +116,50 @@ export const staleTagAfterRotation: MemoryTargetOptions = {
       },
     });
   },
+};
+
+/**
+ * Sends GOODBYE and ends the link without waiting for its indication confirmations (§10.1): what
+ * it sent before the GOODBYE is confirmed first, as in the reference, but the GOODBYE's own values
+ * are handed to the link and the link is dropped at once — a stack that drops queued indications
+ * at a disconnect (the in-memory radio does) then loses them.
+ */
+export const goodbyeWithoutWaiting: MemoryTargetOptions = {
+  createToy: (() => {
+    const goodbyes = new WeakSet<Uint8Array>();
+    return patchedToy(
+      (core) => {
+        const drop = member<Core['drop']>(core, 'drop');
+        (core as any).drop = (c: { id: string }, reason: string, now: number, goodbye?: string): ToyAction[] => {
+          const out = drop(c, reason, now, goodbye);
+          if (goodbye) for (const a of out) if (a.type === 'send') goodbyes.add(a.value);
+          return out;
+        };
+      },
+      (toy) => {
+        const apply = member<(a: ToyAction) => void>(toy, 'apply');
+        const links = (toy as any).links as Map<string, { send(ch: 'control', v: Uint8Array): Promise<void>; disconnect(): void }> | undefined;
+        const chains = (toy as any).sendChains as Map<string, Promise<void>> | undefined;
+        if (!(links instanceof Map) || !(chains instanceof Map)) throw new Error('broken-toys: ReferenceToy has no links / sendChains any more');
+        const held = new Map<string, Uint8Array[]>();
+        (toy as any).apply = (a: ToyAction): void => {
+          if (a.type === 'send' && goodbyes.has(a.value)) {
+            held.set(a.connection, [...(held.get(a.connection) ?? []), a.value]);
+            return;
+          }
+          const values = a.type === 'disconnect' ? held.get(a.connection) : undefined;
+          if (a.type !== 'disconnect' || !values) return apply(a);
+          held.delete(a.connection);
+          const link = links.get(a.connection);
+          links.delete(a.connection);
+          if (!link) return;
+          // everything before the GOODBYE is confirmed; the GOODBYE is not waited for
+          void (chains.get(`${a.connection}/control`) ?? Promise.resolve()).finally(() => {
+            for (const v of values) link.send('control', v).catch(() => undefined);
+            link.disconnect();
+          });
+        };
+      },
+    );
+  })(),
 };

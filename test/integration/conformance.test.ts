@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHECKS, memoryConformanceTarget, renderConformanceJson, renderConformanceText, runConformance, type ConformanceReport, type MemoryTargetOptions } from '../../src/conformance/index.js';
-import { infoRequestAlwaysAnswered, noBackoff, noStatusAfterSpeakerStart, staleTagAfterRotation, twelveByteSpeakerStatus } from '../helpers/broken-toys.js';
+import { goodbyeWithoutWaiting, infoRequestAlwaysAnswered, noBackoff, noStatusAfterSpeakerStart, staleTagAfterRotation, twelveByteSpeakerStatus } from '../helpers/broken-toys.js';
 
 async function run(target: MemoryTargetOptions = {}): Promise<{ report: ConformanceReport; toyState: { pairings: number; advertisingKey: boolean } }> {
   const t = await memoryConformanceTarget(target);
@@ -100,6 +100,7 @@ describe('toy conformance run', () => {
     ['INFO_REQUEST answered outside the window', infoRequestAlwaysAnswered, ['refusal.info-request-outside-window']],
     ['no backoff', noBackoff, ['backoff.rate-limited']],
     ['a stale tag after the slot changes', staleTagAfterRotation, ['advertising.address-moves-with-data', 'advertising.tag-rotates-per-slot']],
+    ['a GOODBYE without waiting for its confirmations', goodbyeWithoutWaiting, ['factory-reset', 'goodbye.before-disconnect', 'removal.guest-removes-itself', 'removal.owner-removes-guest']],
   ];
   for (const [what, target, expected] of broken) {
     it(`a toy with ${what} fails exactly ${expected.join(', ')}`, async () => {
@@ -133,6 +134,6 @@ describe('plushlink conformance', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('NOT RUN  pairing.qr ');
     expect(r.stdout).toMatch(/needs the pairing button held/);
-    expect(r.stdout).toMatch(/5 passed, 0 failed, 31 not run/);
+    expect(r.stdout).toMatch(/5 passed, 0 failed, 32 not run/);
   });
 });

@@ -31,7 +31,7 @@ const API: Record<string, string[]> = {
     'MicrophoneStats', 'MicrophoneStream', 'NobleCentral', 'NobleCentralOptions', 'NobleLike', 'NotifyingCharacteristic', 'OperationOptions',
     'PLUSHLINK_SERVICE_UUID', 'PROTOCOL_VERSION', 'PairOptions', 'PairedToy', 'PairingRole', 'PlayOptions', 'PlayProgress', 'PlayResult',
     'PlushlinkError', 'RequestOptions', 'SPEAKER_CHARACTERISTIC_UUID', 'ScanOptions', 'SetupCode', 'SetupQr', 'Speaker', 'SpeakerEvents',
-    'SpeakerSource', 'SpeakerStatus', 'ToyHello', 'ToySession', 'ToySessionEvents', 'WritableCharacteristic', 'cryptoBackend', 'formatSetupCode',
+    'SpeakerSource', 'SpeakerStatus', 'ToyHello', 'ToySession', 'ToySessionEvents', 'UnpairedReason', 'WritableCharacteristic', 'cryptoBackend', 'formatSetupCode',
     'goodbyeReasonName', 'isPlushlinkError', 'parseSetupCode', 'parseSetupInput', 'parseSetupQr', 'pureCryptoBackend', 'toyKeyFingerprint',
     'useCryptoBackend',
   ],
