@@ -106,7 +106,7 @@ export async function runHandshake(host: HandshakeHost, req: HandshakeRequest): 
     lastTransportId: link.link.id,
   };
   if (mode === 'pair' && previous) toy.pairedAt = host.now();
-  const session = new ToySession(link, res.keys, toy, res.toy, priorRoundTrips + 1);
+  const session = new ToySession(link, res.keys, toy, res.toy, priorRoundTrips + 1, () => host.now());
   // The toy pushes a new advertising key when it rotates it during this session (a removal).
   session.on('advertising-key', (key) => host.advertisingKeyReceived(session, key));
   // A GOODBYE says why the toy drops us: a refused confirmation, a removal, a reset. Before the

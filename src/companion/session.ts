@@ -74,19 +74,23 @@ export class ToySession extends EventEmitter<ToySessionEvents> implements Speake
   /** The toy's microphone: `const mic = await session.microphone.start()`. */
   readonly microphone: Microphone;
 
-  /** @internal created by Companion */
+  /**
+   * @internal created by Companion. `now` is the Companion's clock (`CompanionOptions.clock`):
+   * the channel's rekey times (PROTOCOL.md §8.3) are read from it and from nothing else.
+   */
   constructor(
     readonly link: ToyLink,
     keys: SessionKeys,
     toy: PairedToy,
     hello: ToyHello,
     roundTrips: number,
+    private readonly now: () => number = Date.now,
   ) {
     super();
     this.toy = toy;
     this.hello = hello;
     this.roundTrips = roundTrips;
-    this.channel = new SecureChannel(keys, { now: Date.now(), peerAudioFormats: hello.audioFormats ?? AUDIO_FORMATS_V1 });
+    this.channel = new SecureChannel(keys, { now: now(), peerAudioFormats: hello.audioFormats ?? AUDIO_FORMATS_V1 });
     this.speaker = new Speaker(this);
     this.microphone = new Microphone(this);
     link.on('wire', this.onWire);
@@ -120,7 +124,7 @@ export class ToySession extends EventEmitter<ToySessionEvents> implements Speake
     }
     if (!id) throw new PlushlinkError('RATE_LIMITED', 'too many requests in flight');
     const msg = { ...body, id } as ControlMessage;
-    this.channel.tick(Date.now());
+    this.channel.tick(this.now());
     if (this.channel.exhausted) {
       this.end('record counters exhausted: reconnect for fresh keys');
       void this.link.close();
@@ -203,7 +207,7 @@ export class ToySession extends EventEmitter<ToySessionEvents> implements Speake
 
   /** @internal A new speaker stream starts: the audio key may move to its next epoch first. */
   audioStreamStart(): void {
-    this.channel.audioStreamStart(Date.now());
+    this.channel.audioStreamStart(this.now());
   }
 
   /** Ends the session and disconnects. */
