@@ -183,7 +183,7 @@ ${SIM_TRANSPORT_HELP}`)
           return;
         }
         await withCompanion(g, {}, async (ctx) => {
-          const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), o.timeout);
+          const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), o.timeout, g.probe === true);
           progress.done();
           let t;
           try {

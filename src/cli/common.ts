@@ -23,6 +23,12 @@ export interface GlobalOptions {
   transport?: string;
   keystore?: string;
   toyState?: string;
+  /**
+   * Also probe owned toys whose rotating tag this companion cannot resolve (`probeUnresolved`,
+   * PROTOCOL.md §14.3): finds a paired toy whose advertising key changed while this companion was
+   * away, at the cost of sending the slot-bound reconnect message 1 to devices that may not be it.
+   */
+  probe?: boolean;
 }
 
 /** The folder of the CLI's files: `$PLUSHLINK_HOME`, default `~/.plushlink`. */

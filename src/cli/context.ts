@@ -122,18 +122,24 @@ export function describeDiscovered(d: DiscoveredToy): string {
   }
 }
 
-/** Connects to a paired toy (scans for its rotating tag) with a progress line. */
-export async function connectToy(ctx: CompanionContext, toy: string, signal: AbortSignal, onProgress?: (s: string) => void, timeoutSeconds = 30): Promise<ToySession> {
+/**
+ * Connects to a paired toy (scans for its rotating tag) with a progress line; with `probe`, also
+ * probes owned toys whose tag it cannot resolve (PROTOCOL.md §14.3, the global `--probe`).
+ */
+export async function connectToy(ctx: CompanionContext, toy: string, signal: AbortSignal, onProgress?: (s: string) => void, timeoutSeconds = 30, probe = false): Promise<ToySession> {
   const stored = ctx.companion.findToy(toy);
   onProgress?.(`looking for "${stored.name}" and connecting…`);
   let session: ToySession;
   try {
-    session = await ctx.companion.connect(stored, { signal, timeoutMs: timeoutSeconds * 1000 });
+    session = await ctx.companion.connect(stored, { signal, timeoutMs: timeoutSeconds * 1000, probeUnresolved: probe });
   } catch (e) {
     if (isPlushlinkError(e, 'TIMEOUT')) {
+      const hint = probe
+        ? ''
+        : '; if its advertising key changed while this companion was away (another member was removed), it looks like someone else\'s toy: try again with --probe';
       throw new PlushlinkError(
         'TIMEOUT',
-        `"${stored.name}" was not found or did not answer within ${timeoutSeconds} s (is it on and in range? a toy that no longer lists this companion does not advertise for it)`,
+        `"${stored.name}" was not found or did not answer within ${timeoutSeconds} s (is it on and in range? a toy that no longer lists this companion does not advertise for it${hint})`,
       );
     }
     throw e;
@@ -157,7 +163,7 @@ export async function withToySession<T>(
   const progress = new Progress();
   try {
     return await withCompanion(g, {}, async (ctx) => {
-      const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), timeoutSeconds);
+      const session = await connectToy(ctx, toy, signal, (s) => progress.update(s, true), timeoutSeconds, g.probe === true);
       rearm();
       try {
         return await fn(session, signal, progress);

@@ -31,6 +31,7 @@ export function buildProgram(): Command {
     .version('0.1.0', '-V, --version')
     .addOption(new Option('--transport <kind>', 'memory | noble-sim | noble (default: noble for commands that talk to a toy, memory for demo)').choices([...TRANSPORTS]))
     .option('--keystore <path>', "the companion's keystore (default $PLUSHLINK_HOME/keystore.json, PLUSHLINK_HOME default ~/.plushlink)")
+    .option('--probe', "when connecting to a paired toy, also try owned toys this companion cannot recognise (a toy whose advertising key changed while you were away); sends them this companion's reconnect message, bound to the current advertising slot (docs/PROTOCOL.md §14.3)")
     .option('--toy-state <file>', 'with --transport memory|noble-sim: the in-process toy\'s identity file (default $PLUSHLINK_HOME/sim-toy.json)')
     .showHelpAfterError(false)
     .addHelpText('after', `

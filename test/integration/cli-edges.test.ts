@@ -131,6 +131,29 @@ describe('plushlink CLI at its edges (one after the other, against the in-proces
     }
   });
 
+  it('--probe finds a paired toy whose advertising key changed while this companion was away; without it the timeout says to use it', T, async () => {
+    // The keystore keeps an advertising key the toy no longer uses (PROTOCOL.md §14.3): the toy's
+    // tags resolve to nothing, so it looks like someone else's toy.
+    const ksPath = join(dir, 'home', 'keystore.json');
+    const ks = JSON.parse(readFileSync(ksPath, 'utf8')) as { toys: { name: string; advertisingKey: string }[] };
+    const current = ks.toys.find((t) => t.name === 'Bunny')!.advertisingKey;
+    const stale = current.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    ks.toys.find((t) => t.name === 'Bunny')!.advertisingKey = stale;
+    writeFileSync(ksPath, JSON.stringify(ks));
+    const wav = join(FIX, 'input', 'sing-48k-mono.wav');
+
+    const lost = await run(['--transport', 'memory', 'play', 'Bunny', wav, '--timeout', '3']);
+    expect(lost.code).toBe(1);
+    expect(lost.stderr.trim()).toMatch(/^error TIMEOUT: "Bunny" was not found .*try again with --probe\)$/);
+    expect((JSON.parse(readFileSync(ksPath, 'utf8')) as typeof ks).toys[0]!.advertisingKey).toBe(stale);
+
+    const found = ok<{ framesSent: number; framesPlayed: number }>(await run(['--transport', 'memory', '--probe', 'play', 'Bunny', wav, '--json']));
+    expect(found.framesPlayed).toBe(found.framesSent);
+    // The toy's hello brought its current key; the keystore keeps it, so plain connects work again.
+    expect((JSON.parse(readFileSync(ksPath, 'utf8')) as typeof ks).toys.find((t) => t.name === 'Bunny')!.advertisingKey).toBe(current);
+    ok(await run(['--transport', 'memory', 'play', 'Bunny', wav, '--json']));
+  });
+
   it('message seal takes a 48 kHz WAV (sealed as 16 kHz mono Ogg Opus) and a stereo Ogg Opus file (sealed unchanged)', T, async () => {
     const key = ok<{ code: string }>(await run(['message', 'key', '--identity', join(dir, 'me.json'), '--json']));
     for (const [src, out] of [
