@@ -1,13 +1,18 @@
 /**
- * Turns an ordered Opus stream into continuous mono 16 kHz PCM, concealing lost and undecodable
- * frames with the decoder's PLC. The stream is either one slot at a time (a packet, or `undefined`
- * for a lost one: {@link ConcealingDecoder.decode}, the microphone's path) or the output of a
- * {@link JitterBuffer} (received packets and lost runs: {@link ConcealingDecoder.process}).
+ * Packet-loss concealment, written once. {@link ConcealingDecoder} turns an ordered Opus stream
+ * into continuous mono 16 kHz PCM, concealing lost and undecodable frames with the decoder's PLC;
+ * it takes one slot at a time (a packet, or `undefined` for a lost one:
+ * {@link ConcealingDecoder.decode}, the microphone's path) or the output of a {@link JitterBuffer}
+ * (received packets and lost runs: {@link ConcealingDecoder.process}). An undecodable packet is
+ * concealed by `decodeOrConceal` (opus-codec.ts), which `decodePackets` shares.
+ * {@link PacketConcealer} does the same in the packet domain: a lost slot becomes the 1-byte
+ * concealment packet (`concealmentPacket`), for an Ogg Opus file or a consumer of packets.
  */
 import { PlushlinkError } from '../protocol/errors.js';
 import { concatPcm } from './convert.js';
 import type { JitterOutput } from './jitter-buffer.js';
-import type { OpusDecoder } from './opus-codec.js';
+import { decodeOrConceal, type OpusDecoder } from './opus-codec.js';
+import { concealmentPacket } from './opus-packet.js';
 
 /** Counters of a {@link ConcealingDecoder}. */
 export interface ConcealingDecoderStats {
@@ -51,16 +56,12 @@ export class ConcealingDecoder {
    */
   decode(packet: Uint8Array | undefined): Int16Array {
     if (packet === undefined) return this.conceal(1);
-    try {
-      const pcm = this.#decoder.decode(packet);
-      this.stats.received++;
-      return pcm;
-    } catch (e) {
-      if (!(e instanceof PlushlinkError) || e.code !== 'CODEC_ERROR') throw e;
+    const { pcm, concealed } = decodeOrConceal(this.#decoder, packet);
+    if (concealed) {
       this.stats.decodeErrors++;
       this.stats.concealed++;
-      return this.#decoder.conceal();
-    }
+    } else this.stats.received++;
+    return pcm;
   }
 
   /**
@@ -87,5 +88,21 @@ export class ConcealingDecoder {
     const parts: Int16Array[] = [];
     for (const it of items) parts.push(this.process(it));
     return concatPcm(parts);
+  }
+}
+
+/**
+ * Fills the lost slots of an ordered Opus packet stream: a missing packet (`undefined`) becomes the
+ * concealment packet in the mode of the last one received, so a decoder runs its PLC for exactly
+ * that 20 ms; a received packet passes through.
+ */
+export class PacketConcealer {
+  #prevToc: number | undefined;
+
+  /** The packet to store or decode for this slot. */
+  next(packet: Uint8Array | undefined): Uint8Array {
+    if (packet === undefined) return concealmentPacket(this.#prevToc);
+    this.#prevToc = packet[0];
+    return packet;
   }
 }

@@ -359,6 +359,20 @@ export function encodePcm(pcm: Int16Array, options: OpusEncoderOptions & { encod
   }
 }
 
+/**
+ * Decodes one packet, or — when it does not decode (`CODEC_ERROR`) — conceals its 20 ms with the
+ * decoder's PLC. The one place an undecodable packet turns into concealment (`ConcealingDecoder`,
+ * {@link decodePackets} with `concealErrors`). Any other error is thrown.
+ */
+export function decodeOrConceal(decoder: OpusDecoder, packet: Uint8Array): { pcm: Int16Array; concealed: boolean } {
+  try {
+    return { pcm: decoder.decode(packet), concealed: false };
+  } catch (e) {
+    if (!(e instanceof PlushlinkError) || e.code !== 'CODEC_ERROR') throw e;
+    return { pcm: decoder.conceal(), concealed: true };
+  }
+}
+
 /** Options of {@link decodePackets}. */
 export interface DecodePacketsOptions {
   /** Decoder to use (not freed); otherwise a temporary one is created and freed. */
@@ -380,13 +394,7 @@ export async function decodePackets(packets: Iterable<Uint8Array>, options: Deco
     const parts: Int16Array[] = [];
     let total = 0;
     for (const p of packets) {
-      let pcm: Int16Array;
-      try {
-        pcm = dec.decode(p);
-      } catch (e) {
-        if (!options.concealErrors) throw e;
-        pcm = dec.conceal();
-      }
+      const pcm = options.concealErrors ? decodeOrConceal(dec, p).pcm : dec.decode(p);
       parts.push(pcm);
       total += pcm.length;
     }

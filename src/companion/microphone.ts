@@ -5,11 +5,10 @@
  * Consume them as Opus packets, as PCM, or record them to an Ogg Opus (and WAV) file.
  */
 import { EventEmitter } from 'eventemitter3';
-import { ConcealingDecoder } from '../audio/concealing-decoder.js';
+import { ConcealingDecoder, PacketConcealer } from '../audio/concealing-decoder.js';
 import { concatPcm } from '../audio/convert.js';
 import { JitterBuffer, type JitterOutput } from '../audio/jitter-buffer.js';
 import { OpusDecoder } from '../audio/opus-codec.js';
-import { concealmentPacket } from '../audio/opus-packet.js';
 import { OggOpusFileWriter, writeWavFile } from '../audio/files.js';
 import type { AudioBatch } from '../protocol/channel.js';
 import { decodeMicStartResult } from '../protocol/control.js';
@@ -114,14 +113,8 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
 
   /** Ordered Opus packets; a lost frame yields a concealment (PLC) packet. */
   async *packets(): AsyncGenerator<Uint8Array> {
-    let prevToc: number | undefined;
-    for await (const f of this.frames()) {
-      if (f.lost) yield concealmentPacket(prevToc);
-      else {
-        prevToc = f.packet[0];
-        yield f.packet;
-      }
-    }
+    const plc = new PacketConcealer();
+    for await (const f of this.frames()) yield plc.next(f.packet);
   }
 
   /** 16 kHz mono PCM, 320 samples per frame, lost frames concealed. */
@@ -148,22 +141,16 @@ export class MicrophoneStream extends EventEmitter<MicrophoneEvents> {
     const pcm: Int16Array[] = [];
     let frames = 0;
     let lost = 0;
-    let prevToc: number | undefined;
+    const plc = new PacketConcealer();
     const onAbort = (): void => void this.stop();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = opts.seconds !== undefined ? setTimeout(() => void this.stop(), opts.seconds * 1000) : undefined;
     try {
       for await (const f of this.frames()) {
         frames++;
-        if (f.lost) {
-          lost++;
-          writer.writePacket(concealmentPacket(prevToc));
-          if (cd) pcm.push(cd.decode(undefined));
-        } else {
-          prevToc = f.packet[0];
-          writer.writePacket(f.packet);
-          if (cd) pcm.push(cd.decode(f.packet));
-        }
+        if (f.lost) lost++;
+        writer.writePacket(plc.next(f.packet));
+        if (cd) pcm.push(cd.decode(f.packet));
       }
       await writer.finish();
       if (opts.wav) {
