@@ -323,7 +323,9 @@ export type RequestVerdict = 'allow' | 'UNSUPPORTED' | 'NOT_FOUND' | 'NOT_OWNER'
 
 /**
  * Whether the toy carries out a request, in this order: the capability it needs (UNSUPPORTED),
- * the pairing it names (NOT_FOUND), who may make it (NOT_OWNER).
+ * who may make it (NOT_OWNER), the pairing it names (NOT_FOUND). A guest naming any pairing but
+ * its own gets NOT_OWNER whether or not that pairing exists: NOT_FOUND would tell it who else is
+ * on the allow-list, which only the owner may list (PROTOCOL.md §13.5).
  */
 export function authorizeRequest(type: ControlRequest['type'], ctx: RequestContext): RequestVerdict {
   const rule = REQUEST_RULES[type];
@@ -334,8 +336,8 @@ export function authorizeRequest(type: ControlRequest['type'], ctx: RequestConte
     case 'owner':
       return ctx.role === 'owner' ? 'allow' : 'NOT_OWNER';
     case 'owner-or-self':
-      if (ctx.target === undefined || ctx.target === 'none') return 'NOT_FOUND';
-      return ctx.role === 'owner' || ctx.target === 'self' ? 'allow' : 'NOT_OWNER';
+      if (ctx.role !== 'owner' && ctx.target !== 'self') return 'NOT_OWNER';
+      return ctx.target === undefined || ctx.target === 'none' ? 'NOT_FOUND' : 'allow';
   }
 }
 

@@ -13,6 +13,8 @@ export interface SpeakerStats {
   underruns: number;
   overruns: number;
   framesLost: number;
+  /** Frames that arrived while no stream was open (before the first SPEAKER_START, after stop or done): dropped, not played. */
+  framesOutsideStream: number;
 }
 
 export class SpeakerBuffer {
@@ -26,6 +28,9 @@ export class SpeakerBuffer {
   underruns = 0;
   overruns = 0;
   framesLost = 0;
+  framesOutsideStream = 0;
+  /** A stream is open from SPEAKER_START until it is done or stopped (PROTOCOL.md §13.6). */
+  private open = false;
 
   /**
    * @param capacityMs buffer size (default 400 ms = 20 frames)
@@ -47,6 +52,12 @@ export class SpeakerBuffer {
     this.ended = false;
     this.endFrame = undefined;
     this.expectedFrame = firstFrame;
+    this.open = true;
+  }
+
+  /** True while a stream is open: audio is played only then (PROTOCOL.md §13.6). */
+  get streamOpen(): boolean {
+    return this.open && this.state !== 'done' && this.state !== 'stopped';
   }
 
   /**
@@ -70,11 +81,20 @@ export class SpeakerBuffer {
     this.queue = [];
     this.state = 'stopped';
     this.ended = false;
+    this.open = false;
   }
 
-  /** Frames arrived (in record order). Call {@link advance} first so the buffer is up to date. Returns the frames accepted. */
+  /**
+   * Frames arrived (in record order). Call {@link advance} first so the buffer is up to date.
+   * Returns the frames accepted. Outside a stream (before the first start, after stop or done)
+   * nothing is accepted: the frames are counted in `framesOutsideStream` and dropped — a late
+   * record of a stopped stream must not start the speaker again (PROTOCOL.md §13.6).
+   */
   push(firstFrame: number, frames: readonly Uint8Array[], now: number): number {
-    if (this.state === 'done' || this.state === 'stopped') this.state = 'idle';
+    if (!this.streamOpen) {
+      this.framesOutsideStream += frames.length;
+      return 0;
+    }
     if (this.expectedFrame !== undefined && firstFrame > this.expectedFrame) this.framesLost += firstFrame - this.expectedFrame;
     this.expectedFrame = firstFrame + frames.length;
     let accepted = 0;
@@ -131,6 +151,7 @@ export class SpeakerBuffer {
       underruns: this.underruns,
       overruns: this.overruns,
       framesLost: this.framesLost,
+      framesOutsideStream: this.framesOutsideStream,
     };
   }
 

@@ -62,6 +62,7 @@ import {
   confirmationStale,
   findPairing,
   isRequest,
+  MAX_BACKOFF_MS,
   mayLearnAdvertisingKey,
   NOT_OWNER_REFUSAL,
   pairingFailure,
@@ -227,9 +228,18 @@ export class ToyCore {
 
   // ---------------------------------------------------------------- inputs
 
-  /** Starts advertising (call once at power-up). */
+  /**
+   * Starts advertising (call once at power-up). The backoff lock is a wall-clock time and ran on
+   * while the toy was off; one further ahead than the longest backoff (the clock was set back or
+   * lost) is shortened to that from now, and persisted (PROTOCOL.md §13.1).
+   */
   start(now: number): ToyAction[] {
-    return this.advertise(now, true);
+    const out: ToyAction[] = [];
+    if (this.state.lockedUntil > now + MAX_BACKOFF_MS) {
+      this.state.lockedUntil = now + MAX_BACKOFF_MS;
+      out.push({ type: 'persist', state: this.persistentState });
+    }
+    return [...out, ...this.advertise(now, true)];
   }
 
   connect(connection: string, mtu: number, now: number): ToyAction[] {
@@ -386,9 +396,14 @@ export class ToyCore {
     try {
       const batch = c.channel.openAudio(r.message);
       if (!this.confirm(c, now, out)) return out;
-      this.speakerConn = c.id;
       const before = this.speaker.advance(now);
       if (before.length) out.push({ type: 'play', frames: before });
+      // Audio outside a stream is dropped and takes no status reports (PROTOCOL.md §13.6).
+      if (!this.speaker.streamOpen) {
+        this.speaker.push(batch.firstFrame, batch.frames, now);
+        return out;
+      }
+      this.speakerConn = c.id;
       this.speaker.push(batch.firstFrame, batch.frames, now);
       const played = this.speaker.advance(now);
       if (played.length) out.push({ type: 'play', frames: played });

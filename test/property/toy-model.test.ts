@@ -136,7 +136,7 @@ function after(m: Model, r: Real, actions: ToyAction[]): void {
   const t = r.toy;
   expect(t.executed).toEqual({});
   expect(t.microphoneActive).toBe(false);
-  expect(t.speakerStats).toEqual({ state: 'idle', bufferedMs: 0, framesPlayed: 0, underruns: 0, overruns: 0, framesLost: 0 });
+  expect(t.speakerStats).toEqual({ state: 'idle', bufferedMs: 0, framesPlayed: 0, underruns: 0, overruns: 0, framesLost: 0, framesOutsideStream: 0 });
   const s = t.persistentState;
   expect(new Map(s.pairings.map((p) => [p.companionKey, p.role]))).toEqual(m.pairings);
   expect(s.failedAttempts).toBe(m.failedAttempts);

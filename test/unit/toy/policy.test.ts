@@ -260,8 +260,9 @@ describe('toy policy: requests inside a session', () => {
     if (cap !== undefined && !(ctx.capabilities & cap)) return 'UNSUPPORTED';
     if (type === 'list-pairings' || type === 'allow-guest-pairing') return ctx.role === 'owner' ? 'allow' : 'NOT_OWNER';
     if (type === 'remove-pairing') {
-      if (ctx.target === undefined || ctx.target === 'none') return 'NOT_FOUND';
-      return ctx.role === 'owner' || ctx.target === 'self' ? 'allow' : 'NOT_OWNER';
+      // who before what (PROTOCOL.md §13.5): a guest naming anyone but itself learns nothing of the list
+      if (ctx.role !== 'owner' && ctx.target !== 'self') return 'NOT_OWNER';
+      return ctx.target === undefined || ctx.target === 'none' ? 'NOT_FOUND' : 'allow';
     }
     return 'allow';
   }
