@@ -580,7 +580,8 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
           rsError = (e as Error).message;
         }
       } else rsError = 'the owned toy was not found';
-      if (!rs) notRun(['speaker.status-after-start', 'speaker.status-body', 'speaker.stream', 'microphone.stream'], `no raw session: ${rsError}`);
+      let micStopOrder: { result: number; status: number } | undefined;
+      if (!rs) notRun(['speaker.status-after-start', 'speaker.status-body', 'speaker.stream', 'speaker.audio-outside-stream', 'speaker.counters-cumulative', 'microphone.stream', 'microphone.stop-order'], `no raw session: ${rsError}`);
       else {
         const s = rs;
         const statuses = (): Uint8Array[] => s.plaintexts.filter((p) => p[0] === 0x81);
@@ -588,7 +589,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
         let speakerOk = true;
         if (!(s.hello.capabilities & Capability.SPEAKER)) {
           speakerOk = false;
-          notRun(['speaker.status-after-start', 'speaker.status-body', 'speaker.stream'], 'the toy announces no speaker capability');
+          notRun(['speaker.status-after-start', 'speaker.status-body', 'speaker.stream', 'speaker.audio-outside-stream', 'speaker.counters-cumulative'], 'the toy announces no speaker capability');
         }
         if (speakerOk) {
           const first = s.channel.nextAudioFrame;
@@ -630,6 +631,36 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
             expect(bad.length === 0, `${bad.length} of ${all.length} SPEAKER_STATUS plaintexts are not type+id 0+11-byte body: ${bad.map((p) => `${p.length - 2}-byte body`).join(', ')}`);
             return `${all.length} SPEAKER_STATUS, each an 11-byte body`;
           });
+          await check('speaker.audio-outside-stream', async () => {
+            if (results.get('speaker.stream')?.verdict !== 'passed') throw new NotRun('needs speaker.stream (a stream that ended done)');
+            const mark = s.plaintexts.length;
+            await s.sendAudio(Array.from({ length: 5 }, () => SILENCE));
+            await settle(signal);
+            await clock.advance(300, signal);
+            await settle(signal);
+            const after = s.since(mark).filter((p) => p[0] === 0x81);
+            expect(after.length === 0, `audio after the stream was done, without SPEAKER_START, got ${after.length} SPEAKER_STATUS (states ${after.map((p) => p[2]).join(',')}): the toy took it as a stream`);
+            return '5 frames after done, without SPEAKER_START: no SPEAKER_STATUS (dropped)';
+          });
+          await check('speaker.counters-cumulative', async () => {
+            const done = statuses().filter((p) => p.length >= 13 && p[2] === 3).at(-1);
+            if (!done) throw new NotRun('needs speaker.stream (a SPEAKER_STATUS done)');
+            const mark = s.plaintexts.length;
+            const id = await s.request({ type: 'speaker-start', firstFrame: s.channel.nextAudioFrame });
+            await settle(signal);
+            const after = s.since(mark);
+            const r = after.findIndex((p) => p[0] === 0x80 && p[1] === id);
+            const st = r >= 0 ? after.slice(r + 1).find((p) => p[0] === 0x81 && p.length >= 13) : undefined;
+            expect(st !== undefined, `a new SPEAKER_START got ${plaintextTypes(after)}: no SPEAKER_STATUS after the RESULT to read the counters from`);
+            const u32 = (p: Uint8Array, o: number): number => ((p[o]! << 24) | (p[o + 1]! << 16) | (p[o + 2]! << 8) | p[o + 3]!) >>> 0;
+            const u16 = (p: Uint8Array, o: number): number => (p[o]! << 8) | p[o + 1]!;
+            const was = `frames played ${u32(done, 5)}, underruns ${u16(done, 9)}, overruns ${u16(done, 11)}`;
+            const now = `frames played ${u32(st, 5)}, underruns ${u16(st, 9)}, overruns ${u16(st, 11)}`;
+            expect(was === now, `after a new SPEAKER_START: ${now}; when the last stream was done: ${was} (the counters are cumulative since the toy started, and nothing played in between)`);
+            await s.request({ type: 'speaker-stop' });
+            await settle(signal);
+            return `the new stream's first report keeps the counters: ${now}`;
+          });
         }
         await check('microphone.stream', async () => {
           if (!(s.hello.capabilities & Capability.MICROPHONE)) throw new NotRun('the toy announces no microphone capability');
@@ -656,7 +687,14 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
           const next = ((off[3]! << 24) | (off[4]! << 16) | (off[5]! << 8) | off[6]!) >>> 0;
           expect(next === expectNext, `MIC_STATUS next frame ${next}, expected ${expectNext}`);
           const frames = s.audio.reduce((n, b) => n + b.frames, 0);
+          micStopOrder = { result: s.plaintexts.findIndex((p) => p[0] === 0x80 && p[1] === stopId), status: s.plaintexts.indexOf(off) };
           return `first frame ${firstFrame}, ${frames} frames in ${s.audio.length} records, MIC_STATUS off with next frame ${next}`;
+        });
+        await check('microphone.stop-order', async () => {
+          if (!micStopOrder) throw new NotRun('needs microphone.stream');
+          const { result, status } = micStopOrder;
+          expect(result >= 0 && result < status, `MIC_STOP's RESULT came ${result < 0 ? 'never' : `after the MIC_STATUS (plaintext ${result} vs ${status})`}`);
+          return 'RESULT OK, then MIC_STATUS active 0';
         });
         await s.raw.close();
         await settle(signal);
@@ -698,6 +736,13 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
         const info = await g.session.request({ type: 'get-info' }, op);
         expect(info.status === 'OK', `GET_INFO from a guest: ${info.status}`);
         return `${got.join(', ')}; get-info: OK`;
+      });
+      await check('control.guest-remove-unknown', async () => {
+        const g = guests[0];
+        if (!g) throw new NotRun('needs pairing.code (a guest)');
+        const r = await g.session.request({ type: 'remove-pairing', keyId: '00000000000000ff' }, op);
+        expect(r.status === 'NOT_OWNER', `REMOVE_PAIRING of a key id nobody has, from a guest: ${r.status} (NOT_FOUND would tell a guest who is paired)`);
+        return 'NOT_OWNER';
       });
       await check('allow-list.full', async () => {
         if (guests.length < 1) throw new NotRun('needs pairing.code (the first guest)');
