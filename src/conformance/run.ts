@@ -178,7 +178,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
 
   async function rawConnect(id: string, central: Central = opts.central): Promise<RawLink> {
     const link = await central.connect(id, { signal, timeoutMs: opTimeout });
-    const r = new RawLink(link, settle, signal);
+    const r = new RawLink(link, { settle, signal });
     rawLinks.push(r);
     return r;
   }

@@ -15,7 +15,7 @@ import { formatSetupQr, generateSetupCode, type SetupCode } from '../../src/prot
 import { encodeWire, type WireMessage } from '../../src/protocol/wire.js';
 import type { RefusalKind } from '../../src/toy/types.js';
 import type { NobleCentral } from '../../src/transport/noble/central.js';
-import { IntruderLink, RecordingCentral, forgedChannel } from '../../src/cli/demo/intruder.js';
+import { RawLink, RecordingCentral, forgedChannel } from '../../src/conformance/raw-link.js';
 import { makeNobleSimRig, until, type NobleSimRig } from '../helpers/noble-sim-rig.js';
 
 const BACKOFF_BASE_MS = 200;
@@ -144,13 +144,13 @@ for (const mtu of [23, 247]) {
     it('writes audio to the speaker: each ATT write refused and counted, nothing played', async () => {
       const w = world!;
       const before = snapshot(w);
-      const l = await IntruderLink.open(w.stranger, w.rig.toyId);
+      const l = await RawLink.open(w.stranger, w.rig.toyId);
       expect(l.link.mtu).toBe(mtu);
       const frame = new Uint8Array(40).fill(0x78);
       const values = new Fragmenter(1024).fragment(forgedChannel().sealAudio([frame, frame, frame]).record, mtu - 3);
       for (const v of values) await l.link.write('speaker', v);
       await until(() => w.rig.toy.core.refusals['speaker-write'] - before.refusals['speaker-write'] === values.length, 2_000, 'speaker refusals');
-      expect(await l.reply(200)).toBeUndefined(); // the toy does not answer on an unauthenticated speaker write
+      expect(await l.next(200)).toBeUndefined(); // the toy does not answer on an unauthenticated speaker write
       const after = snapshot(w);
       expect(refusalDelta(before, after)).toEqual({ 'speaker-write': values.length });
       expect(after.speaker).toEqual(before.speaker);
@@ -166,11 +166,11 @@ for (const mtu of [23, 247]) {
       it(`sends ${what} before any session: NOT_AUTHENTICATED at the first fragment, nothing executed`, async () => {
         const w = world!;
         const before = snapshot(w);
-        const l = await IntruderLink.open(w.stranger, w.rig.toyId);
+        const l = await RawLink.open(w.stranger, w.rig.toyId);
         const message = forgedChannel().sealControl(request);
         const values = new Fragmenter(1024).fragment(message, mtu - 3);
-        await l.sendRaw(values);
-        expectError(await l.reply(), 'NOT_AUTHENTICATED');
+        await l.sendRaw('control', values);
+        expectError(await l.next(), 'NOT_AUTHENTICATED');
         await until(() => Object.values(refusalDelta(before, snapshot(w))).reduce((a, b) => a + b, 0) === 1, 2_000, 'refusals');
         // the first fragment is refused as a non-handshake message; the continuation fragments
         // that follow belong to it and are dropped without an answer or a count (PROTOCOL.md §4)
@@ -186,9 +186,9 @@ for (const mtu of [23, 247]) {
     it("replays the owner's recorded pairing handshake outside the window: NOT_IN_PAIRING_MODE", async () => {
       const w = world!;
       const before = snapshot(w);
-      const l = await IntruderLink.open(w.stranger, w.rig.toyId);
-      await l.sendRaw(w.pairM1);
-      expectError(await l.reply(), 'NOT_IN_PAIRING_MODE');
+      const l = await RawLink.open(w.stranger, w.rig.toyId);
+      await l.sendRaw('control', w.pairM1);
+      expectError(await l.next(), 'NOT_IN_PAIRING_MODE');
       const after = snapshot(w);
       expect(refusalDelta(before, after)).toEqual({ 'not-in-pairing-mode': 1 });
       expectNothingRan(before, after);
@@ -199,10 +199,10 @@ for (const mtu of [23, 247]) {
     it("replays the owner's recorded reconnect handshake: the toy answers, but the replayer has no keys; its forged command ends the link", async () => {
       const w = world!;
       const before = snapshot(w);
-      const l = await IntruderLink.open(w.stranger, w.rig.toyId);
-      await l.sendRaw(w.reconnectM1);
+      const l = await RawLink.open(w.stranger, w.rig.toyId);
+      await l.sendRaw('control', w.reconnectM1);
       // Noise_IK message 1 carries no replay protection: the toy answers it, and nothing in it causes an action
-      expect((await l.reply())?.kind).toBe('reconnect-m2');
+      expect((await l.next())?.kind).toBe('reconnect-m2');
       const mid = snapshot(w);
       expect(refusalDelta(before, mid)).toEqual({});
       expectNothingRan(before, mid);
@@ -218,9 +218,9 @@ for (const mtu of [23, 247]) {
     it("replays the owner's reconnect handshake and stays silent: the answered connection is still dropped at the deadline", async () => {
       const w = world!;
       const before = snapshot(w);
-      const l = await IntruderLink.open(w.stranger, w.rig.toyId);
-      await l.sendRaw(w.reconnectM1);
-      expect((await l.reply())?.kind).toBe('reconnect-m2');
+      const l = await RawLink.open(w.stranger, w.rig.toyId);
+      await l.sendRaw('control', w.reconnectM1);
+      expect((await l.next())?.kind).toBe('reconnect-m2');
       expect(l.disconnected).toBe(false); // held until the deadline…
       clock.now += HANDSHAKE_DEADLINE_MS; // …which passes on the toy's clock
       await until(() => l.disconnected, 60_000, 'the deadline disconnect'); // a hang guard, not a verdict
@@ -237,9 +237,9 @@ for (const mtu of [23, 247]) {
       expect(w.rig.toy.core.pairingWindowOpen(clock.now)).toBe(true);
       const stateBefore = w.rig.toy.persistentState;
       const before = snapshot(w);
-      const l = await IntruderLink.open(w.stranger, w.rig.toyId);
-      await l.sendRaw(w.pairM1);
-      expect((await l.reply())?.kind).toBe('pair-m2');
+      const l = await RawLink.open(w.stranger, w.rig.toyId);
+      await l.sendRaw('control', w.pairM1);
+      expect((await l.next())?.kind).toBe('pair-m2');
       // message 1 is replayable: it must not act before the companion proves it holds the keys
       expect(w.rig.toy.core.pairingWindowOpen(clock.now)).toBe(true);
       expect(w.rig.toy.persistentState).toEqual(stateBefore);
@@ -260,9 +260,9 @@ for (const mtu of [23, 247]) {
       await expect(strangerApp.pair(w.rig.toyId, w.rig.qr)).rejects.toMatchObject({ code: 'NOT_IN_PAIRING_MODE' });
       await expect(strangerApp.pair(w.rig.toyId, w.rig.code)).rejects.toMatchObject({ code: 'NOT_IN_PAIRING_MODE' });
       // the raw message too: the window check comes first
-      const l = await IntruderLink.open(w.rig.newCentral(), w.rig.toyId);
+      const l = await RawLink.open(w.rig.newCentral(), w.rig.toyId);
       await l.send('control', pairM1For(w, w.rig.setup));
-      expectError(await l.reply(), 'NOT_IN_PAIRING_MODE');
+      expectError(await l.next(), 'NOT_IN_PAIRING_MODE');
       await l.close();
       const after = snapshot(w);
       expect(refusalDelta(before, after)).toEqual({ 'not-in-pairing-mode': 3 });
@@ -278,10 +278,10 @@ for (const mtu of [23, 247]) {
       w.rig.toy.pressButton('hold');
       expect(w.rig.toy.core.pairingWindowOpen(clock.now)).toBe(true);
       const before = snapshot(w);
-      const guess = async (pre?: IntruderLink): Promise<{ reply: WireMessage | undefined; closed: boolean }> => {
-        const l = pre ?? (await IntruderLink.open(w.stranger, w.rig.toyId));
+      const guess = async (pre?: RawLink): Promise<{ reply: WireMessage | undefined; closed: boolean }> => {
+        const l = pre ?? (await RawLink.open(w.stranger, w.rig.toyId));
         await l.send('control', pairM1For(w, generateSetupCode()));
-        const reply = await l.reply();
+        const reply = await l.next();
         // a failed attempt ends the connection; a refused one (window, rate limit) leaves it to the deadline
         if (reply?.kind === 'error' && reply.refusal === 'HANDSHAKE_FAILED') await until(() => l.disconnected, 1_000, 'the toy ending the failed attempt');
         const closed = l.disconnected;
@@ -290,7 +290,7 @@ for (const mtu of [23, 247]) {
       };
       for (let n = 1; n <= MAX_FAILED; n++) {
         // a second phone, connected in advance, retries the moment the first attempt fails
-        const second = n < MAX_FAILED ? await IntruderLink.open(w.rig.newCentral(), w.rig.toyId) : undefined;
+        const second = n < MAX_FAILED ? await RawLink.open(w.rig.newCentral(), w.rig.toyId) : undefined;
         const t0 = clock.now;
         const wrong = await guess();
         const e = expectError(wrong.reply, 'HANDSHAKE_FAILED');
@@ -337,12 +337,12 @@ for (const mtu of [23, 247]) {
     it('connects and stays silent: the toy ends the connection at the handshake deadline', async () => {
       const w = world!;
       const before = snapshot(w);
-      const l = await IntruderLink.open(w.stranger, w.rig.toyId);
+      const l = await RawLink.open(w.stranger, w.rig.toyId);
       await until(() => w.rig.toy.core.connectionCount >= 2, 60_000, 'the toy seeing the connection');
       expect(l.disconnected).toBe(false); // nothing happens before the deadline…
       clock.now += HANDSHAKE_DEADLINE_MS; // …which passes on the toy's clock
       await until(() => l.disconnected, 60_000, 'the deadline disconnect'); // a hang guard, not a verdict
-      expectError(await l.reply(0), 'TIMEOUT');
+      expectError(await l.next(0), 'TIMEOUT');
       const after = snapshot(w);
       expect(refusalDelta(before, after)).toEqual({ 'handshake-timeout': 1 });
       expectNothingRan(before, after);

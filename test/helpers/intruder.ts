@@ -1,17 +1,15 @@
 /**
- * A stranger's phone for attack and fault tests: a raw central on the in-memory radio that
- * writes raw ATT values and reads the toy's raw answers. It uses protocol/ only to forge
- * plausible messages (fragments, wire messages, records under made-up keys). Also: a PDU
- * recorder (the radio's `pdu` trace, for capture and replay) and a snapshot of everything a
- * refusal must leave unchanged on the toy.
+ * A stranger's phone for attack and fault tests: the repository's one raw link
+ * (src/conformance/raw-link.ts, also the conformance run's and the demo's) on the in-memory radio,
+ * writing raw ATT values and reading the toy's raw answers. Also: a PDU recorder (the radio's `pdu`
+ * trace, for capture and replay) and a snapshot of everything a refusal must leave unchanged on the
+ * toy.
  */
 import { expect } from 'vitest';
-import { randomBytes } from '../../src/protocol/crypto.js';
-import { SecureChannel } from '../../src/protocol/channel.js';
-import { Fragmenter, Reassembler } from '../../src/protocol/fragment.js';
+import { RawLink } from '../../src/conformance/raw-link.js';
+import { Reassembler } from '../../src/protocol/fragment.js';
 import { decodeWire, type WireMessage } from '../../src/protocol/wire.js';
 import type { MemoryCentralLink, MemoryRadio, PduTrace } from '../../src/transport/memory/index.js';
-import type { WritableCharacteristic } from '../../src/transport/types.js';
 import type { ToyCore } from '../../src/toy/toy-core.js';
 import type { ToyPersistentState, ToyRefusalCounts } from '../../src/toy/types.js';
 import type { SpeakerStats } from '../../src/toy/speaker-buffer.js';
@@ -22,107 +20,19 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** The suite's one polling wait (test/helpers/until.ts). */
 export { until } from './until.js';
 
-/** One raw connection of a stranger central. */
-export class Intruder {
-  /** Every control message the toy sent, decoded, in order (also those already taken by {@link next}). */
-  readonly received: WireMessage[] = [];
-  /** Raw microphone notifications received. */
-  readonly microphone: Uint8Array[] = [];
-  /** Control values that did not reassemble or decode. */
-  readonly garbage: Uint8Array[] = [];
-  disconnected = false;
-  disconnectReason: string | undefined;
-  /** When set, every decoded control message goes here instead of the {@link next} queue (pipes, relays). */
-  onMessage: ((m: WireMessage) => void) | undefined;
-  private readonly inbox: WireMessage[] = [];
-  private readonly reasm = new Reassembler(4096);
-  private readonly frag = { control: new Fragmenter(4096), speaker: new Fragmenter(4096) };
-  private wake: (() => void) | undefined;
-
-  private constructor(readonly link: MemoryCentralLink) {
-    link.on('data', (ch, v) => {
-      if (ch === 'microphone') {
-        this.microphone.push(v);
-        return;
-      }
-      const r = this.reasm.push(v);
-      if (r.kind === 'partial') return;
-      if (r.kind === 'error') {
-        this.garbage.push(v);
-        return;
-      }
-      try {
-        const m = decodeWire(r.message);
-        this.received.push(m);
-        if (this.onMessage) this.onMessage(m);
-        else this.inbox.push(m);
-      } catch {
-        this.garbage.push(r.message);
-      }
-      this.wake?.();
-    });
-    link.on('disconnect', (reason) => {
-      this.disconnected = true;
-      this.disconnectReason = reason;
-      this.wake?.();
-    });
-  }
-
+/**
+ * One raw connection of a stranger central on the in-memory radio: the shared raw link
+ * (src/conformance/raw-link.ts) over a {@link MemoryCentralLink}, taking messages up to 4096 bytes.
+ */
+export class Intruder extends RawLink<MemoryCentralLink> {
   /** Connects a brand-new central (a stranger) to `toyId`. */
   static async connect(radio: MemoryRadio, toyId: string, opts: { mtu?: number } = {}): Promise<Intruder> {
     const central = radio.createCentral({ mtu: opts.mtu ?? 247 });
-    return new Intruder(await central.connect(toyId, { timeoutMs: 5000 }));
-  }
-
-  /** Sends one whole message, fragmented to the link's MTU. Resolves false when a write failed (link gone). */
-  async send(ch: WritableCharacteristic, message: Uint8Array): Promise<boolean> {
-    return this.sendRaw(ch, this.frag[ch].fragment(message, this.link.mtu - 3));
-  }
-
-  /** Writes raw ATT values in order (a replay). Resolves false when a write failed (link gone). */
-  async sendRaw(ch: WritableCharacteristic, values: readonly Uint8Array[]): Promise<boolean> {
-    for (const v of values) {
-      try {
-        await this.link.write(ch, v);
-      } catch {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /** The toy's next control message, or undefined after `ms` (wall clock) or a disconnect. */
-  async next(ms = 1000): Promise<WireMessage | undefined> {
-    const deadline = Date.now() + ms;
-    while (this.inbox.length === 0 && !this.disconnected && Date.now() < deadline) {
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.max(1, deadline - Date.now()));
-        this.wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-      this.wake = undefined;
-    }
-    return this.inbox.shift();
-  }
-
-  /** Resolves true once the link is down, false after `ms`. */
-  async waitDisconnect(ms = 1000): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (!this.disconnected && Date.now() < deadline) await sleep(5);
-    return this.disconnected;
-  }
-
-  async close(): Promise<void> {
-    await this.link.disconnect().catch(() => undefined);
+    return new Intruder(await central.connect(toyId, { timeoutMs: 5000 }), { maxMessage: 4096 });
   }
 }
 
-/** A secure channel under keys the stranger made up: every record it seals is a forgery. */
-export function forgedChannel(): SecureChannel {
-  return new SecureChannel({ sendKey: randomBytes(32), receiveKey: randomBytes(32), handshakeHash: randomBytes(64) });
-}
+export { forgedChannel } from '../../src/conformance/raw-link.js';
 
 /** Records the radio's application PDUs (what an eavesdropper in range captures). */
 export class PduRecorder {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Companion, isPlushlinkError, type Central, type DiscoveredToy, type ErrorCode, type SpeakerSource } from '../../src/index.js';
 import { generateX25519KeyPair } from '../../src/toy.js';
 import { MemoryKeystore } from '../../src/testing.js';
-import { IntruderLink, describeReply, forgedChannel } from '../../src/cli/demo/intruder.js';
+import { RawLink, describeReply, forgedChannel } from '../../src/conformance/raw-link.js';
 
 /** What the scenario needs to know about the toy and the radio. */
 export interface HilTarget {
@@ -153,10 +153,10 @@ export async function runHilScenario(t: HilTarget): Promise<HilReport> {
     ['mic-start', forgedChannel().sealControl({ type: 'mic-start', id: 1 })],
     ['set-volume', forgedChannel().sealControl({ type: 'set-volume', id: 1, volume: 100 })],
   ] as const) {
-    const l = await IntruderLink.open(t.strangerCentral, transportId);
+    const l = await RawLink.open(t.strangerCentral, transportId);
     try {
       await l.send('control', msg);
-      forged.push({ attempt, outcome: describeReply(await l.reply(2000), l.disconnected) });
+      forged.push({ attempt, outcome: describeReply(await l.next(2000), l.disconnected) });
     } finally {
       await l.close();
     }

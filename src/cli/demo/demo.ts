@@ -19,7 +19,7 @@ import { encodeWire } from '../../protocol/wire.js';
 import { ReferenceToy } from '../../toy/reference-toy.js';
 import { MemoryToyStorage } from '../../toy/storage.js';
 import { createAir, type InProcessTransport } from '../transports.js';
-import { IntruderLink, RecordingCentral, describeReply, forgedChannel } from './intruder.js';
+import { RawLink, RecordingCentral, describeReply, forgedChannel } from '../../conformance/raw-link.js';
 
 /** The package root: `src/cli/demo/` sits three folders below it from source, four when built (`dist/src/cli/demo/`). */
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -146,9 +146,9 @@ export async function runDemo(opts: { transport?: InProcessTransport; outDir?: s
       buffered: core.speakerStats.bufferedMs,
       mic: core.microphoneActive,
     });
-    const attempt = async (name: string, fn: (l: IntruderLink) => Promise<string>): Promise<void> => {
+    const attempt = async (name: string, fn: (l: RawLink) => Promise<string>): Promise<void> => {
       const before = snapshot();
-      const l = await IntruderLink.open(strangerCentral, air.toyId);
+      const l = await RawLink.open(strangerCentral, air.toyId);
       let outcome: string;
       try {
         outcome = await fn(l);
@@ -168,33 +168,33 @@ export async function runDemo(opts: { transport?: InProcessTransport; outDir?: s
     await attempt('write audio to the speaker', async (l) => {
       const ch = forgedChannel();
       await l.send('speaker', ch.sealAudio([frame, frame, frame]).record);
-      return describeReply(await l.reply(300), l.disconnected) === 'no answer' ? 'dropped and counted by the toy' : describeReply(undefined, l.disconnected);
+      return describeReply(await l.next(300), l.disconnected) === 'no answer' ? 'dropped and counted by the toy' : describeReply(undefined, l.disconnected);
     });
     await attempt('send a control command (set volume)', async (l) => {
       await l.send('control', forgedChannel().sealControl({ type: 'set-volume', id: 1, volume: 100 }));
-      return describeReply(await l.reply(), l.disconnected);
+      return describeReply(await l.next(), l.disconnected);
     });
     await attempt('start the microphone', async (l) => {
       await l.send('control', forgedChannel().sealControl({ type: 'mic-start', id: 1 }));
-      return describeReply(await l.reply(), l.disconnected);
+      return describeReply(await l.next(), l.disconnected);
     });
     await attempt("replay the owner's recorded pairing handshake", async (l) => {
-      await l.sendRaw(pairM1);
-      return describeReply(await l.reply(), l.disconnected);
+      await l.sendRaw('control', pairM1);
+      return describeReply(await l.next(), l.disconnected);
     });
     await attempt("replay the owner's recorded reconnect handshake, then command", async (l) => {
-      await l.sendRaw(reconnectM1);
-      const r = await l.reply();
+      await l.sendRaw('control', reconnectM1);
+      const r = await l.next();
       // The toy answers a replayed message 1, but only the owner can derive the session keys:
       await l.send('control', forgedChannel().sealControl({ type: 'mic-start', id: 1 }));
-      const r2 = await l.reply(500);
+      const r2 = await l.next(500);
       return `${describeReply(r, false)}; forged command → ${describeReply(r2, l.disconnected)} (record failed authentication)`;
     });
     await attempt('pair outside the pairing window (with the real code)', async (l) => {
       const hs = await import('../../protocol/handshake.js');
       const c = new hs.CompanionHandshake('pair', { companion: generateX25519KeyPair(), toyPublicKey: identity.publicKey, hello: { displayName: 'stranger' }, setupCode: setup });
       await l.send('control', encodeWire({ kind: 'pair-m1', noise: c.message1 }));
-      return describeReply(await l.reply(), l.disconnected);
+      return describeReply(await l.next(), l.disconnected);
     });
     // The owner lets a guest pair and a child holds the button: the window is open. The stranger guesses.
     await session.allowGuestPairing();
@@ -206,7 +206,7 @@ export async function runDemo(opts: { transport?: InProcessTransport; outDir?: s
         const guess = generateSetupCode();
         const c = new hs.CompanionHandshake('pair', { companion: generateX25519KeyPair(), toyPublicKey: identity.publicKey, hello: { displayName: 'stranger' }, setupCode: guess });
         await l.send('control', encodeWire({ kind: 'pair-m1', noise: c.message1 }));
-        return describeReply(await l.reply(), l.disconnected);
+        return describeReply(await l.next(), l.disconnected);
       });
     }
     const refusals = Object.entries(core.refusals)
