@@ -20,11 +20,20 @@ function notInPairingMode(seen: readonly DiscoveredToy[], seconds: number, simTo
     : "factory-reset it (the stand-in toy: type r in `plushlink simulate-toy`; a real toy: its reset button, see its manual)";
   const mine = seen.filter((d): d is Extract<DiscoveredToy, { kind: 'paired' }> => d.kind === 'paired');
   const others = seen.filter((d) => d.kind === 'someone-elses');
+  const unowned = seen.filter((d) => d.kind === 'unpaired');
   const code = cause && isPlushlinkError(cause) ? cause.code : 'NOT_IN_PAIRING_MODE';
   const opts = cause ? { cause } : undefined;
   if (mine.length > 0) {
     const names = mine.map((d) => `"${d.toy.name}"`).join(', ');
     return new PlushlinkError(code, `${names} is already paired with this companion (\`plushlink toys\`); nothing to do. To pair it from scratch, ${reset}`, { seen: seen.length }, opts);
+  }
+  if (unowned.length > 0 && others.length === 0) {
+    return new PlushlinkError(
+      code,
+      `the toy nearby (${unowned.map((d) => d.transportId).join(', ')}) has no owner, but its pairing window is closed: hold its button until it signals pairing mode, then retry`,
+      { seen: seen.length },
+      opts,
+    );
   }
   if (others.length > 0) {
     return new PlushlinkError(

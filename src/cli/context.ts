@@ -117,6 +117,8 @@ export function describeDiscovered(d: DiscoveredToy): string {
       return `paired         ${d.transportId}  "${d.toy.name}" (${d.toy.id})${rssi}`;
     case 'pairing':
       return `pairing mode   ${d.transportId}  ${d.owned ? 'an owned toy opened a guest pairing window' : 'unpaired toy in pairing mode'}${rssi}`;
+    case 'unpaired':
+      return `unpaired       ${d.transportId}  no owner, pairing window closed (hold its button to pair)${rssi}`;
     case 'someone-elses':
       return `someone else's ${d.transportId}${rssi}`;
   }

@@ -183,7 +183,8 @@ export class Companion extends EventEmitter<CompanionEvents> {
 
   /**
    * Scans for plushlink toys. Paired toys are resolved from their rotating tag; others are
-   * reported only as "unpaired toy in pairing mode" or "someone else's toy".
+   * reported only as in pairing mode, as unpaired (no pairings, window closed), or as "someone
+   * else's toy" (it has pairings, and none of our keys resolves its tag).
    */
   async *scan(opts: { signal?: AbortSignal } = {}): AsyncGenerator<DiscoveredToy> {
     for await (const adv of this.opts.central.scan({ signal: opts.signal })) {
@@ -205,6 +206,8 @@ export class Companion extends EventEmitter<CompanionEvents> {
     const i = info.owned ? resolveAdvertisingTag(info.tag, keys, this.now()) : -1;
     if (i >= 0) return { kind: 'paired', transportId: adv.id, toy: structuredClone(this.data.toys[i]!), ...rssi };
     if (info.pairing) return { kind: 'pairing', transportId: adv.id, owned: info.owned, ...rssi };
+    // flags 0x00: no pairings and the window closed — nobody's toy, not someone else's (PROTOCOL.md §12)
+    if (!info.owned) return { kind: 'unpaired', transportId: adv.id, ...rssi };
     return { kind: 'someone-elses', transportId: adv.id, ...rssi };
   }
 

@@ -13,6 +13,9 @@ import type { PairedToy } from './keystore.js';
 export type DiscoveredToy =
   | { kind: 'paired'; transportId: string; toy: PairedToy; rssi?: number }
   | { kind: 'pairing'; transportId: string; rssi?: number; /** true when an owned toy opened a guest window */ owned: boolean }
+  /** A toy without pairings whose pairing window is closed (flags 0x00, PROTOCOL.md §12): nobody's yet; its button opens a window. */
+  | { kind: 'unpaired'; transportId: string; rssi?: number }
+  /** A toy with pairings (flag 0x02) whose tag none of our keys resolves. */
   | { kind: 'someone-elses'; transportId: string; rssi?: number };
 
 /** What the locator needs of the companion: its scan and its reading of advertisements. */

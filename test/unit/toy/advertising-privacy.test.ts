@@ -258,7 +258,7 @@ describe('advertising: a toy with no owner', () => {
     expect(snaps).toHaveLength(1 + advertisingSlot(T0 + DAY_MS) - advertisingSlot(T0));
     for (const s of snaps) {
       expect(s.data[0]).toBe(0);
-      expect(classifyAt(known.app, known.clock, s)?.kind).toBe('someone-elses');
+      expect(classifyAt(known.app, known.clock, s)?.kind).toBe('unpaired'); // flags 0: nobody's toy, not someone else's (PROTOCOL.md §12)
     }
     const tags = [pairing, ...snaps].map((s) => toHex(s.data.subarray(1)));
     expect(new Set(tags).size).toBe(tags.length);
@@ -293,7 +293,7 @@ describe('advertising: factory reset', () => {
     const afterReset = [{ t: t1, data: resetAdv[0]!.serviceData }, ...simulate(core, t1, t1 + DAY_MS / 2)];
     for (const s of afterReset) {
       expect(s.data[0]).toBe(0);
-      expect(classifyAt(oldApp, oldClock, s)?.kind).toBe('someone-elses');
+      expect(classifyAt(oldApp, oldClock, s)?.kind).toBe('unpaired');
       for (const skew of [-SLOT_MS, 0, SLOT_MS]) expect(resolveAdvertisingTag(s.data.subarray(1), [oldKey], s.t + skew)).toBe(-1);
     }
   });
