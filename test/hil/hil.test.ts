@@ -1,6 +1,12 @@
 /**
  * Hardware in the loop (opt-in: `PLUSHLINK_HIL=1 npm test`; set-up in docs/HARDWARE.md).
  *
+ * The main scenario is the toy conformance run (docs/CONFORMANCE.md): every check of
+ * `runConformance` over the real radio, the person (or stdin of the simulated toy) holding the
+ * button and factory-resetting the toy when asked; no check may fail, and only those the radio
+ * cannot run (the MTU matrix: noble does not let the run choose the MTU; the slot rotation unless
+ * `PLUSHLINK_HIL_SLOT_WAIT=1`) may be not-run. Then the end-to-end scenario (./scenario.ts).
+ *
  * The companion side is the real {@link NobleCentral} on this machine's adapter
  * (`NOBLE_HCI_DEVICE_ID`, default 0). The toy is either
  * - a real toy, or `plushlink simulate-toy` on another machine: set `PLUSHLINK_HIL_CODE` (its setup
@@ -19,16 +25,28 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NobleCentral } from '../../src/index.js';
+import { CHECKS, renderConformanceText, runConformance, type ConformanceOptions } from '../../src/conformance/index.js';
 import { runHilScenario, type HilTarget } from './scenario.js';
 
 const ROOT = resolve(__dirname, '../..');
 const enabled = process.env.PLUSHLINK_HIL === '1';
 const WAIT_MS = Number(process.env.PLUSHLINK_HIL_WAIT_MS ?? 60_000);
+/** A real toy: how long a person has for the factory reset the run asks for at its end. */
+const RESET_MS = Number(process.env.PLUSHLINK_HIL_RESET_MS ?? 20_000);
+const SLOT_WAIT = process.env.PLUSHLINK_HIL_SLOT_WAIT === '1';
+
+/** The checks a run over one real dongle may leave not-run: the radio, not the toy, decides them. */
+const RADIO_NOT_RUN = new Set([
+  ...CHECKS.filter((c) => /^pairing\.(qr|code)\.mtu/.test(c.name)).map((c) => c.name),
+  'goodbye.before-disconnect',
+  ...(SLOT_WAIT ? [] : ['advertising.tag-rotates-per-slot', 'advertising.address-moves-with-data']),
+]);
 
 /** A `plushlink simulate-toy --json` child on the second adapter. */
 interface SimulatedToyProcess {
   qr: string;
   pressButton(): Promise<void>;
+  reset(): Promise<void>;
   events: Record<string, unknown>[];
   stop(): Promise<void>;
 }
@@ -72,6 +90,9 @@ async function startSimulatedToy(dir: string): Promise<SimulatedToyProcess> {
     pressButton: async () => {
       child.stdin.write('b\n');
     },
+    reset: async () => {
+      child.stdin.write('r\n');
+    },
     stop: async () => {
       if (child.exitCode !== null) return;
       child.stdin.write('q\n');
@@ -87,6 +108,51 @@ describe.skipIf(!enabled)('hardware in the loop (PLUSHLINK_HIL=1)', () => {
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   });
+
+  it(
+    'conformance: the toy passes every check of the conformance run over real BLE and is left unowned',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'plushlink-hil-conformance-'));
+      const central = new NobleCentral();
+      cleanups.push(() => central.close());
+      const log = (l: string): void => console.log(`[hil] ${l}`);
+      let options: Pick<ConformanceOptions, 'pressButton' | 'resetToy'> & { code?: string; qr?: string };
+      let sim: SimulatedToyProcess | undefined;
+      if (process.env.PLUSHLINK_HIL_CODE) {
+        const setup = process.env.PLUSHLINK_HIL_CODE;
+        options = {
+          ...(setup.toUpperCase().startsWith('PL1:') ? { qr: setup } : { code: setup }),
+          pressButton: async () => log(`hold the toy's button now (the run scans up to ${WAIT_MS / 1000} s for pairing mode)`),
+          resetToy: async (signal) => {
+            log(`factory-reset the toy now (≈ 10 s press; the run goes on in ${RESET_MS / 1000} s)`);
+            await new Promise<void>((r, j) => {
+              const t = setTimeout(r, RESET_MS);
+              signal.addEventListener('abort', () => (clearTimeout(t), j(signal.reason)), { once: true });
+            });
+          },
+        };
+      } else {
+        sim = await startSimulatedToy(dir);
+        cleanups.push(() => sim!.stop());
+        options = { qr: sim.qr, pressButton: () => sim!.pressButton(), resetToy: () => sim!.reset() };
+      }
+      const report = await runConformance({
+        central,
+        ...options,
+        scanTimeoutMs: WAIT_MS,
+        waitForSlot: SLOT_WAIT,
+        target: sim ? 'plushlink simulate-toy over real BLE (HIL)' : 'toy over real BLE (HIL)',
+        onResult: (r) => log(`${r.verdict.toUpperCase().padEnd(7)} ${r.name}${r.verdict === 'passed' ? '' : `: ${r.evidence ?? r.reason}`}`),
+      });
+      const text = renderConformanceText(report);
+      expect(report.summary.failed, text).toBe(0);
+      const notRun = report.results.filter((r) => r.verdict === 'not-run' && !RADIO_NOT_RUN.has(r.name)).map((r) => `${r.name}: ${r.reason}`);
+      expect(notRun, text).toEqual([]);
+      expect(report.leftUnowned, text).toBe(true);
+      if (sim) await sim.stop();
+    },
+    30 * 60_000,
+  );
 
   it(
     'pairs over real BLE, reconnects in one round trip, plays, records and refuses an unpaired central',
