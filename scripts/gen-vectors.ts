@@ -25,7 +25,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { concatBytes, toHex, utf8 } from '../src/protocol/bytes.js';
+import { concatBytes, fromHex, toHex, utf8 } from '../src/protocol/bytes.js';
 import { hmacSha512, sha512, x25519KeyPairFromSecret, type RandomSource } from '../src/protocol/crypto.js';
 import { isPlushlinkError } from '../src/protocol/errors.js';
 import { CROCKFORD_ALPHABET, base32Encode } from '../src/protocol/base32.js';
@@ -72,7 +72,7 @@ import {
   type PairingEntry,
 } from '../src/protocol/control.js';
 import { RefusalCode, encodeWire, type RefusalName, type WireMessage } from '../src/protocol/wire.js';
-import { ADV_SLOT_SECONDS, advertisingSlot, advertisingTag, buildAdvertisement } from '../src/protocol/advertising.js';
+import { ADV_MAX_CHANGE, ADV_SLOT_SECONDS, advertisingSlot, advertisingTag, buildAdvertisement } from '../src/protocol/advertising.js';
 import { buildAdvertisingPayload } from '../src/transport/bleno/advertising.js';
 import { PLUSHLINK_SERVICE_UUID } from '../src/transport/gatt-layout.js';
 
@@ -922,16 +922,30 @@ export function buildAdvertisingVectors(): unknown {
       serviceDataOwnedPairing: hex(buildAdvertisement({ nowMs, pairing: true, advertisingKey: key })),
     };
   });
+  // changes of the service data within one slot (cases[3]'s): the change counter n = 1..7 is one
+  // more byte of the HMAC input; n = 0 is the slot's first advertisement, the input above
+  const s3 = cases[3]!;
+  const changes = Array.from({ length: ADV_MAX_CHANGE }, (_, i) => {
+    const n = i + 1;
+    const input = concatBytes(label, fromHex(s3.slotBytes), Uint8Array.of(n));
+    return { change: n, hmacInput: hex(input), tag: hex(advertisingTag(key, s3.slot, n)), serviceDataOwned: hex(buildAdvertisement({ nowMs: s3.nowMs, pairing: false, advertisingKey: key, change: n })) };
+  });
   const randomTag = labelBytes('plushlink vector unowned tag', 8);
   const unowned = buildAdvertisement({ nowMs: 1_700_000_000_000, pairing: true, random: fixedRandom(randomTag) });
   const pdu = buildAdvertisingPayload(Buffer.from(cases[3]!.serviceDataOwned, 'hex'));
   return {
     description:
-      'plushlink advertising (docs/PROTOCOL.md "Advertising"): slot = floor(unix ms / 1000 / 600); tag = HMAC-SHA-512(advertisingKey, "plushlink/1 adv tag" || slot u32 BE)[0..8]; service data = flags || tag. advertisingKey is the one handshakes.json sends in the reconnect toy hello and in the ADVERTISING_KEY that confirms the pairing.',
+      'plushlink advertising (docs/PROTOCOL.md "Advertising"): slot = floor(unix ms / 1000 / 600); tag = HMAC-SHA-512(advertisingKey, "plushlink/1 adv tag" || slot u32 BE [|| u8 n for the n-th change within the slot, 1..7])[0..8]; service data = flags || tag. advertisingKey is the one handshakes.json sends in the reconnect toy hello and in the ADVERTISING_KEY that confirms the pairing.',
     version: VECTORS_VERSION,
     slotSeconds: ADV_SLOT_SECONDS,
     advertisingKey: hex(key),
     cases,
+    changesWithinSlot: {
+      description: 'Every change of the service data within a slot moves the change counter n (0 at the slot\'s first advertisement, then 1..7): tag = HMAC-SHA-512(advertisingKey, "plushlink/1 adv tag" || slot u32 BE || u8 n)[0..8] for n ≥ 1, so an owned toy\'s tag changes with its flags and no two advertisements link (docs/PROTOCOL.md §12). Slot of cases[3]; a companion resolves n = 0..7 in the slot and one either side.',
+      nowMs: s3.nowMs,
+      slot: s3.slot,
+      changes,
+    },
     unownedPairing: {
       description: 'A toy without pairings in its pairing window: flags 0x01 and a fresh random tag each slot (here the 8 "random" bytes shown).',
       randomTag: hex(randomTag),

@@ -46,7 +46,7 @@ import { attPayload, MIN_ATT_MTU, type NotifyingCharacteristic, type WritableCha
 import { Capability, reconnectReadSlot, toyReadMessage1, type HandshakeMode, type ToyHello } from '../protocol/handshake.js';
 import type { SetupCode } from '../protocol/setup-code.js';
 import { decodeWire, encodeWire, type RefusalName } from '../protocol/wire.js';
-import { advertisingSlot, buildAdvertisement } from '../protocol/advertising.js';
+import { ADV_MAX_CHANGE, advertisingSlot, buildAdvertisement } from '../protocol/advertising.js';
 import { SpeakerBuffer } from './speaker-buffer.js';
 import { parseToyState } from './state-schema.js';
 import {
@@ -129,6 +129,8 @@ export class ToyCore {
   private advPairing = false;
   /** The service data last advertised (undefined before the first advertisement). */
   private advData: Uint8Array | undefined;
+  /** Changes of the service data within the current slot: the tag's change counter (PROTOCOL.md §12). */
+  private advChange = 0;
   private readonly speaker: SpeakerBuffer;
   private speakerConn: string | undefined;
   private lastSpeakerReport = 0;
@@ -828,10 +830,18 @@ export class ToyCore {
     const slot = advertisingSlot(now);
     const pairing = this.pairingWindowOpen(now);
     if (!force && slot === this.advSlot && pairing === this.advPairing) return [];
+    const newSlot = slot !== this.advSlot;
     this.advSlot = slot;
     this.advPairing = pairing;
     const key = this.state.advertisingKey && this.state.pairings.length ? fromHex(this.state.advertisingKey) : undefined;
-    const serviceData = buildAdvertisement({ nowMs: now, pairing, advertisingKey: key, random: this.random });
+    // Within a slot every change of the service data moves the tag's change counter, so that an
+    // owned toy's tag changes with its flags and no two advertisements link (PROTOCOL.md §12).
+    if (newSlot) this.advChange = 0;
+    let serviceData = buildAdvertisement({ nowMs: now, pairing, advertisingKey: key, random: this.random, change: this.advChange });
+    if (!newSlot && this.advData !== undefined && !bytesEqual(this.advData, serviceData) && key && this.advChange < ADV_MAX_CHANGE) {
+      this.advChange++;
+      serviceData = buildAdvertisement({ nowMs: now, pairing, advertisingKey: key, random: this.random, change: this.advChange });
+    }
     // Whatever changes on the air changes together: new service data (a new slot, a flag, a key)
     // comes from a new address, or the old address would link the old and the new data.
     const changed = this.advData !== undefined && !bytesEqual(this.advData, serviceData);

@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Companion } from '../../../src/companion/companion.js';
 import { MemoryKeystore } from '../../../src/companion/keystore.js';
-import { toHex } from '../../../src/protocol/bytes.js';
+import { fromHex, toHex } from '../../../src/protocol/bytes.js';
+import { advertisingSlot, advertisingTag, resolveAdvertisingTag } from '../../../src/protocol/advertising.js';
 import { generateX25519KeyPair } from '../../../src/protocol/crypto.js';
 import { MemoryRadio } from '../../../src/transport/memory/index.js';
 import type { ToyAction } from '../../../src/toy/types.js';
@@ -49,7 +50,7 @@ describe('what changes together (PROTOCOL.md §12)', () => {
     expect(new Set(tags).size).toBe(3);
   });
 
-  it('an owned toy: a flag change within a slot moves the address but keeps the tag (section 17 item 14); a new slot changes the tag', () => {
+  it('an owned toy: a flag change within a slot moves the address and the tag (the slot\'s change counter), its companion still resolves both; a new slot starts the counter again', () => {
     const { toy, identity, code } = newToy();
     toy.button('hold', T0);
     const c = new FakeCentral(toy, 'owner');
@@ -62,12 +63,23 @@ describe('what changes together (PROTOCOL.md §12)', () => {
     expect(open).toHaveLength(1);
     expect(open[0]).toMatchObject({ newAddress: true });
     expect(open[0]!.serviceData[0]).toBe(0x03);
-    expect(toHex(open[0]!.serviceData.subarray(1))).toBe(toHex(owned.serviceData.subarray(1)));
-    const nextSlot = (Math.floor(T0 / 600_000) + 1) * 600_000;
+    const key = fromHex(toy.persistentState.advertisingKey!);
+    const slot = advertisingSlot(T0);
+    // the slot's first advertisement was the unowned toy's; the pairing was the first change
+    expect(toHex(owned.serviceData.subarray(1))).toBe(toHex(advertisingTag(key, slot, 1)));
+    expect(toHex(open[0]!.serviceData.subarray(1))).toBe(toHex(advertisingTag(key, slot, 2)));
+    // the window closes within the slot: back to flags 0x02, under a third tag (not the first one again)
+    const closed = adverts(toy.tick(T0 + 2 + 120_000));
+    expect(closed).toHaveLength(1);
+    expect(closed[0]).toMatchObject({ newAddress: true });
+    expect(closed[0]!.serviceData[0]).toBe(0x02);
+    expect(toHex(closed[0]!.serviceData.subarray(1))).toBe(toHex(advertisingTag(key, slot, 3)));
+    for (const a of [owned, open[0]!, closed[0]!]) expect(resolveAdvertisingTag(a.serviceData.subarray(1), [key], T0)).toBe(0);
+    const nextSlot = (slot + 1) * 600_000;
     const rotated = adverts(toy.tick(nextSlot));
     expect(rotated).toHaveLength(1);
     expect(rotated[0]).toMatchObject({ newAddress: true });
-    expect(toHex(rotated[0]!.serviceData.subarray(1))).not.toBe(toHex(owned.serviceData.subarray(1)));
+    expect(toHex(rotated[0]!.serviceData.subarray(1))).toBe(toHex(advertisingTag(key, slot + 1, 0)));
   });
 });
 

@@ -679,6 +679,23 @@ describe.each(CRYPTO_BACKENDS)('own vectors: advertising.json [$name back end]',
     expect(new Set((v.cases as J[]).map((c) => c.tag)).size).toBe(new Set((v.cases as J[]).map((c) => c.slot)).size);
   });
 
+  it('changes within a slot: the change counter n = 1..7 is one more HMAC input byte; every tag differs and resolves (PROTOCOL.md §12)', () => {
+    const w = v.changesWithinSlot;
+    const base = (v.cases as J[]).find((c) => c.slot === w.slot)!;
+    expect(w.changes.map((c: J) => c.change)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    for (const c of w.changes as J[]) {
+      expect(c.hmacInput).toBe(base.hmacInput + c.change.toString(16).padStart(2, '0'));
+      expect(hx(hmacSha512(key, b(c.hmacInput))).slice(0, 16)).toBe(c.tag);
+      expect(hx(advertisingTag(key, w.slot, c.change))).toBe(c.tag);
+      expect(hx(buildAdvertisement({ nowMs: w.nowMs, pairing: false, advertisingKey: key, change: c.change }))).toBe(c.serviceDataOwned);
+      expect(c.serviceDataOwned).toBe('02' + c.tag);
+      for (const skew of [-600_000, 0, 600_000]) expect(resolveAdvertisingTag(b(c.tag), [new Uint8Array(32), key], w.nowMs + skew)).toBe(1);
+      expect(resolveAdvertisingTag(b(c.tag), [key], w.nowMs + 1_200_000)).toBe(-1);
+    }
+    expect(new Set([base.tag, ...w.changes.map((c: J) => c.tag)]).size).toBe(8);
+    expect(errorCode(() => advertisingTag(key, w.slot, 8))).toBe('BAD_FRAME');
+  });
+
   it('unowned toy, the legacy PDU and invalid service data', () => {
     const u = v.unownedPairing;
     expect(hx(buildAdvertisement({ nowMs: 1_700_000_000_000, pairing: true, random: fixedRandom(b(u.randomTag)) }))).toBe(u.serviceData);

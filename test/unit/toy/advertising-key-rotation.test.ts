@@ -168,7 +168,9 @@ describe('ToyCore: a removal rotates the advertising key', () => {
     expect(adv).toHaveLength(1);
     expect(adv[0]!.newAddress).toBe(true);
     const tag = adv[0]!.serviceData.subarray(1);
-    expect(toHex(tag)).toBe(toHex(advertisingTag(fromHex(newKey), advertisingSlot(now))));
+    // the new key's tag for this slot (its change counter moved with the new data, PROTOCOL.md §12)
+    expect(resolveAdvertisingTag(tag, [fromHex(newKey)], now)).toBe(0);
+    expect(toHex(tag)).not.toBe(toHex(advertisingTag(fromHex(newKey), advertisingSlot(now))));
     expect(resolveAdvertisingTag(tag, [fromHex(oldKey)], now)).toBe(-1);
     expect(toy.persistentState).toMatchObject({ advertisingKey: newKey });
 
