@@ -38,6 +38,7 @@ export const CHECKS: readonly CheckDefinition[] = [
   c('microphone.stream', '§9, §13.7', 'MIC_START, then MIC_STOP', 'RESULT OK with u32 first frame; records that open numbered from it; MIC_STATUS active 0 with next frame'),
   c('microphone.stop-order', '§13.7', 'MIC_STOP (from microphone.stream)', 'RESULT OK before MIC_STATUS active 0'),
   c('control.allow-guest-pairing', '§10.1, §13.2', 'ALLOW_GUEST_PAIRING from the owner, then a button hold', 'RESULT OK; the hold opens a window'),
+  c('advertising.tag-changes-with-flags', '§12', 'ALLOW_GUEST_PAIRING and a button hold: the owned toy\'s flags go from 0x02 to 0x03 within a slot', 'a new address and a new tag (the slot\'s change counter), which the owner still resolves'),
   c('pairing.code', '§6, §13.2', 'a guest pairs with the typed code', 'INFO_RESPONSE, PAIR_M2 with role guest (two round trips)'),
   c('control.guest-refused', '§10.2, §13.5', 'LIST_PAIRINGS, ALLOW_GUEST_PAIRING, REMOVE_PAIRING(owner) from a guest', 'RESULT NOT_OWNER each; GET_INFO OK'),
   c('control.guest-remove-unknown', '§13.5', 'REMOVE_PAIRING of a key id nobody has, from a guest', 'RESULT NOT_OWNER (who before what: a guest learns nothing of the allow-list)'),

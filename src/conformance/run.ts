@@ -9,7 +9,7 @@
 import { Companion } from '../companion/companion.js';
 import { MemoryKeystore } from '../companion/keystore.js';
 import type { ToySession } from '../companion/session.js';
-import { advertisingSlot, msUntilNextSlot, parseAdvertisement, resolveAdvertisingTag } from '../protocol/advertising.js';
+import { ADV_MAX_CHANGE, advertisingSlot, advertisingTag, msUntilNextSlot, parseAdvertisement, resolveAdvertisingTag } from '../protocol/advertising.js';
 import { bytesEqual, fromHex } from '../protocol/bytes.js';
 import { companionKeyId, decodeBattery, decodeMicStartResult, decodePairings, decodeToyInfo } from '../protocol/control.js';
 import { generateX25519KeyPair, x25519KeyPairFromSecret, type X25519KeyPair } from '../protocol/crypto.js';
@@ -717,6 +717,33 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
       await check('control.allow-guest-pairing', async () => {
         await okBody(os, { type: 'allow-guest-pairing' });
         return 'RESULT OK (the window it allows is opened by the next check)';
+      });
+      await check('advertising.tag-changes-with-flags', async () => {
+        const ownedNow = (): Promise<Advertisement> => findAdvert((a) => owner.classify(a)?.kind === 'paired' && !inWindow(a), 'the owned toy with its window closed');
+        let before = await ownedNow();
+        // which change of this slot the tag is (§12): at the last one (7) the next change keeps it
+        const changeOf = (ad: Advertisement): number => {
+          const tag = hex(parseAdvertisement(ad.serviceData).tag);
+          const k = fromHex(owner.toys()[0]!.advertisingKey);
+          for (let n = 0; n <= ADV_MAX_CHANGE; n++) if (hex(advertisingTag(k, advertisingSlot(clock.now()), n)) === tag) return n;
+          return -1;
+        };
+        if (changeOf(before) === ADV_MAX_CHANGE) {
+          if (!clock.simulated) throw new NotRun(`the toy's advertisement already changed ${ADV_MAX_CHANGE} times in this slot (the most, §12); run again in a later slot`);
+          await clock.advance(msUntilNextSlot(clock.now()) + 1000, signal);
+          await settle(signal);
+          before = await ownedNow();
+        }
+        await okBody(os, { type: 'allow-guest-pairing' });
+        if (!opts.pressButton) throw new NotRun('needs the pairing button held on the toy');
+        await opts.pressButton(signal);
+        await clock.advance(0, signal);
+        const during = await findAdvert((a) => owner.classify(a)?.kind === 'paired' && inWindow(a), 'the owned toy in its guest window (its tag resolved by the owner)');
+        const t0 = hex(parseAdvertisement(before.serviceData).tag);
+        const t1 = hex(parseAdvertisement(during.serviceData).tag);
+        expect(t0 !== t1, `the guest window's advertisement (flags 0x03) carries the tag ${t1} of the advertisement before it (flags 0x02): an observer links the two addresses`);
+        expect(before.id !== during.id, `the toy kept address ${before.id} when its flags changed`);
+        return `flags 0x02 → 0x03 within the slot: tag ${t0} → ${t1}, address ${before.id} → ${during.id}`;
       });
       await check('pairing.code', async () => {
         const s = await addGuest('guest 1', 'code');
