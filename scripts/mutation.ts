@@ -77,7 +77,13 @@ const FOLDERS: Record<string, FolderPlan> = {
   },
   'src/messages': {
     mutate: ['src/messages/**/*.ts', '!src/messages/index.ts'],
-    tests: ['test/unit/messages/*.test.ts', 'test/unit/storage/file-stores.test.ts', 'test/property/messages-*.test.ts', 'test/property/relay-signature.test.ts'],
+    tests: [
+      'test/unit/messages/*.test.ts',
+      'test/unit/storage/file-stores.test.ts',
+      'test/unit/storage/durable-writes.test.ts',
+      'test/property/messages-*.test.ts',
+      'test/property/relay-signature.test.ts',
+    ],
   },
   'relay/src': {
     mutate: ['relay/src/**/*.ts', '!relay/src/index.ts', '!relay/src/serve.ts', '!relay/src/store/postgres.ts'],
@@ -124,6 +130,9 @@ mkdirSync(outDir, { recursive: true });
 // sandbox in .stryker-tmp/ would be the wrong place).
 process.env.PLUSHLINK_MUTATION_TESTS = JSON.stringify(plan.tests);
 process.env.PLUSHLINK_MUTATION = folder;
+// Tests that read a source file's text (the toy policy's purity check) read the project's file,
+// not the sandbox's instrumented copy.
+process.env.PLUSHLINK_SOURCE_ROOT = ROOT;
 // Each mutant's result, one JSON line as soon as it is tested (scripts/mutation-live-reporter.mjs).
 process.env.PLUSHLINK_MUTATION_LIVE = join(ROOT, outDir, 'live.jsonl');
 const shared = resolve(ROOT, '..', 'shared');
@@ -147,8 +156,9 @@ const stryker = new Stryker({
   jsonReporter: { fileName: join(outDir, 'mutation.json') },
   htmlReporter: { fileName: join(outDir, 'mutation.html') },
   tempDirName: '.stryker-tmp',
-  // Only what the tests need goes into a sandbox.
-  ignorePatterns: ['reports', 'web', 'bench', 'dist', 'coverage', 'docs', '*.log', '.vitest-report.json'],
+  // Only what the tests need goes into a sandbox (docs/ stays: tests check tables against
+  // PROTOCOL.md, e.g. the toy policy's request rules).
+  ignorePatterns: ['reports', 'web', 'bench', 'dist', 'coverage', '*.log', '.vitest-report.json'],
   // A loaded shared machine: a mutant that makes the tests ten times slower is a timeout, not
   // one that is merely slowed down by a neighbour.
   timeoutMS: 10_000,

@@ -112,7 +112,14 @@ describe('toy policy: handshakes', () => {
 
   it('a reconnect is read whatever the window and the lock, once per connection', () => {
     expect(admitReconnect({ handshakeUsed: false })).toEqual({ admit: true });
-    expect(admitReconnect({ handshakeUsed: true })).toMatchObject({ admit: false, count: 'bad-handshake', refusal: 'BUSY' });
+    expect(admitReconnect({ handshakeUsed: true })).toStrictEqual({ admit: false, count: 'bad-handshake', refusal: 'BUSY', retryAfterSec: 0, detail: 'one handshake per connection' });
+  });
+
+  it('a refusal is exactly what the toy logs and answers: no detail field when it has none', () => {
+    expect(admitInfoRequest(false)).toStrictEqual({ admit: false, count: 'not-in-pairing-mode', refusal: 'NOT_IN_PAIRING_MODE', retryAfterSec: 0 });
+    expect(admitPairing({ lockedUntil: 0 }, 0, { windowOpen: false, handshakeUsed: false })).toStrictEqual({ admit: false, count: 'not-in-pairing-mode', refusal: 'NOT_IN_PAIRING_MODE', retryAfterSec: 0 });
+    expect(admitPairing({ lockedUntil: 2500 }, 500, { windowOpen: true, handshakeUsed: false })).toStrictEqual({ admit: false, count: 'rate-limited', refusal: 'RATE_LIMITED', retryAfterSec: 2 });
+    expect(BEFORE_SESSION_REFUSAL).toStrictEqual({ admit: false, count: 'control-before-session', refusal: 'NOT_AUTHENTICATED', retryAfterSec: 0 });
   });
 
   it('a reconnect is accepted for companions on the allow-list only', () => {
@@ -304,7 +311,9 @@ describe('toy policy: requests inside a session', () => {
 
 describe('toy policy: a pure module', () => {
   it('imports only protocol/ and the toy types, and has no timer, clock or I/O', () => {
-    const src = readFileSync(new URL('../../../src/toy/policy.ts', import.meta.url), 'utf8');
+    // Under mutation testing (scripts/mutation.ts) the sandbox's copy is instrumented: read the project's own file.
+    const root = process.env.PLUSHLINK_SOURCE_ROOT;
+    const src = readFileSync(root ? `${root}/src/toy/policy.ts` : new URL('../../../src/toy/policy.ts', import.meta.url), 'utf8');
     const imports = [...src.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
     for (const i of imports) expect(i).toMatch(/^\.\.\/protocol\/[a-z-]+\.js$|^\.\/types\.js$/);
     expect(src).not.toMatch(/setTimeout|setInterval|Date\.now|performance\.now|Math\.random|process\./);
