@@ -220,6 +220,49 @@ describe('order of checks', () => {
   });
 });
 
+describe('key confirmation step 3 (PROTOCOL.md §6.4, §10.4)', () => {
+  it('compares with the last key sent on the connection, not the hello\'s: a reconnect sent the rotated key before its confirmation gets it once, not again at the confirmation', () => {
+    const { toy, identity, code } = toyWith();
+    const ownerId = generateX25519KeyPair();
+    toy.button('hold', T0);
+    const o = new FakeCentral(toy, 'owner');
+    o.connect(T0);
+    const os = companionHandshake(o, 'pair', ownerId, identity.publicKey, code, T0, 'owner');
+    o.send('control', os.channel!.sealControl({ type: 'allow-guest-pairing', id: 2 }), T0 + 1);
+    toy.button('hold', T0 + 2);
+    const g = new FakeCentral(toy, 'guest');
+    g.connect(T0 + 3);
+    const guestId = generateX25519KeyPair();
+    expect(companionHandshake(g, 'pair', guestId, identity.publicKey, code, T0 + 3, 'guest').channel).toBeDefined();
+    const keyBefore = toy.persistentState.advertisingKey;
+    // the owner reconnects on a second link: its hello carries the current key; not confirmed yet
+    const c = new FakeCentral(toy, 'owner-2');
+    c.connect(T0 + 10);
+    const rs = companionHandshake(c, 'reconnect', ownerId, identity.publicKey, undefined, T0 + 10, 'owner', false);
+    expect(rs.reply?.kind).toBe('reconnect-m2');
+    const keysOn = (from: number): string[] =>
+      c.received
+        .slice(from)
+        .filter((w) => w.kind === 'record')
+        .map((w) => rs.channel!.openControl((w as { record: Uint8Array }).record))
+        .filter((m): m is Extract<ControlMessage, { type: 'advertising-key' }> => m.type === 'advertising-key')
+        .map((m) => Array.from(m.advertisingKey, (x) => x.toString(16).padStart(2, '0')).join(''));
+    // the owner (first link) removes the guest: the key rotates, and every session of a companion
+    // that stays — the unconfirmed reconnect included — gets it now
+    const mark = c.received.length;
+    c.absorb(o.send('control', os.channel!.sealControl({ type: 'remove-pairing', id: 3, keyId: companionKeyId(toHexKey(guestId.publicKey)) }), T0 + 20));
+    const rotated = toy.persistentState.advertisingKey!;
+    expect(rotated).not.toBe(keyBefore);
+    expect(keysOn(mark)).toEqual([rotated]);
+    // the confirmation: the key it holds is the last one sent on this link, so nothing more
+    const mark2 = c.received.length;
+    c.send('control', rs.channel!.sealControl({ type: 'confirm', id: 1 }), T0 + 30);
+    expect(keysOn(mark2)).toEqual([]);
+  });
+});
+
+const toHexKey = (k: Uint8Array): string => Array.from(k, (x) => x.toString(16).padStart(2, '0')).join('');
+
 describe('the backoff lock across power cycles (PROTOCOL.md §13.1)', () => {
   const locked = (lockedUntil: number): ToyPersistentState => ({ ...emptyToyState(), failedAttempts: 4, lockedUntil });
   const pairAttempt = (toy: ToyCore, key: Uint8Array, code: SetupCode, now: number) => {
