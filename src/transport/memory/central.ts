@@ -2,7 +2,8 @@
 import { PlushlinkError } from '../../protocol/errors.js';
 import type { Advertisement, Central, CentralConnectOptions, ScanOptions } from '../types.js';
 import { checkInt, checkNumber, closedError, DEFAULT_MTU } from './checks.js';
-import { Connection, type MemoryCentralLink } from './link.js';
+import { Connection } from './connection.js';
+import type { MemoryCentralLink } from './link.js';
 import { ScanIterator } from './scan.js';
 import type { MemoryCentralOptions } from './types.js';
 import type { MemoryRadio } from './radio.js';

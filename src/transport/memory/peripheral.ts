@@ -3,7 +3,8 @@ import { EventEmitter } from 'eventemitter3';
 import { PlushlinkError } from '../../protocol/errors.js';
 import type { Peripheral, PeripheralEvents } from '../types.js';
 import { checkInt, checkNumber, closedError, DEFAULT_MTU } from './checks.js';
-import type { Connection, MemoryPeripheralLink } from './link.js';
+import type { Connection } from './connection.js';
+import type { MemoryPeripheralLink } from './link.js';
 import type { MemoryPeripheralOptions } from './types.js';
 import type { MemoryRadio } from './radio.js';
 

@@ -35,7 +35,9 @@
  * ### Files
  * - ./types.ts: options, events and {@link LinkStats}
  * - ./faults.ts: {@link RadioFaults} and {@link LinkFaults}
- * - ./link.ts: the link engine (one connection, both its ends)
+ * - ./connection.ts: the link engine — one connection's life (connect, setup, teardown) and its ATT
+ *   operations; ./air.ts: its PDU queues and connection events; ./delivery.ts: what an application
+ *   PDU does when it arrives (faults, counting, trace); ./link.ts: its two public ends
  * - ./scan.ts: scanning
  * - ./central.ts, ./peripheral.ts: the two sides
  * - this file: the radio that owns them, its clock and its addresses
@@ -45,7 +47,7 @@ import { randomBytes, type RandomSource } from '../../protocol/crypto.js';
 import { checkInt, checkNumber, closedError, emitSafely } from './checks.js';
 import { MemoryCentral } from './central.js';
 import { RadioFaults } from './faults.js';
-import type { Connection } from './link.js';
+import type { Connection } from './connection.js';
 import { MemoryPeripheral } from './peripheral.js';
 import { seededRandom } from './prng.js';
 import { defaultScheduler, SimLoop, type Scheduler } from './scheduler.js';

@@ -1,0 +1,382 @@
+/**
+ * One connection of the in-memory radio, both its ends: its life (connect, the GATT setup
+ * exchanges, teardown on either side) and its ATT operations (one write request and one indication
+ * in flight, the speaker's write queue with backpressure, the microphone's notification queue that
+ * drops when full, ATT timeouts), under the rules of ./radio.ts. The PDUs travel through its air
+ * (./air.ts); an application PDU that arrives is delivered by ./delivery.ts; its public ends are
+ * ./link.ts.
+ */
+import { PlushlinkError } from '../../protocol/errors.js';
+import { MIN_ATT_MTU, type CentralConnectOptions, type NotifyingCharacteristic, type WritableCharacteristic } from '../types.js';
+import { Air, type Dir, type LinkPhase, type Pdu, type SetupStep } from './air.js';
+import { checkValue, clampMtu, disconnectedError, emitSafely } from './checks.js';
+import { armSpec, LinkFaults } from './faults.js';
+import type { SimEvent, SimLoop } from './scheduler.js';
+import { ApplicationDelivery, type ApplicationPduKind } from './delivery.js';
+import { MemoryCentralLink, MemoryPeripheralLink } from './link.js';
+import { copyLinkStats, newLinkStats, type DisconnectReason, type LinkStats } from './types.js';
+import type { MemoryCentral } from './central.js';
+import type { MemoryPeripheral } from './peripheral.js';
+import type { MemoryRadio } from './radio.js';
+
+interface Deferred {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+interface PendingOp extends Deferred {
+  value: Uint8Array;
+  timeout?: SimEvent;
+}
+
+/** The connection (both ends of one link). */
+export class Connection {
+  readonly serial: number;
+  readonly intervalUs: number;
+  readonly faults: LinkFaults;
+  readonly centralLink: MemoryCentralLink;
+  readonly peripheralLink: MemoryPeripheralLink;
+  mtu = MIN_ATT_MTU;
+  phase: LinkPhase = 'connecting';
+  centralOpen = true;
+  peripheralOpen = true;
+  peripheralAnnounced = false;
+  /** True once `connect()` resolved. */
+  ready = false;
+  /** Why the link went down (first reason wins). */
+  closeReason: DisconnectReason | undefined;
+  private readonly air: Air;
+  private readonly delivery: ApplicationDelivery;
+  private readonly setupSteps: SetupStep[];
+  private setupIndex = 0;
+  private connect: (Deferred & { resolveLink: (l: MemoryCentralLink) => void }) | undefined;
+  private connectTimeout: SimEvent | undefined;
+  private establishEvent: SimEvent | undefined;
+  private unlistenAbort: (() => void) | undefined;
+  private control: { queue: PendingOp[]; inFlight: PendingOp | undefined } = { queue: [], inFlight: undefined };
+  private indication: { queue: PendingOp[]; inFlight: PendingOp | undefined } = { queue: [], inFlight: undefined };
+  private speakerQueued = 0;
+  private readonly speakerWaiters: PendingOp[] = [];
+  private notifQueued = 0;
+  readonly subscribed: Record<NotifyingCharacteristic, boolean> = { control: false, microphone: false };
+  private readonly s: LinkStats;
+
+  constructor(
+    readonly radio: MemoryRadio,
+    readonly central: MemoryCentral,
+    readonly peripheral: MemoryPeripheral,
+    readonly targetId: string,
+    private readonly writeQueueSize: number,
+    private readonly notificationQueueSize: number,
+    intervalMs: number,
+  ) {
+    this.serial = radio._nextSerial();
+    this.intervalUs = Math.round(intervalMs * 1000);
+    this.faults = new LinkFaults(this);
+    this.centralLink = new MemoryCentralLink(this);
+    this.peripheralLink = new MemoryPeripheralLink(this);
+    const discovery = radio._discoveryRoundTrips;
+    this.setupSteps = ['mtu', ...Array<SetupStep>(discovery).fill('discover'), 'cccd-control', 'cccd-microphone'];
+    this.s = newLinkStats(radio.now());
+    this.air = new Air(this);
+    this.delivery = new ApplicationDelivery(this, this.air, this.s);
+    for (const spec of radio.faults._nextConnect.splice(0)) this.faults._armed.push(armSpec(spec));
+    peripheral._adopt(this);
+  }
+
+  private get loop(): SimLoop {
+    return this.radio._loop;
+  }
+
+  stats(): LinkStats {
+    return copyLinkStats(this.s);
+  }
+
+  // --- connect ---------------------------------------------------------------------------------
+
+  start(options: CentralConnectOptions): Promise<MemoryCentralLink> {
+    return new Promise<MemoryCentralLink>((resolve, reject) => {
+      this.connect = { resolve: () => undefined, resolveLink: resolve, reject };
+      const { signal, timeoutMs } = options;
+      if (signal) {
+        const onAbort = (): void => {
+          this.disconnectFrom('central', 'local', new PlushlinkError('ABORTED', 'connect aborted'));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.unlistenAbort = () => signal.removeEventListener('abort', onAbort);
+      }
+      if (timeoutMs !== undefined) {
+        this.connectTimeout = this.loop.at(this.loop.now + Math.round(timeoutMs * 1000), () => {
+          this.connectTimeout = undefined;
+          this.disconnectFrom('central', 'local', new PlushlinkError('TIMEOUT', `connect timed out after ${timeoutMs} ms`));
+        });
+      }
+      this.establishEvent = this.loop.at(this.loop.now + this.intervalUs, () => this.establish());
+    });
+  }
+
+  private establish(): void {
+    this.establishEvent = undefined;
+    if (this.phase !== 'connecting') return;
+    const p = this.peripheral;
+    if (!p._advertising || p.id !== this.targetId) {
+      this.stopAir('local');
+      this.closeSide('peripheral', 'remote');
+      this.closeSide('central', 'local', new PlushlinkError('NOT_FOUND', `peripheral ${this.targetId} is not advertising`));
+      return;
+    }
+    this.phase = 'setup';
+    this.air.anchorUs = this.loop.now;
+    this.s.establishedAt = this.radio.now();
+    this.s.connectionEvents++;
+    this.s.setupEvents++;
+    this.air.enqueue('up', { kind: 'setupReq', step: this.setupSteps[0]! });
+  }
+
+  private finishConnect(): void {
+    this.cleanupConnectWatch();
+    const c = this.connect;
+    this.connect = undefined;
+    this.phase = 'ready';
+    this.ready = true;
+    this.s.readyAt = this.radio.now();
+    c?.resolveLink(this.centralLink);
+    this.pumpIndications();
+  }
+
+  private cleanupConnectWatch(): void {
+    this.loop.cancel(this.connectTimeout);
+    this.connectTimeout = undefined;
+    this.unlistenAbort?.();
+    this.unlistenAbort = undefined;
+  }
+
+  // --- what arrives -------------------------------------------------------------------------------
+
+  /** @internal (the air) A connection event happened. */
+  countEvent(): void {
+    this.s.connectionEvents++;
+    if (this.phase !== 'ready') this.s.setupEvents++;
+  }
+
+  /** @internal (the air) A PDU reached the other end at a connection event. */
+  deliver(dir: Dir, pdu: Pdu): void {
+    switch (pdu.kind) {
+      case 'setupReq':
+        return this.onSetupRequest(pdu.step!);
+      case 'setupRsp':
+        return this.onSetupResponse();
+      case 'writeRsp':
+        return this.onAnswer(this.control, () => this.pumpControl());
+      case 'confirm':
+        return this.onAnswer(this.indication, () => this.pumpIndications());
+      case 'writeCmd':
+        this.speakerQueued--;
+        break;
+      case 'notify':
+        this.notifQueued--;
+        break;
+    }
+    this.delivery.deliver(dir, pdu.kind as ApplicationPduKind, pdu.value!);
+    if (pdu.kind === 'writeCmd' && this.phase !== 'closed') this.admitSpeaker();
+  }
+
+  private onSetupRequest(step: SetupStep): void {
+    this.air.enqueue('down', { kind: 'setupRsp', step });
+    if (step === 'mtu') {
+      this.mtu = clampMtu(this.central._mtu, this.peripheral._mtu);
+      this.peripheralAnnounced = true;
+      emitSafely(() => this.peripheral.emit('connect', this.peripheralLink));
+    } else if (step === 'cccd-control' || step === 'cccd-microphone') {
+      const ch: NotifyingCharacteristic = step === 'cccd-control' ? 'control' : 'microphone';
+      this.subscribed[ch] = true;
+      emitSafely(() => this.peripheralLink.emit('subscribe', ch));
+    }
+  }
+
+  private onSetupResponse(): void {
+    this.setupIndex++;
+    const next = this.setupSteps[this.setupIndex];
+    if (next) this.air.enqueue('up', { kind: 'setupReq', step: next });
+    else this.finishConnect();
+  }
+
+  /** A write response or an indication confirmation: the operation in flight is done, the next may go. */
+  private onAnswer(transaction: { inFlight: PendingOp | undefined }, next: () => void): void {
+    const op = transaction.inFlight;
+    if (!op) return;
+    transaction.inFlight = undefined;
+    this.loop.cancel(op.timeout);
+    op.resolve();
+    next();
+  }
+
+  // --- ATT operations ------------------------------------------------------------------------------
+
+  write(characteristic: WritableCharacteristic, value: Uint8Array): Promise<void> {
+    if (!this.centralOpen || !this.ready) return Promise.reject(disconnectedError(this.closeReason ?? 'local'));
+    let v: Uint8Array;
+    try {
+      if (characteristic !== 'control' && characteristic !== 'speaker') {
+        throw new PlushlinkError('BAD_FRAME', `cannot write to characteristic ${String(characteristic)}`);
+      }
+      v = checkValue(value, this.mtu);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<void>((resolve, reject) => {
+      const op: PendingOp = { value: v, resolve, reject };
+      if (characteristic === 'control') {
+        this.control.queue.push(op);
+        this.pumpControl();
+      } else {
+        this.speakerWaiters.push(op);
+        this.admitSpeaker();
+      }
+    });
+  }
+
+  private pumpControl(): void {
+    if (this.control.inFlight || this.phase !== 'ready') return;
+    const op = this.control.queue.shift();
+    if (!op) return;
+    this.control.inFlight = op;
+    op.timeout = this.loop.at(this.loop.now + this.radio._attTimeoutUs, () => this.attTimeout(op, 'central'));
+    this.air.enqueue('up', { kind: 'write', value: op.value });
+  }
+
+  private admitSpeaker(): void {
+    if (this.phase !== 'ready') return;
+    while (this.speakerWaiters.length > 0 && this.speakerQueued < this.writeQueueSize) {
+      const op = this.speakerWaiters.shift()!;
+      this.speakerQueued++;
+      this.air.enqueue('up', { kind: 'writeCmd', value: op.value });
+      op.resolve();
+    }
+  }
+
+  send(characteristic: NotifyingCharacteristic, value: Uint8Array): Promise<void> {
+    if (!this.peripheralOpen || !this.peripheralAnnounced) return Promise.reject(disconnectedError(this.closeReason ?? 'local'));
+    let v: Uint8Array;
+    try {
+      if (characteristic !== 'control' && characteristic !== 'microphone') {
+        throw new PlushlinkError('BAD_FRAME', `cannot send on characteristic ${String(characteristic)}`);
+      }
+      v = checkValue(value, this.mtu);
+      if (!this.subscribed[characteristic]) {
+        throw new PlushlinkError('NOT_SUBSCRIBED', `the central has not subscribed to ${characteristic}`, { characteristic });
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (characteristic === 'microphone') {
+      if (this.phase === 'closed') return Promise.resolve(); // lost with the link; the side learns soon
+      if (this.notifQueued >= this.notificationQueueSize) {
+        this.s.dropped++;
+        this.s.droppedQueueFull++;
+        return Promise.resolve();
+      }
+      this.notifQueued++;
+      this.air.enqueue('down', { kind: 'notify', value: v });
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.indication.queue.push({ value: v, resolve, reject });
+      this.pumpIndications();
+    });
+  }
+
+  private pumpIndications(): void {
+    if (this.indication.inFlight || (this.phase !== 'ready' && this.phase !== 'setup')) return;
+    const op = this.indication.queue.shift();
+    if (!op) return;
+    this.indication.inFlight = op;
+    op.timeout = this.loop.at(this.loop.now + this.radio._attTimeoutUs, () => this.attTimeout(op, 'peripheral'));
+    this.air.enqueue('down', { kind: 'indicate', value: op.value });
+  }
+
+  private attTimeout(op: PendingOp, side: 'central' | 'peripheral'): void {
+    op.timeout = undefined;
+    if (side === 'central' && this.control.inFlight === op) this.control.inFlight = undefined;
+    if (side === 'peripheral' && this.indication.inFlight === op) this.indication.inFlight = undefined;
+    op.reject(new PlushlinkError('TIMEOUT', 'ATT transaction timed out', { side }));
+    this.dropBoth('timeout');
+  }
+
+  // --- teardown ------------------------------------------------------------------------------------
+
+  /** Stops all traffic; no PDU moves after this. */
+  private stopAir(reason: DisconnectReason): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    this.closeReason = reason;
+    this.air.stop();
+    this.loop.cancel(this.establishEvent);
+    this.establishEvent = undefined;
+    this.loop.cancel(this.connectTimeout);
+    this.connectTimeout = undefined;
+    this.loop.cancel(this.control.inFlight?.timeout);
+    this.loop.cancel(this.indication.inFlight?.timeout);
+    this.s.disconnectedAt = this.radio.now();
+  }
+
+  /** Closes one side now: rejects its pending operations and emits its `disconnect`. */
+  closeSide(side: 'central' | 'peripheral', reason: DisconnectReason, connectError?: PlushlinkError): void {
+    const err = disconnectedError(reason);
+    if (side === 'central') {
+      if (!this.centralOpen) return;
+      this.centralOpen = false;
+      const pending = this.connect;
+      this.connect = undefined;
+      this.cleanupConnectWatch();
+      const ops = [...(this.control.inFlight ? [this.control.inFlight] : []), ...this.control.queue, ...this.speakerWaiters];
+      this.control = { queue: [], inFlight: undefined };
+      this.speakerWaiters.length = 0;
+      for (const op of ops) {
+        this.loop.cancel(op.timeout);
+        op.reject(err);
+      }
+      this.central._forget(this);
+      if (pending) pending.reject(connectError ?? err);
+      else emitSafely(() => this.centralLink.emit('disconnect', reason));
+    } else {
+      if (!this.peripheralOpen) return;
+      this.peripheralOpen = false;
+      const ops = [...(this.indication.inFlight ? [this.indication.inFlight] : []), ...this.indication.queue];
+      this.indication = { queue: [], inFlight: undefined };
+      for (const op of ops) {
+        this.loop.cancel(op.timeout);
+        op.reject(err);
+      }
+      this.peripheral._forget(this);
+      if (this.peripheralAnnounced) emitSafely(() => this.peripheralLink.emit('disconnect', reason));
+    }
+    if (!this.centralOpen && !this.peripheralOpen) this.radio._forget(this);
+  }
+
+  /** Drops the link on both sides at once (fault, timeout, radio closed). */
+  dropBoth(reason: DisconnectReason): void {
+    this.stopAir(reason);
+    this.closeSide('central', reason);
+    this.closeSide('peripheral', reason);
+  }
+
+  /**
+   * One side disconnects: it closes now with `reason`; the other side learns at the next
+   * connection event (reason `'remote'`).
+   */
+  disconnectFrom(side: 'central' | 'peripheral', reason: DisconnectReason, connectError?: PlushlinkError): void {
+    const wasConnecting = this.phase === 'connecting';
+    this.stopAir(reason);
+    this.closeSide(side, reason, connectError);
+    const other = side === 'central' ? 'peripheral' : 'central';
+    if (other === 'central' ? !this.centralOpen : !this.peripheralOpen) return;
+    if (wasConnecting) {
+      this.closeSide(other, 'remote');
+      return;
+    }
+    const now = this.loop.now;
+    const next = this.air.nextEventAfter(now);
+    this.radio._loop.at(next, () => this.closeSide(other, 'remote'));
+  }
+}
