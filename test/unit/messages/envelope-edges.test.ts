@@ -125,6 +125,21 @@ describe('sealing and opening: bad inputs', () => {
   });
 });
 
+describe('sealing: the sender and the recipient list', () => {
+  it("a sender whose public key is not its secret key's is INVALID_KEY; no recipient list is BAD_PAYLOAD", () => {
+    expect(codeOf(() => sealVoiceMessage({ audio: utf8('x'), from: { signSecretKey: grandma.signSecretKey, signPublicKey: mia.signPublicKey }, to: [mia] }))).toBe('INVALID_KEY');
+    expect(codeOf(() => sealVoiceMessage({ audio: utf8('x'), from: grandma, to: undefined as never }))).toBe('BAD_PAYLOAD');
+  });
+
+  it('an unknown version is UNKNOWN_VERSION with the version as detail', () => {
+    const env = Uint8Array.from(sealVoiceMessage({ audio: utf8('OggS'), from: grandma, to: [mia], createdAt: NOW }));
+    env[4] = 2;
+    const e = errorOf(() => inspectVoiceMessage(env));
+    expect(e.code).toBe('UNKNOWN_VERSION');
+    expect(e.detail).toEqual({ version: 2 });
+  });
+});
+
 describe('modified and re-signed by the sender: TAMPERED', () => {
   it('a low-order (all-zero) ephemeral key', () => {
     const env = sealVoiceMessage({ audio: utf8('OggS'), from: grandma, to: [mia], createdAt: NOW });

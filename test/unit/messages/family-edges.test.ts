@@ -6,13 +6,15 @@
  * identity files that are not objects. Written for survivors of the src/messages mutation run.
  */
 import { describe, expect, it } from 'vitest';
-import { concatBytes, toHex } from '../../../src/protocol/bytes.js';
+import { concatBytes, toHex, utf8 } from '../../../src/protocol/bytes.js';
+import { sha512 } from '../../../src/protocol/crypto.js';
 import { PlushlinkError } from '../../../src/protocol/errors.js';
 import {
   familyKeyCode,
   familyKeyFingerprint,
   familyPublicKey,
   generateFamilyIdentity,
+  keyIdOf,
   parseFamilyIdentity,
   parseFamilyKeyCode,
   sameFamilyKey,
@@ -134,7 +136,41 @@ describe('family key codes: canonical base32 and the payload', () => {
   });
 });
 
+describe('family key codes: the display name, behind a valid checksum', () => {
+  /** A code with a correct checksum around `name` (raw bytes), as a careless or hostile encoder could make. */
+  const codeWithName = (name: Uint8Array): string => {
+    const key = familyPublicKey(generateFamilyIdentity('x'));
+    const body = concatBytes(Uint8Array.of(1), key.signPublicKey, key.boxPublicKey, Uint8Array.of(name.length), name);
+    const sum = sha512(concatBytes(utf8('plushlink/family-key-code/checksum'), body)).slice(0, 4);
+    return 'PLFK:' + b32(concatBytes(body, sum));
+  };
+  it('our checksum matches: a plain name parses', () => {
+    expect(parseFamilyKeyCode(codeWithName(utf8('Nonna'))).name).toBe('Nonna');
+  });
+  it('a name that is not UTF-8, or has control characters, is BAD_QR_PAYLOAD (the checksum does not make it valid)', () => {
+    expect(codeOf(() => parseFamilyKeyCode(codeWithName(Uint8Array.of(0x4e, 0xff, 0x61))))).toBe('BAD_QR_PAYLOAD');
+    expect(codeOf(() => parseFamilyKeyCode(codeWithName(Uint8Array.of(0xc3))))).toBe('BAD_QR_PAYLOAD');
+    const ctl = errorOf(() => parseFamilyKeyCode(codeWithName(utf8('Nonna\u0007'))));
+    expect(ctl.code).toBe('BAD_QR_PAYLOAD');
+    // the name check's own error is kept as the cause
+    expect((ctl as { cause?: unknown }).cause).toBeInstanceOf(PlushlinkError);
+  });
+  it('keyIdOf refuses a box key that is not 32 bytes', () => {
+    expect(codeOf(() => keyIdOf(new Uint8Array(31)))).toBe('INVALID_KEY');
+    expect(codeOf(() => keyIdOf(Array.from(new Uint8Array(32)) as unknown as Uint8Array))).toBe('INVALID_KEY');
+    expect(keyIdOf(new Uint8Array(32)).length).toBe(16);
+  });
+});
+
 describe('family identity files', () => {
+  it('a missing or non-string field is KEYSTORE_CORRUPT', () => {
+    const ok = { format: 'plushlink-family-identity', version: 1, name: 'Nonna', signSeed: toHex(new Uint8Array(32).fill(1)), boxSecret: toHex(new Uint8Array(32).fill(2)) };
+    for (const k of ['name', 'signSeed', 'boxSecret'] as const) {
+      expect(codeOf(() => parseFamilyIdentity(JSON.stringify({ ...ok, [k]: undefined }))), k).toBe('KEYSTORE_CORRUPT');
+      expect(codeOf(() => parseFamilyIdentity(JSON.stringify({ ...ok, [k]: 5 }))), k).toBe('KEYSTORE_CORRUPT');
+    }
+  });
+
   it('JSON that is not an object, or null, is KEYSTORE_CORRUPT (never an untyped error)', () => {
     for (const json of ['null', '5', '"plushlink-family-identity"', '[]', 'true']) expect(codeOf(() => parseFamilyIdentity(json)), json).toBe('KEYSTORE_CORRUPT');
   });
