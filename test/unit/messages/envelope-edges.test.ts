@@ -129,6 +129,15 @@ describe('sealing: the sender and the recipient list', () => {
   it("a sender whose public key is not its secret key's is INVALID_KEY; no recipient list is BAD_PAYLOAD", () => {
     expect(codeOf(() => sealVoiceMessage({ audio: utf8('x'), from: { signSecretKey: grandma.signSecretKey, signPublicKey: mia.signPublicKey }, to: [mia] }))).toBe('INVALID_KEY');
     expect(codeOf(() => sealVoiceMessage({ audio: utf8('x'), from: grandma, to: undefined as never }))).toBe('BAD_PAYLOAD');
+    for (const from of [null, {}, { signSecretKey: grandma.signSecretKey }, { signPublicKey: grandma.signPublicKey }, { signSecretKey: grandma.signSecretKey.subarray(0, 32), signPublicKey: grandma.signPublicKey }, { signSecretKey: grandma.signSecretKey, signPublicKey: concatBytes(grandma.signPublicKey, Uint8Array.of(0)) }]) {
+      expect(codeOf(() => sealVoiceMessage({ audio: utf8('x'), from: from as never, to: [mia] })), JSON.stringify(from)).toBe('INVALID_KEY');
+    }
+  });
+
+  it('audio that is not bytes, or over 16 MiB, is BAD_PAYLOAD before anything is sealed', () => {
+    expect(codeOf(() => sealVoiceMessage({ audio: Array.from(utf8('OggS')) as never, from: grandma, to: [mia] }))).toBe('BAD_PAYLOAD');
+    expect(codeOf(() => sealVoiceMessage({ audio: 'OggS' as never, from: grandma, to: [mia] }))).toBe('BAD_PAYLOAD');
+    expect(codeOf(() => sealVoiceMessage({ audio: new Uint8Array(MAX_AUDIO_BYTES + 1), from: grandma, to: [mia] }))).toBe('BAD_PAYLOAD');
   });
 
   it('an unknown version is UNKNOWN_VERSION with the version as detail', () => {
