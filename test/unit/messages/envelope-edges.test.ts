@@ -140,6 +140,12 @@ describe('sealing: the sender and the recipient list', () => {
     expect(codeOf(() => sealVoiceMessage({ audio: new Uint8Array(MAX_AUDIO_BYTES + 1), from: grandma, to: [mia] }))).toBe('BAD_PAYLOAD');
   });
 
+  it('a creation time of 0 is valid, a negative one is not; a random source that returns a short id is INTERNAL', () => {
+    expect(inspectVoiceMessage(sealVoiceMessage({ audio: utf8('x'), from: grandma, to: [mia], createdAt: 0 })).createdAt).toBe(0);
+    expect(codeOf(() => sealVoiceMessage({ audio: utf8('x'), from: grandma, to: [mia], createdAt: -1 }))).toBe('BAD_PAYLOAD');
+    expect(codeOf(() => sealVoiceMessage({ audio: utf8('x'), from: grandma, to: [mia], random: (n) => new Uint8Array(n - 1) }))).toBe('INTERNAL');
+  });
+
   it('an unknown version is UNKNOWN_VERSION with the version as detail', () => {
     const env = Uint8Array.from(sealVoiceMessage({ audio: utf8('OggS'), from: grandma, to: [mia], createdAt: NOW }));
     env[4] = 2;

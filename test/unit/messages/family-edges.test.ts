@@ -162,6 +162,16 @@ describe('family key codes: the display name, behind a valid checksum', () => {
   });
 });
 
+describe('display names', () => {
+  it('1..64 UTF-8 bytes: 64 is accepted, 65 and a non-string are BAD_PAYLOAD', () => {
+    expect(generateFamilyIdentity('x'.repeat(64)).name).toBe('x'.repeat(64));
+    expect(generateFamilyIdentity('é'.repeat(32)).name).toBe('é'.repeat(32));
+    expect(codeOf(() => generateFamilyIdentity('x'.repeat(65)))).toBe('BAD_PAYLOAD');
+    expect(codeOf(() => generateFamilyIdentity(7 as unknown as string))).toBe('BAD_PAYLOAD');
+    expect(codeOf(() => generateFamilyIdentity(undefined as unknown as string))).toBe('BAD_PAYLOAD');
+  });
+});
+
 describe('family identity files', () => {
   it('a missing or non-string field is KEYSTORE_CORRUPT', () => {
     const ok = { format: 'plushlink-family-identity', version: 1, name: 'Nonna', signSeed: toHex(new Uint8Array(32).fill(1)), boxSecret: toHex(new Uint8Array(32).fill(2)) };
