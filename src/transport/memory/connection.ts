@@ -1,17 +1,16 @@
 /**
- * One connection of the in-memory radio, both its ends: its life (connect, the GATT setup
- * exchanges, teardown on either side) and its ATT operations (one write request and one indication
- * in flight, the speaker's write queue with backpressure, the microphone's notification queue that
- * drops when full, ATT timeouts), under the rules of ./radio.ts. The PDUs travel through its air
- * (./air.ts); an application PDU that arrives is delivered by ./delivery.ts; its public ends are
- * ./link.ts.
+ * One connection of the in-memory radio, both its ends: its life — connect, the GATT setup
+ * exchanges, teardown on either side — and the dispatch of each PDU that arrives, under the rules
+ * of ./radio.ts. The PDUs travel through its air (./air.ts); its ATT operations are ./att.ts; an
+ * application PDU that arrives is delivered by ./delivery.ts; its public ends are ./link.ts.
  */
 import { PlushlinkError } from '../../protocol/errors.js';
 import { MIN_ATT_MTU, type CentralConnectOptions, type NotifyingCharacteristic, type WritableCharacteristic } from '../types.js';
 import { Air, type Dir, type LinkPhase, type Pdu, type SetupStep } from './air.js';
-import { checkValue, clampMtu, disconnectedError, emitSafely } from './checks.js';
+import { clampMtu, disconnectedError, emitSafely } from './checks.js';
 import { armSpec, LinkFaults } from './faults.js';
 import type { SimEvent, SimLoop } from './scheduler.js';
+import { AttOperations } from './att.js';
 import { ApplicationDelivery, type ApplicationPduKind } from './delivery.js';
 import { MemoryCentralLink, MemoryPeripheralLink } from './link.js';
 import { copyLinkStats, newLinkStats, type DisconnectReason, type LinkStats } from './types.js';
@@ -22,11 +21,6 @@ import type { MemoryRadio } from './radio.js';
 interface Deferred {
   resolve: () => void;
   reject: (e: unknown) => void;
-}
-
-interface PendingOp extends Deferred {
-  value: Uint8Array;
-  timeout?: SimEvent;
 }
 
 /** The connection (both ends of one link). */
@@ -47,17 +41,13 @@ export class Connection {
   closeReason: DisconnectReason | undefined;
   private readonly air: Air;
   private readonly delivery: ApplicationDelivery;
+  private readonly att: AttOperations;
   private readonly setupSteps: SetupStep[];
   private setupIndex = 0;
   private connect: (Deferred & { resolveLink: (l: MemoryCentralLink) => void }) | undefined;
   private connectTimeout: SimEvent | undefined;
   private establishEvent: SimEvent | undefined;
   private unlistenAbort: (() => void) | undefined;
-  private control: { queue: PendingOp[]; inFlight: PendingOp | undefined } = { queue: [], inFlight: undefined };
-  private indication: { queue: PendingOp[]; inFlight: PendingOp | undefined } = { queue: [], inFlight: undefined };
-  private speakerQueued = 0;
-  private readonly speakerWaiters: PendingOp[] = [];
-  private notifQueued = 0;
   readonly subscribed: Record<NotifyingCharacteristic, boolean> = { control: false, microphone: false };
   private readonly s: LinkStats;
 
@@ -66,8 +56,8 @@ export class Connection {
     readonly central: MemoryCentral,
     readonly peripheral: MemoryPeripheral,
     readonly targetId: string,
-    private readonly writeQueueSize: number,
-    private readonly notificationQueueSize: number,
+    writeQueueSize: number,
+    notificationQueueSize: number,
     intervalMs: number,
   ) {
     this.serial = radio._nextSerial();
@@ -80,6 +70,7 @@ export class Connection {
     this.s = newLinkStats(radio.now());
     this.air = new Air(this);
     this.delivery = new ApplicationDelivery(this, this.air, this.s);
+    this.att = new AttOperations(this, this.air, this.s, writeQueueSize, notificationQueueSize);
     for (const spec of radio.faults._nextConnect.splice(0)) this.faults._armed.push(armSpec(spec));
     peripheral._adopt(this);
   }
@@ -141,7 +132,7 @@ export class Connection {
     this.ready = true;
     this.s.readyAt = this.radio.now();
     c?.resolveLink(this.centralLink);
-    this.pumpIndications();
+    this.att.pumpIndications();
   }
 
   private cleanupConnectWatch(): void {
@@ -167,18 +158,18 @@ export class Connection {
       case 'setupRsp':
         return this.onSetupResponse();
       case 'writeRsp':
-        return this.onAnswer(this.control, () => this.pumpControl());
+        return this.att.onWriteResponse();
       case 'confirm':
-        return this.onAnswer(this.indication, () => this.pumpIndications());
+        return this.att.onConfirmation();
       case 'writeCmd':
-        this.speakerQueued--;
+        this.att.speakerDelivered();
         break;
       case 'notify':
-        this.notifQueued--;
+        this.att.notificationDelivered();
         break;
     }
     this.delivery.deliver(dir, pdu.kind as ApplicationPduKind, pdu.value!);
-    if (pdu.kind === 'writeCmd' && this.phase !== 'closed') this.admitSpeaker();
+    if (pdu.kind === 'writeCmd' && this.phase !== 'closed') this.att.admitSpeaker();
   }
 
   private onSetupRequest(step: SetupStep): void {
@@ -201,106 +192,14 @@ export class Connection {
     else this.finishConnect();
   }
 
-  /** A write response or an indication confirmation: the operation in flight is done, the next may go. */
-  private onAnswer(transaction: { inFlight: PendingOp | undefined }, next: () => void): void {
-    const op = transaction.inFlight;
-    if (!op) return;
-    transaction.inFlight = undefined;
-    this.loop.cancel(op.timeout);
-    op.resolve();
-    next();
-  }
-
-  // --- ATT operations ------------------------------------------------------------------------------
+  // --- ATT operations (./att.ts) -------------------------------------------------------------------
 
   write(characteristic: WritableCharacteristic, value: Uint8Array): Promise<void> {
-    if (!this.centralOpen || !this.ready) return Promise.reject(disconnectedError(this.closeReason ?? 'local'));
-    let v: Uint8Array;
-    try {
-      if (characteristic !== 'control' && characteristic !== 'speaker') {
-        throw new PlushlinkError('BAD_FRAME', `cannot write to characteristic ${String(characteristic)}`);
-      }
-      v = checkValue(value, this.mtu);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return new Promise<void>((resolve, reject) => {
-      const op: PendingOp = { value: v, resolve, reject };
-      if (characteristic === 'control') {
-        this.control.queue.push(op);
-        this.pumpControl();
-      } else {
-        this.speakerWaiters.push(op);
-        this.admitSpeaker();
-      }
-    });
-  }
-
-  private pumpControl(): void {
-    if (this.control.inFlight || this.phase !== 'ready') return;
-    const op = this.control.queue.shift();
-    if (!op) return;
-    this.control.inFlight = op;
-    op.timeout = this.loop.at(this.loop.now + this.radio._attTimeoutUs, () => this.attTimeout(op, 'central'));
-    this.air.enqueue('up', { kind: 'write', value: op.value });
-  }
-
-  private admitSpeaker(): void {
-    if (this.phase !== 'ready') return;
-    while (this.speakerWaiters.length > 0 && this.speakerQueued < this.writeQueueSize) {
-      const op = this.speakerWaiters.shift()!;
-      this.speakerQueued++;
-      this.air.enqueue('up', { kind: 'writeCmd', value: op.value });
-      op.resolve();
-    }
+    return this.att.write(characteristic, value);
   }
 
   send(characteristic: NotifyingCharacteristic, value: Uint8Array): Promise<void> {
-    if (!this.peripheralOpen || !this.peripheralAnnounced) return Promise.reject(disconnectedError(this.closeReason ?? 'local'));
-    let v: Uint8Array;
-    try {
-      if (characteristic !== 'control' && characteristic !== 'microphone') {
-        throw new PlushlinkError('BAD_FRAME', `cannot send on characteristic ${String(characteristic)}`);
-      }
-      v = checkValue(value, this.mtu);
-      if (!this.subscribed[characteristic]) {
-        throw new PlushlinkError('NOT_SUBSCRIBED', `the central has not subscribed to ${characteristic}`, { characteristic });
-      }
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (characteristic === 'microphone') {
-      if (this.phase === 'closed') return Promise.resolve(); // lost with the link; the side learns soon
-      if (this.notifQueued >= this.notificationQueueSize) {
-        this.s.dropped++;
-        this.s.droppedQueueFull++;
-        return Promise.resolve();
-      }
-      this.notifQueued++;
-      this.air.enqueue('down', { kind: 'notify', value: v });
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.indication.queue.push({ value: v, resolve, reject });
-      this.pumpIndications();
-    });
-  }
-
-  private pumpIndications(): void {
-    if (this.indication.inFlight || (this.phase !== 'ready' && this.phase !== 'setup')) return;
-    const op = this.indication.queue.shift();
-    if (!op) return;
-    this.indication.inFlight = op;
-    op.timeout = this.loop.at(this.loop.now + this.radio._attTimeoutUs, () => this.attTimeout(op, 'peripheral'));
-    this.air.enqueue('down', { kind: 'indicate', value: op.value });
-  }
-
-  private attTimeout(op: PendingOp, side: 'central' | 'peripheral'): void {
-    op.timeout = undefined;
-    if (side === 'central' && this.control.inFlight === op) this.control.inFlight = undefined;
-    if (side === 'peripheral' && this.indication.inFlight === op) this.indication.inFlight = undefined;
-    op.reject(new PlushlinkError('TIMEOUT', 'ATT transaction timed out', { side }));
-    this.dropBoth('timeout');
+    return this.att.send(characteristic, value);
   }
 
   // --- teardown ------------------------------------------------------------------------------------
@@ -315,8 +214,7 @@ export class Connection {
     this.establishEvent = undefined;
     this.loop.cancel(this.connectTimeout);
     this.connectTimeout = undefined;
-    this.loop.cancel(this.control.inFlight?.timeout);
-    this.loop.cancel(this.indication.inFlight?.timeout);
+    this.att.stopTimers();
     this.s.disconnectedAt = this.radio.now();
   }
 
@@ -329,25 +227,14 @@ export class Connection {
       const pending = this.connect;
       this.connect = undefined;
       this.cleanupConnectWatch();
-      const ops = [...(this.control.inFlight ? [this.control.inFlight] : []), ...this.control.queue, ...this.speakerWaiters];
-      this.control = { queue: [], inFlight: undefined };
-      this.speakerWaiters.length = 0;
-      for (const op of ops) {
-        this.loop.cancel(op.timeout);
-        op.reject(err);
-      }
+      this.att.rejectSide('central', err);
       this.central._forget(this);
       if (pending) pending.reject(connectError ?? err);
       else emitSafely(() => this.centralLink.emit('disconnect', reason));
     } else {
       if (!this.peripheralOpen) return;
       this.peripheralOpen = false;
-      const ops = [...(this.indication.inFlight ? [this.indication.inFlight] : []), ...this.indication.queue];
-      this.indication = { queue: [], inFlight: undefined };
-      for (const op of ops) {
-        this.loop.cancel(op.timeout);
-        op.reject(err);
-      }
+      this.att.rejectSide('peripheral', err);
       this.peripheral._forget(this);
       if (this.peripheralAnnounced) emitSafely(() => this.peripheralLink.emit('disconnect', reason));
     }

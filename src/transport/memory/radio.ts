@@ -35,9 +35,10 @@
  * ### Files
  * - ./types.ts: options, events and {@link LinkStats}
  * - ./faults.ts: {@link RadioFaults} and {@link LinkFaults}
- * - ./connection.ts: the link engine — one connection's life (connect, setup, teardown) and its ATT
- *   operations; ./air.ts: its PDU queues and connection events; ./delivery.ts: what an application
- *   PDU does when it arrives (faults, counting, trace); ./link.ts: its two public ends
+ * - the link engine: ./connection.ts (one connection's life: connect, setup, teardown), ./air.ts
+ *   (its PDU queues and connection events), ./att.ts (its ATT operations and queues),
+ *   ./delivery.ts (what an application PDU does when it arrives: faults, counting, trace) and
+ *   ./link.ts (its two public ends)
  * - ./scan.ts: scanning
  * - ./central.ts, ./peripheral.ts: the two sides
  * - this file: the radio that owns them, its clock and its addresses
