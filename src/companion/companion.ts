@@ -30,14 +30,21 @@ export interface CompanionEvents {
   paired: (toy: PairedToy) => void;
   forgotten: (toy: PairedToy) => void;
   /**
-   * The toy no longer has this pairing, and it is no longer stored. Either it said so in a
-   * session (GOODBYE, see the session's `goodbye` event): it was removed, the toy was reset, or
-   * a new pairing's confirmation was refused after it had been reported. Or
-   * (`RECONNECT_REFUSED`) the device the app named as the toy (`ConnectOptions.transportId`)
-   * refused a reconnect: the toy's GOODBYE never arrived, or it removed us while we were away
-   * (PROTOCOL.md §10.1, "A companion that saw only the disconnect").
+   * The toy no longer has this pairing, and it is no longer stored: it said so in a session
+   * (GOODBYE, see the session's `goodbye` event) — it was removed, the toy was reset, or a new
+   * pairing's confirmation was refused after it had been reported. Only an authenticated
+   * message deletes a stored toy (PROTOCOL.md §10.1).
    */
   unpaired: (toy: PairedToy, reason: UnpairedReason) => void;
+  /**
+   * The device the app named as this toy (`ConnectOptions.transportId`) refused a reconnect
+   * (`connect` rejects with `NOT_PAIRED`). Either the toy removed this companion or was reset
+   * while its GOODBYE never arrived, or the device is not the toy: a refusal is not
+   * authenticated, and a toy refuses a companion it does not know exactly as a foreign device
+   * refuses one (PROTOCOL.md §10.1, §14.3). The toy stays stored; the app asks its user and
+   * calls {@link Companion.forget} ("This toy no longer knows this phone. Forget it?").
+   */
+  'reconnect-refused': (toy: PairedToy, transportId: string) => void;
   /**
    * A paired toy's advertising key changed (the toy rotates it whenever a pairing is removed)
    * and the new one was stored: learnt in a session (ADVERTISING_KEY) or from a reconnect's hello.
@@ -45,8 +52,8 @@ export interface CompanionEvents {
   'advertising-key': (toy: PairedToy) => void;
 }
 
-/** Why a Companion forgot a toy on its own (the `unpaired` event): a GOODBYE's reason, or a refused reconnect at the named device. */
-export type UnpairedReason = GoodbyeReasonName | 'RECONNECT_REFUSED';
+/** Why a Companion forgot a toy on its own (the `unpaired` event): the reason of the toy's GOODBYE. */
+export type UnpairedReason = GoodbyeReasonName;
 
 export interface CompanionOptions {
   central: Central;
@@ -70,10 +77,9 @@ export interface OperationOptions {
 /** Options of {@link Companion.connect}. */
 export interface ConnectOptions extends OperationOptions {
   /**
-   * Connect to this transport id directly instead of scanning for the toy's tag. The app vouches
-   * that this device is the toy: when it refuses the reconnect (`NOT_PAIRED`), the toy no longer
-   * has this companion, and the Companion forgets it (`unpaired`, reason `RECONNECT_REFUSED`;
-   * PROTOCOL.md §10.1).
+   * Connect to this transport id directly instead of scanning for the toy's tag. When this
+   * device refuses the reconnect (`NOT_PAIRED`), the Companion emits `reconnect-refused` and
+   * keeps the toy: the app decides, with its user, whether to forget it (PROTOCOL.md §10.1).
    */
   transportId?: string;
   /**
@@ -260,10 +266,13 @@ export class Companion extends EventEmitter<CompanionEvents> {
         try {
           return await this.reconnectAt(opts.transportId, stored, signal);
         } catch (e) {
-          // The named device refused us: the toy removed us or was reset, and its GOODBYE (if we
-          // were connected) never arrived. Not for a refusal met while probing or at a resolved
-          // tag: there it may be another toy or a replayed advertisement (PROTOCOL.md §10.1).
-          if (isPlushlinkError(e, 'NOT_PAIRED') && e.detail?.['refusal'] !== undefined) await this.forgetRefused(stored);
+          // The named device refused us: the toy removed us or was reset and its GOODBYE never
+          // arrived — or the device is not the toy. The refusal is not authenticated, so it
+          // deletes nothing; the app hears of it and asks its user (PROTOCOL.md §10.1).
+          if (isPlushlinkError(e, 'NOT_PAIRED') && e.detail?.['refusal'] !== undefined) {
+            const t = this.data.toys.find((x) => x.id === stored.id);
+            if (t) this.emit('reconnect-refused', structuredClone(t), opts.transportId);
+          }
           throw e;
         }
       }
@@ -352,16 +361,6 @@ export class Companion extends EventEmitter<CompanionEvents> {
     // A failed write leaves the toy stored; its next reconnect is refused (NOT_PAIRED).
     await this.save().catch(() => undefined);
     this.emit('unpaired', structuredClone(t), reason);
-  }
-
-  /** A reconnect at the device the app named was refused: the toy no longer has us. */
-  private async forgetRefused(stored: PairedToy): Promise<void> {
-    const t = this.data.toys.find((x) => x.id === stored.id);
-    if (!t) return;
-    this.data.toys = this.data.toys.filter((x) => x !== t);
-    // A failed write leaves the toy stored; its next reconnect is refused again.
-    await this.save().catch(() => undefined);
-    this.emit('unpaired', structuredClone(t), 'RECONNECT_REFUSED');
   }
 
   private async withDeadline<T>(opts: OperationOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -192,6 +192,10 @@ describe('MITM relay with its own key', () => {
     cleanup.push(() => fake.stop());
     fake.pressButton('hold');
     await fake.flush(); // its new advertisement (and address) is on the air
+    const refused: string[] = [];
+    const unpaired: string[] = [];
+    app.on('reconnect-refused', (_t, id) => refused.push(id));
+    app.on('unpaired', (_t, r) => unpaired.push(r));
     let err: unknown;
     try {
       await app.connect(stored, { transportId: peripheral.id });
@@ -202,6 +206,10 @@ describe('MITM relay with its own key', () => {
     expect(['TOY_KEY_MISMATCH', 'NOT_PAIRED', 'HANDSHAKE_FAILED']).toContain((err as { code: string }).code);
     expect(fake.core.sessionCount).toBe(0);
     expect(fake.core.pairings).toEqual([]);
+    // an unauthenticated refusal deletes nothing (PROTOCOL.md §10.1): the app is told, and decides
+    expect(app.toys()).toEqual([stored]);
+    expect(unpaired).toEqual([]);
+    expect(refused.length <= 1 && refused.every((id) => id === peripheral.id)).toBe(true);
     expect(app.toys()[0]!.toyPublicKey).toBe(stored.toyPublicKey);
     expect(fromHex(app.toys()[0]!.toyPublicKey)).toEqual(rig.identity.publicKey);
     // the real toy still works

@@ -2,9 +2,10 @@
  * GOODBYE, then disconnect (PROTOCOL.md §10.1): the toy ends a link only once the central has
  * confirmed the GOODBYE's indications (2 at MTU 23), so a companion learns at once why it lost the
  * toy; and a companion that saw only the disconnect (a toy that did not wait, on a stack that drops
- * queued indications — the in-memory radio does) concludes from its next reconnect: refused by the
- * device the app named, it forgets the toy (`unpaired` RECONNECT_REFUSED); refused while probing,
- * it keeps it ("removed, or not in range").
+ * queued indications — the in-memory radio does) learns of it at its next reconnect: refused by
+ * the device the app named, it tells the app (`reconnect-refused`) and keeps the toy until the app
+ * forgets it, since a refusal is not authenticated; refused while probing, it keeps it silently
+ * ("removed, or not in range").
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Companion, type UnpairedReason } from '../../src/companion/companion.js';
@@ -35,10 +36,11 @@ async function ownerAndGuest(o: MemoryTargetOptions, guestMtu: number) {
   const guest = await open('guest', guestMtu);
   const gs = await guest.pair(t.toyId(), t.options.qr!);
   expect(gs.mtu).toBe(guestMtu);
-  const told = { goodbye: [] as string[], unpaired: [] as UnpairedReason[], closed: undefined as PlushlinkError | undefined };
+  const told = { goodbye: [] as string[], unpaired: [] as UnpairedReason[], refused: [] as string[], closed: undefined as PlushlinkError | undefined };
   gs.on('goodbye', (r) => told.goodbye.push(r));
   gs.on('close', (_r, e) => (told.closed = e));
   guest.on('unpaired', (_t, r) => told.unpaired.push(r));
+  guest.on('reconnect-refused', (toy, transportId) => told.refused.push(`${toy.id}@${transportId}`));
   return { t, owner, os, guest, gs, told };
 }
 
@@ -68,7 +70,7 @@ describe('GOODBYE, then disconnect (PROTOCOL.md §10.1)', () => {
     expect(told.unpaired).toEqual(['FACTORY_RESET']);
   });
 
-  it('a toy that does not wait: the companion sees only DISCONNECTED and keeps the toy; a refusal by the device it names makes it forget the toy (RECONNECT_REFUSED)', async () => {
+  it('a toy that does not wait: the companion sees only DISCONNECTED and keeps the toy; a refusal by the device it names is reported (reconnect-refused) and deletes nothing until the app forgets the toy', async () => {
     const { t, os, guest, gs, told } = await ownerAndGuest(goodbyeWithoutWaiting, 23);
     const stored = guest.toys()[0]!;
     await removeGuest(os, guest, gs);
@@ -80,10 +82,15 @@ describe('GOODBYE, then disconnect (PROTOCOL.md §10.1)', () => {
     await expect(guest.connect(stored, { probeUnresolved: true, probeAfterMs: 50, timeoutMs: 60_000 })).rejects.toMatchObject({ code: 'NOT_PAIRED' });
     expect(guest.toys()).toHaveLength(1);
     expect(told.unpaired).toEqual([]);
-    // the device the app names refuses: the toy no longer has this companion
+    expect(told.refused).toEqual([]);
+    // the device the app names refuses: the app is told, nothing is deleted (the refusal is not authenticated)
     await expect(guest.connect(stored, { transportId: t.toyId() })).rejects.toMatchObject({ code: 'NOT_PAIRED', detail: { refusal: 'HANDSHAKE_FAILED' } });
+    expect(told.refused).toEqual([`${stored.id}@${t.toyId()}`]);
+    expect(guest.toys()).toEqual([stored]);
+    expect(told.unpaired).toEqual([]);
+    // the app asks its user, who forgets the toy
+    await guest.forget(stored);
     expect(guest.toys()).toEqual([]);
-    expect(told.unpaired).toEqual(['RECONNECT_REFUSED']);
   });
 
   it('a named device that accepts the reconnect keeps the toy stored (only a refusal forgets)', async () => {
