@@ -1,6 +1,6 @@
 /**
  * The layer order of docs/ARCHITECTURE.md, as dependency-cruiser rules: imports go down the list
- * (cli → entries → companion → toy / messages → transport / audio → util → protocol), never up,
+ * (cli → entries → conformance → companion → toy / messages → transport / audio → util → protocol), never up,
  * and the library imports nothing of the workspaces, the examples, the bench, the scripts or the
  * tests (the CLI alone may load the relay package).
  * test/unit/project/layers.test.ts runs it over src/, relay/src/ and web/src/ (and over a planted upward
@@ -37,12 +37,13 @@ module.exports = {
       from: { path: '^src/protocol/' },
       to: { dependencyTypes: ['core'] },
     },
-    upward('util-below-the-rest', 'src/util/ imports only protocol/.', '^src/util/', ['audio', 'transport', 'messages', 'toy', 'companion', 'crypto-node']),
-    upward('audio-below-its-users', 'src/audio/ imports only util/ and protocol/.', '^src/audio/', ['transport', 'messages', 'toy', 'companion', 'crypto-node']),
-    upward('transport-below-its-users', 'src/transport/ imports only util/ and protocol/.', '^src/transport/', ['audio', 'messages', 'toy', 'companion', 'crypto-node']),
-    upward('messages-not-the-ble-side', 'src/messages/ imports only audio/, util/ and protocol/.', '^src/messages/', ['transport', 'toy', 'companion', 'crypto-node']),
-    upward('toy-not-the-companion', 'src/toy/ imports only transport/, util/ and protocol/.', '^src/toy/', ['audio', 'messages', 'companion', 'crypto-node']),
-    upward('companion-not-the-toy', 'src/companion/ imports only audio/, transport/, util/ and protocol/.', '^src/companion/', ['toy', 'messages', 'crypto-node']),
+    upward('util-below-the-rest', 'src/util/ imports only protocol/.', '^src/util/', ['audio', 'transport', 'messages', 'toy', 'companion', 'conformance', 'crypto-node']),
+    upward('audio-below-its-users', 'src/audio/ imports only util/ and protocol/.', '^src/audio/', ['transport', 'messages', 'toy', 'companion', 'conformance', 'crypto-node']),
+    upward('transport-below-its-users', 'src/transport/ imports only util/ and protocol/.', '^src/transport/', ['audio', 'messages', 'toy', 'companion', 'conformance', 'crypto-node']),
+    upward('messages-not-the-ble-side', 'src/messages/ imports only audio/, util/ and protocol/.', '^src/messages/', ['transport', 'toy', 'companion', 'conformance', 'crypto-node']),
+    upward('toy-not-the-companion', 'src/toy/ imports only transport/, util/ and protocol/.', '^src/toy/', ['audio', 'messages', 'companion', 'conformance', 'crypto-node']),
+    upward('companion-not-the-toy', 'src/companion/ imports only audio/, transport/, util/ and protocol/.', '^src/companion/', ['toy', 'messages', 'conformance', 'crypto-node']),
+    upward('conformance-drives-the-ble-side', 'src/conformance/ imports only companion/, toy/, transport/, audio/, util/ and protocol/.', '^src/conformance/', ['messages', 'crypto-node']),
     {
       name: 'toy-core-is-sans-io',
       comment: 'The sans-IO toy core (ToyCore, its policy, speaker buffer, types and state schema) imports only protocol/ and itself.',

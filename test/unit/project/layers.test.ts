@@ -72,7 +72,9 @@ describe('layers (docs/ARCHITECTURE.md)', () => {
       'src/toy/reference-toy.ts': "import { t } from '../transport/types.js';\nexport const x = t;\n",
       // transport → companion (up)
       'src/transport/types.ts': "import { c } from '../companion/session.js';\nexport const t = c;\n",
-      'src/companion/session.ts': 'export const c = 1;\n',
+      'src/companion/session.ts': "import { k } from '../conformance/checks.js';\nexport const c = k;\n",
+      // companion → the conformance run (up), and the conformance run → messages (not its layer)
+      'src/conformance/checks.ts': "import { o } from '../messages/outbox.js';\nexport const k = o;\n",
       // the sans-IO toy core → transport (allowed for the toy driver, not for the core)
       'src/toy/toy-core.ts': "import { t } from '../transport/types.js';\nexport const core = t;\n",
       // messages → companion (sideways into the BLE side)
@@ -97,6 +99,8 @@ describe('layers (docs/ARCHITECTURE.md)', () => {
           'transport-below-its-users: src/transport/types.ts -> src/companion/session.ts',
           'toy-core-is-sans-io: src/toy/toy-core.ts -> src/transport/types.ts',
           'messages-not-the-ble-side: src/messages/outbox.ts -> src/companion/session.ts',
+          'companion-not-the-toy: src/companion/session.ts -> src/conformance/checks.ts',
+          'conformance-drives-the-ble-side: src/conformance/checks.ts -> src/messages/outbox.ts',
           'nothing-imports-an-entry: src/audio/files.ts -> src/index.ts',
           'library-not-the-rest: src/audio/files.ts -> test/helper.ts',
         ].sort(),
