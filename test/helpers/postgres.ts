@@ -11,6 +11,8 @@
  *    cluster belongs to the `postgres` user (`runuser -u postgres --`).
  * 3. Otherwise `{ skip }` with the reason, unless `PLUSHLINK_REQUIRE_PG=1` (CI never skips), in
  *    which case it throws.
+ *
+ * Under a mutation run (`PLUSHLINK_MUTATION` set by scripts/mutation.ts) it is always `{ skip }`.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +47,9 @@ function unavailable(reason: string): PostgresSkip {
 
 /** Returns a fresh PostgreSQL database, or why there is none here. */
 export async function throwawayPostgres(): Promise<ThrowawayPostgres | PostgresSkip> {
+  // A mutation run (scripts/mutation.ts) mutates the SQLite back end only: a PostgreSQL server is a
+  // child process that cannot see the active mutant, so it would only cost every worker time.
+  if (process.env.PLUSHLINK_MUTATION !== undefined) return { skip: 'mutation run: the PostgreSQL back end is not mutated (scripts/mutation.ts)' };
   const serverUrl = process.env.PLUSHLINK_PG_URL?.trim();
   if (serverUrl) return freshDatabase(serverUrl);
   const bin = serverBinaries();
