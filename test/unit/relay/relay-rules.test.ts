@@ -100,7 +100,7 @@ describe('the documented defaults (docs/RELAY.md §10)', () => {
     const limited = await c.call(child.id, 'GET', relayPaths.receipts());
     expect(limited).toMatchObject({ status: 429, code: 'RELAY_RATE_LIMITED_KEY' });
     const retry = Number(limited.headers['retry-after']);
-    expect(retry).toBeGreaterThan(0);
+    expect(retry).toBeGreaterThan(50);
     expect(retry).toBeLessThanOrEqual(60);
     expect((await c.call(gran.id, 'GET', relayPaths.receipts())).status).toBe(200);
   });
@@ -294,6 +294,34 @@ describe('routes (docs/RELAY.md §2, §4, §5)', () => {
     expect(r.json).toEqual({ envelopes: [], more: false });
   });
 
+  it('a long poll ends its subscription however it is answered', async () => {
+    const inner = sqlite();
+    let open = 0;
+    let total = 0;
+    const store: RelayStore = {
+      ...inner,
+      subscribe: (mailboxId, listener) => {
+        open++;
+        total++;
+        const unsubscribe = inner.subscribe(mailboxId, listener);
+        return () => {
+          open--;
+          unsubscribe();
+        };
+      },
+    };
+    const { c, child, gran } = await family({ perKey: false, perAddress: false }, store);
+    await c.list(gran, 1); // answered by the timer
+    const poll = c.list(gran, 30);
+    await new Promise((r) => setTimeout(r, 100));
+    const e = envelope(child, [gran]);
+    await c.upload(child, e.bytes, e.id, [gran]);
+    expect(((await poll).json as { envelopes: unknown[] }).envelopes).toHaveLength(1); // woken
+    await c.list(gran, 30); // answered at once: something is pending
+    expect(total).toBe(3);
+    expect(open).toBe(0);
+  });
+
   it('closing the relay answers a waiting long poll at once', async () => {
     const { c, gran, relay } = await family({ perKey: false, perAddress: false });
     relays.splice(relays.indexOf(relay), 1);
@@ -385,6 +413,17 @@ describe('the relay process', () => {
     const retry = Number(limited.headers['retry-after']);
     expect(retry).toBeGreaterThan(3500);
     expect(retry).toBeLessThanOrEqual(3600);
+    // X-Forwarded-For is not trusted unless asked for (docs/RELAY.md §10): a client cannot pick
+    // a fresh address per request.
+    const spoofed = await relay.app.inject({ method: 'GET', url: '/v1/health', remoteAddress: '192.0.2.2', headers: { 'x-forwarded-for': '198.51.100.7' } });
+    expect(spoofed.statusCode).toBe(429);
+  });
+
+  it('with the per-address limit off, no budget is counted or announced', async () => {
+    const { relay } = await rig({ perKey: false, perAddress: false });
+    const res = await relay.app.inject({ method: 'GET', url: '/v1/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-ratelimit-limit']).toBeUndefined();
   });
 
   it('serves the web app unsigned at /app/ with its security headers, and refuses a missing app folder', async () => {
