@@ -123,6 +123,22 @@ describe('SQLite store life cycle', () => {
   });
 });
 
+describe('SQLite store listings', () => {
+  it('a limit must be a non-negative safe integer; 0 lists nothing', async () => {
+    const s = open(freshPath());
+    await s.init();
+    const m = mailbox(1);
+    await s.createMailbox(m);
+    await s.putEnvelope(envelope(1, [m.mailboxId]), ROOMY);
+    for (const bad of [-1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1]) {
+      await expect(s.listPending(m.mailboxId, bad), String(bad)).rejects.toThrow(RangeError);
+      await expect(s.listReceipts(hex(0xa11ce, 64), bad), String(bad)).rejects.toThrow(RangeError);
+    }
+    expect(await s.listPending(m.mailboxId, 0)).toEqual([]);
+    expect(await s.listPending(m.mailboxId, 1)).toHaveLength(1);
+  });
+});
+
 describe('SQLite store wake-ups', () => {
   it('in-memory stores are each their own: a delivery in one wakes nobody in another', async () => {
     const a = open(':memory:');
