@@ -28,7 +28,7 @@ import { buildWebApp } from '../../web/build.js';
 import { decodeWav, encodeWav } from '../../src/audio/wav.js';
 import { oggOpusToPcm } from '../../src/audio/convert.js';
 import { readOggOpus } from '../../src/audio/ogg-opus.js';
-import { encodePcm, OpusDecoder } from '../../src/audio/opus-codec.js';
+import { decodePackets, encodePcm, OpusDecoder } from '../../src/audio/opus-codec.js';
 import {
   familyKeyCode,
   familyKeyFingerprint,
@@ -140,41 +140,57 @@ function alignedCorrelation(reference: ArrayLike<number>, segment: ArrayLike<num
 }
 
 /**
- * Each `block`-sample piece of `segment` aligned on its own against the (cyclic) reference: its
- * correlation at its best alignment and its offset into the reference (where the segment's first
- * sample would lie), for the pieces that carry speech (RMS at least a tenth of the segment's).
+ * Each `block`-sample piece of `segment` aligned on its own against the (cyclic) reference, for
+ * the pieces that carry speech (RMS at least a tenth of the segment's): its correlation at its
+ * best alignment, its offset into the reference (where the segment's first sample would lie), and
+ * what the codec alone achieves on the same stretch of the reference (`ideal`: the reference
+ * through the library's own Opus encoder and decoder, sample-aligned with it).
  *
- * Why per piece and judged by the median: the capture is real time. On a loaded machine Chromium's
- * timer-driven fake microphone loses or pads a 10 ms buffer now and then, which spoils the one
- * piece it falls in and shifts every later piece. How often that happens depends on the machine's
- * load, so no verdict may rest on the pieces it touches; the median of short pieces ignores up to
- * half of them being spoilt, while a wrong rate, a wrong channel, garbled or reordered samples
- * spoil every piece (their best correlation stays far below 0.9).
+ * Why per piece, and measured against the codec itself: the capture is real time. On a loaded
+ * machine Chromium's timer-driven fake microphone loses or pads a 10 ms buffer now and then, which
+ * spoils the piece it falls in; how often depends on the machine's load, so no verdict may rest
+ * on those pieces. And 16 kbit/s Opus does not keep the waveform of every 100 ms of speech: on
+ * this fixture the codec alone gives pieces from about 0.56 to 0.98, so a fixed bound per piece
+ * (or on their median) judges the speech, not the recorder. A piece counts as **heard** when it
+ * reaches 90 % of the codec's own correlation there and lies within 30 ms of the previous heard
+ * piece (the recording keeps its order; a dropped buffer moves the rest by 10 ms). A wrong rate,
+ * a wrong channel, garbled or reordered samples leave no piece near the codec's figure.
  */
-function piecewiseCorrelation(reference: ArrayLike<number>, segment: ArrayLike<number>, block: number): { rs: number[]; offsets: number[]; medianR: number; continued: number } {
+function piecewiseCorrelation(
+  reference: ArrayLike<number>,
+  ideal: ArrayLike<number>,
+  segment: ArrayLike<number>,
+  block: number,
+): { rs: number[]; idealRs: number[]; offsets: number[]; heard: number } {
   let total = 0;
   for (let i = 0; i < segment.length; i++) total += segment[i]! * segment[i]!;
   const rmsAll = Math.sqrt(total / Math.max(1, segment.length));
   const rs: number[] = [];
+  const idealRs: number[] = [];
   const offsets: number[] = [];
+  const n = reference.length;
+  const ref2 = Float64Array.from({ length: n * 2 }, (_, i) => reference[i % n]!);
+  const ideal2 = Float64Array.from({ length: n * 2 }, (_, i) => ideal[i % n]!);
+  let heard = 0;
+  let lastHeard: number | undefined;
   for (let start = 0; start + block <= segment.length; start += block) {
     const piece = Array.prototype.slice.call(segment, start, start + block) as number[];
     let e = 0;
     for (const v of piece) e += v * v;
     if (Math.sqrt(e / block) < rmsAll / 10) continue; // a pause: nothing to compare
     const { r, lag } = alignedCorrelation(reference, piece, true);
+    const offset = (((lag - start) % n) + n) % n;
+    const idealR = pearson(ref2, lag % n, ideal2, lag % n, block);
     rs.push(r);
-    offsets.push((((lag - start) % reference.length) + reference.length) % reference.length);
+    idealRs.push(idealR);
+    offsets.push(offset);
+    const d = lastHeard === undefined ? 0 : Math.abs(offset - lastHeard);
+    if (r >= 0.9 * idealR && Math.min(d, n - d) <= 480) {
+      heard++;
+      lastHeard = offset;
+    }
   }
-  const sorted = [...rs].sort((a, b) => a - b);
-  const medianR = sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)]! : -1;
-  // Consecutive speech pieces that continue one another (the same offset within 2 ms).
-  let continued = 0;
-  for (let i = 1; i < offsets.length; i++) {
-    const d = Math.abs(offsets[i]! - offsets[i - 1]!);
-    if (Math.min(d, reference.length - d) <= 32) continued++;
-  }
-  return { rs, offsets, medianR, continued };
+  return { rs, idealRs, offsets, heard };
 }
 
 /** A YUV4MPEG2 clip (Chromium's fake camera file) showing `text` as a QR code. */
@@ -497,16 +513,22 @@ describe.skipIf(!HAVE_CHROMIUM)(`web app in Chromium${HAVE_CHROMIUM ? '' : ` (SK
     // Skip the first 0.3 s (the microphone's start) and compare 3 s of speech.
     const seg = pcm.subarray(4800, 4800 + 48000);
     const whole = alignedCorrelation(fixture, seg, true);
-    const pieces = piecewiseCorrelation(fixture, seg, 1600);
+    // Side by side: the fixture through the library's own encoder and decoder (the codec's ceiling).
+    const encoded = encodePcm(fixture, { bitrate: 16000, vbr: false });
+    const idealDecoder = await OpusDecoder.create();
+    const idealAll = await decodePackets(encoded.packets, { decoder: idealDecoder });
+    idealDecoder.free();
+    const ideal = idealAll.subarray(encoded.preSkip, encoded.preSkip + fixture.length);
+    const pieces = piecewiseCorrelation(fixture, ideal, seg, 1600);
     console.log(
       `web app: recorded reply correlates ${whole.r.toFixed(3)} with the microphone fixture (lag ${whole.lag}); ` +
-        `per 100 ms piece: median ${pieces.medianR.toFixed(3)} over ${pieces.rs.length} speech pieces ` +
-        `(${pieces.rs.map((r) => r.toFixed(2)).join(' ')}), offsets ${pieces.offsets.join(' ')}`,
+        `${pieces.heard} of ${pieces.rs.length} speech pieces of 100 ms heard; ` +
+        `per piece recorded/codec alone: ${pieces.rs.map((r, i) => `${r.toFixed(2)}/${pieces.idealRs[i]!.toFixed(2)}`).join(' ')}; offsets ${pieces.offsets.join(' ')}`,
     );
     expect(pieces.rs.length).toBeGreaterThanOrEqual(15); // 3 s of speech, not a silent capture
-    expect(pieces.medianR).toBeGreaterThanOrEqual(0.9);
-    // The pieces follow each other in order: most neighbours continue one another.
-    expect(pieces.continued).toBeGreaterThanOrEqual((pieces.rs.length - 1) / 2);
+    // A third of the pieces heard as well as the codec alone hears them, in order: the recorder
+    // path is right; the rest may be spoilt by the machine's load (see piecewiseCorrelation).
+    expect(pieces.heard).toBeGreaterThanOrEqual(Math.max(8, Math.ceil(pieces.rs.length / 3)));
 
     // The outbox waits for both receipts; with both, the message is delivered.
     const outItem = page.locator(`#main li[data-message-id="${reply!.messageId}"]`);
