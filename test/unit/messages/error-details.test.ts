@@ -3,7 +3,9 @@
  * src/messages/family.ts, docs/MESSAGES.md): the key that signed a message from an untrusted
  * sender (an app can show it or offer to add it), the AEAD failure behind a TAMPERED content, the
  * byte length of a display name out of range, and the underlying error of an identity file that is
- * not JSON or whose keys are malformed; and an envelope that is not bytes refused as BAD_ENVELOPE. Written for survivors of the src/messages mutation run.
+ * not JSON or whose keys are malformed; an envelope that is not bytes refused as BAD_ENVELOPE, and
+ * a recipient key of the wrong size refused before the envelope is read. Written for survivors of
+ * the src/messages mutation run.
  */
 import { describe, expect, it } from 'vitest';
 import { concatBytes, toHex, utf8 } from '../../../src/protocol/bytes.js';
@@ -66,6 +68,17 @@ describe('envelope input', () => {
       for (const read of [peekVoiceMessage, inspectVoiceMessage, (b: Uint8Array) => openVoiceMessage(b, mia)]) {
         expect(errorOf(() => read(bytes)).code).toBe('BAD_ENVELOPE');
       }
+    }
+  });
+});
+
+describe('recipient key', () => {
+  it('a recipient secret key that is not 32 bytes is INVALID_KEY before the envelope is even read', () => {
+    const env = sealVoiceMessage({ audio: utf8('OggS'), from: grandma, to: [mia], createdAt: NOW });
+    const broken = env.slice(0, 40); // BAD_ENVELOPE for any valid key
+    expect(errorOf(() => openVoiceMessage(broken, mia)).code).toBe('BAD_ENVELOPE');
+    for (const len of [31, 33]) {
+      expect(errorOf(() => openVoiceMessage(broken, { boxSecretKey: new Uint8Array(len).fill(1) })).code, `${len} bytes`).toBe('INVALID_KEY');
     }
   });
 });
