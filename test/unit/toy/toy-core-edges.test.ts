@@ -1,0 +1,403 @@
+/**
+ * ToyCore's edges, each pinned on the sans-IO toy with a fake clock: the ATT MTU update and what
+ * it changes on the air (PROTOCOL.md §4), inputs for connections that are gone, the microphone's
+ * batching, frame bounds and end (§13.7), a factory reset's log, address and connections
+ * (§12, §13.5), the pairing window's log (§13.2). Written for survivors of the src/toy mutation
+ * run (docs/SECURITY.md "Mutation testing").
+ */
+import { describe, expect, it } from 'vitest';
+import { SecureChannel } from '../../../src/protocol/channel.js';
+import { companionKeyId, decodeBattery, GoodbyeReason, type ControlMessage } from '../../../src/protocol/control.js';
+import { generateX25519KeyPair } from '../../../src/protocol/crypto.js';
+import { generateSetupCode } from '../../../src/protocol/setup-code.js';
+import { Reassembler } from '../../../src/protocol/fragment.js';
+import { encodeWire } from '../../../src/protocol/wire.js';
+import { ToyCore } from '../../../src/toy/toy-core.js';
+import type { ToyAction, ToyConfig } from '../../../src/toy/types.js';
+import { FakeCentral, T0, companionHandshake, newToy } from '../../property/helpers/toy-harness.js';
+
+/** One companion's confirmed session on a ToyCore: requests and the toy's decoded replies. */
+class Session {
+  private read = 0;
+  private nextId = 2;
+  constructor(
+    readonly toy: ToyCore,
+    readonly central: FakeCentral,
+    readonly channel: SecureChannel,
+  ) {}
+  static pair(toy: ToyCore, key: Uint8Array, code: Parameters<typeof companionHandshake>[4], name: string, now = T0, mtu = 247): Session {
+    const central = new FakeCentral(toy, name, mtu);
+    central.connect(now);
+    const hs = companionHandshake(central, 'pair', generateX25519KeyPair(), key, code, now, name);
+    if (!hs.channel) throw new Error(`no session: ${hs.reply?.kind}`);
+    const s = new Session(toy, central, hs.channel);
+    s.replies();
+    return s;
+  }
+  request(m: Record<string, unknown> & { type: string }, now: number): ToyAction[] {
+    return this.central.send('control', this.channel.sealControl({ ...m, id: this.nextId++ } as ControlMessage), now);
+  }
+  replies(): ControlMessage[] {
+    const out: ControlMessage[] = [];
+    for (const w of this.central.received.slice(this.read)) if (w.kind === 'record') out.push(this.channel.openControl(w.record));
+    this.read = this.central.received.length;
+    return out;
+  }
+}
+
+function ownedToy(config?: ToyConfig, mtu = 247) {
+  const { toy, identity, code } = newToy({ config });
+  toy.button('hold', T0);
+  const owner = Session.pair(toy, identity.publicKey, code, 'owner', T0, mtu);
+  return { toy, identity, code, owner };
+}
+
+/** The microphone records in `actions` for `connection`, opened by the companion's channel. */
+function micRecords(actions: ToyAction[], connection: string, channel: SecureChannel): { values: number[]; batches: Uint8Array[][]; firstFrames: number[] } {
+  const reasm = new Reassembler(1024);
+  const values: number[] = [];
+  const batches: Uint8Array[][] = [];
+  const firstFrames: number[] = [];
+  for (const a of actions) {
+    if (a.type !== 'send' || a.connection !== connection || a.characteristic !== 'microphone') continue;
+    values.push(a.value.length);
+    const r = reasm.push(a.value);
+    if (r.kind !== 'message') continue;
+    const batch = channel.openAudio(r.message);
+    batches.push(batch.frames);
+    firstFrames.push(batch.firstFrame);
+  }
+  return { values, batches, firstFrames };
+}
+
+const frame = (len: number, tag: number): Uint8Array => {
+  const f = new Uint8Array(len).fill(tag);
+  f[0] = 0xf8;
+  return f;
+};
+
+describe('the ATT MTU (PROTOCOL.md §4)', () => {
+  const infoSends = (central: FakeCentral): ToyAction[] =>
+    central.send('control', encodeWire({ kind: 'info-request' }), T0 + 1).filter((a) => a.type === 'send' && a.connection === central.id);
+
+  it('an update to 23 or more fragments what the toy sends to that size; one below 23 is ignored; one for a connection that is gone is ignored', () => {
+    const { toy } = newToy();
+    toy.button('hold', T0);
+    const c = new FakeCentral(toy, 'c');
+    c.connect(T0);
+    expect(infoSends(c)).toHaveLength(1); // one ATT value at MTU 247
+    toy.updateMtu('c', 22);
+    expect(infoSends(c)).toHaveLength(1);
+    toy.updateMtu('c', 23);
+    const at23 = infoSends(c);
+    expect(at23.length).toBeGreaterThan(1);
+    for (const a of at23) expect((a as { value: Uint8Array }).value.length).toBeLessThanOrEqual(20);
+    expect(Math.max(...at23.map((a) => (a as { value: Uint8Array }).value.length))).toBe(20);
+    toy.updateMtu('c', 24);
+    expect(Math.max(...infoSends(c).map((a) => (a as { value: Uint8Array }).value.length))).toBe(21);
+    expect(() => toy.updateMtu('gone', 100)).not.toThrow();
+    expect(toy.connectionCount).toBe(1);
+  });
+});
+
+describe('inputs for a connection that is not there', () => {
+  it('disconnect, write and the microphone source without a holder answer nothing and throw nothing', () => {
+    const { toy } = newToy();
+    expect(toy.disconnect('gone', T0)).toEqual([]);
+    expect(toy.write('gone', 'control', Uint8Array.of(0x80, 0x01), T0)).toEqual([]);
+    expect(toy.micFrame(frame(10, 1), T0)).toEqual([]);
+    expect(toy.micEnded(T0)).toEqual([]);
+    expect(toy.microphoneActive).toBe(false);
+  });
+
+  it('a tick with nothing due answers nothing', () => {
+    const { toy } = newToy();
+    expect(toy.tick(T0 + 1)).toEqual([]);
+  });
+});
+
+describe('microphone (PROTOCOL.md §13.7)', () => {
+  function micOn(mtu = 247) {
+    const { toy, owner } = ownedToy(undefined, mtu);
+    owner.request({ type: 'mic-start' }, T0 + 1);
+    expect(owner.replies()[0]).toMatchObject({ type: 'result', status: 'OK' });
+    expect(toy.microphoneActive).toBe(true);
+    return { toy, owner };
+  }
+
+  it('frames outside 1..255 bytes are a BAD_AUDIO error of the audio path and leave the batch as it was; 1 and 255 bytes are carried', () => {
+    const { toy, owner } = micOn();
+    const sent: ToyAction[] = [];
+    sent.push(...toy.micFrame(frame(1, 1), T0 + 2));
+    expect(() => toy.micFrame(new Uint8Array(0), T0 + 3)).toThrow(expect.objectContaining({ code: 'BAD_AUDIO' }));
+    expect(() => toy.micFrame(frame(256, 2), T0 + 3)).toThrow(expect.objectContaining({ code: 'BAD_AUDIO' }));
+    sent.push(...toy.micFrame(frame(255, 3), T0 + 4));
+    sent.push(...toy.micEnded(T0 + 5));
+    const { batches } = micRecords(sent, owner.central.id, owner.channel);
+    expect(batches.flat().map((f) => f.length)).toEqual([1, 255]);
+  });
+
+  it('a record holds floor(60 / 20) + 1 = 4 frames: sent with the 4th frame, not before', () => {
+    const { toy, owner } = micOn();
+    for (let i = 0; i < 3; i++) expect(micRecords(toy.micFrame(frame(10, i), T0 + 2 + i), owner.central.id, owner.channel).batches).toEqual([]);
+    const fourth = micRecords(toy.micFrame(frame(10, 3), T0 + 5), owner.central.id, owner.channel);
+    expect(fourth.batches.map((b) => b.map((f) => f[1]))).toEqual([[0, 1, 2, 3]]);
+    expect(fourth.values).toHaveLength(1);
+  });
+
+  it('a frame that fits one ATT value is not added to a batch whose record would no longer fit one: the batch goes first', () => {
+    // MTU 100: 97 bytes per ATT value; a record is 1 + 4 + 16 + payload (count byte, lengths, frames)
+    const { toy, owner } = micOn(100);
+    const sent: ToyAction[] = [];
+    sent.push(...toy.micFrame(frame(40, 1), T0 + 2));
+    sent.push(...toy.micFrame(frame(40, 2), T0 + 3)); // two 40-byte frames no longer fit one value
+    const first = micRecords(sent, owner.central.id, owner.channel);
+    expect(first.batches.map((b) => b.map((f) => f[1]))).toEqual([[1]]);
+    for (const v of first.values) expect(v).toBeLessThanOrEqual(97);
+    const rest = micRecords(toy.micEnded(T0 + 4), owner.central.id, owner.channel);
+    expect(rest.batches.map((b) => b.map((f) => f[1]))).toEqual([[2]]);
+  });
+
+  it('the source ending with nothing batched sends no record: only the switch-off and MIC_STATUS', () => {
+    const { toy, owner } = micOn();
+    const out = toy.micEnded(T0 + 2);
+    expect(out.map((a) => `${a.type}:${a.type === 'send' ? a.characteristic : ''}`)).toEqual(['microphone:', 'send:control']);
+  });
+
+  it('the source ending sends the batch, switches the microphone off and tells the listener where the stream ended', () => {
+    const { toy, owner } = micOn();
+    toy.micFrame(frame(10, 1), T0 + 2);
+    const out = toy.micEnded(T0 + 3);
+    expect(out.filter((a) => a.type === 'microphone')).toEqual([{ type: 'microphone', active: false }]);
+    const sent = micRecords(out, owner.central.id, owner.channel);
+    expect(sent.batches).toHaveLength(1);
+    owner.central.absorb(out);
+    expect(owner.replies()).toEqual([{ type: 'mic-status', id: 0, active: false, nextFrame: sent.firstFrames[0]! + 1 }]);
+    expect(toy.microphoneActive).toBe(false);
+    expect(toy.micFrame(frame(10, 2), T0 + 4)).toEqual([]);
+  });
+});
+
+describe('factory reset (PROTOCOL.md §13.5, §12)', () => {
+  it('logs the reset, ends every connection with FACTORY_RESET, persists the empty list and advertises from a new address', () => {
+    const { toy, owner } = ownedToy();
+    const stranger = new FakeCentral(toy, 'stranger');
+    stranger.connect(T0 + 1);
+    const out = toy.button('reset', T0 + 2);
+    owner.central.absorb(out);
+    stranger.absorb(out);
+    expect(owner.replies()).toEqual([{ type: 'goodbye', id: 0, reason: GoodbyeReason.FACTORY_RESET }]);
+    expect(owner.central.disconnected && stranger.disconnected).toBe(true);
+    expect(toy.connectionCount).toBe(0);
+    expect(out.filter((a) => a.type === 'log').map((a) => (a as { event: unknown }).event)).toContainEqual({ kind: 'factory-reset' });
+    expect(out.filter((a) => a.type === 'persist')).toEqual([{ type: 'persist', state: { version: 1, pairings: [], failedAttempts: 0, lockedUntil: 0, volume: 70 } }]);
+    const adv = out.filter((a) => a.type === 'advertise');
+    expect(adv).toHaveLength(1);
+    expect(adv[0]).toMatchObject({ newAddress: true });
+  });
+
+  it('re-advertises from a fresh address even when the service data comes out the same (an unowned toy, same slot, same random tag)', () => {
+    // a random source that always gives the same bytes: the unowned tag is identical before and after
+    const toy = new ToyCore({ identity: generateX25519KeyPair(), setupCode: generateSetupCode(), random: (n) => new Uint8Array(n).fill(7), now: T0 });
+    const boot = toy.start(T0).filter((a) => a.type === 'advertise');
+    const adv = toy.button('reset', T0 + 1).filter((a) => a.type === 'advertise');
+    expect(adv).toHaveLength(1);
+    expect((adv[0] as { serviceData: Uint8Array }).serviceData).toEqual((boot[0] as { serviceData: Uint8Array }).serviceData);
+    expect(adv[0]).toMatchObject({ newAddress: true });
+  });
+});
+
+describe('the pairing window log (PROTOCOL.md §13.2)', () => {
+  it('a hold that opens no window logs it closed with the reason; one that opens logs it open', () => {
+    const { toy } = ownedToy();
+    // an owned toy without the owner's ALLOW_GUEST_PAIRING: the hold opens nothing
+    const refused = toy.button('hold', T0 + 10);
+    expect(refused).toEqual([{ type: 'log', event: { kind: 'pairing-window', open: false, reason: expect.any(String) } }]);
+    expect((refused[0] as { event: { reason: string } }).event.reason).not.toBe('');
+    expect(toy.pairingWindowOpen(T0 + 10)).toBe(false);
+    const fresh = newToy().toy;
+    const opened = fresh.button('hold', T0 + 10);
+    expect(opened.filter((a) => a.type === 'log')).toEqual([{ type: 'log', event: { kind: 'pairing-window', open: true, reason: expect.any(String) } }]);
+  });
+});
+
+describe('before a session: a handshake kind that does not decode (PROTOCOL.md §11)', () => {
+  it('is refused as malformed and answered with a plaintext ERROR BAD_MESSAGE; nothing else changes', () => {
+    const { toy } = newToy();
+    toy.button('hold', T0);
+    const c = new FakeCentral(toy, 'c');
+    c.connect(T0);
+    const before = toy.refusals.malformed;
+    c.send('control', Uint8Array.of(0x05, 0x00), T0 + 1); // an INFO_REQUEST has no body
+    expect(c.received).toEqual([{ kind: 'error', refusal: 'BAD_MESSAGE', retryAfterSec: 0 }]);
+    expect(toy.refusals.malformed).toBe(before + 1);
+    expect(toy.hasSession('c')).toBe(false);
+    // the connection may still ask properly
+    c.send('control', encodeWire({ kind: 'info-request' }), T0 + 2);
+    expect(c.last()?.kind).toBe('info-response');
+  });
+});
+
+describe('battery (PROTOCOL.md §13.8)', () => {
+  it('GET_BATTERY answers what the toy last set', () => {
+    const { toy, owner } = ownedToy();
+    toy.setBattery(42, true);
+    owner.request({ type: 'get-battery' }, T0 + 1);
+    const [r] = owner.replies();
+    expect(r).toMatchObject({ type: 'result', status: 'OK' });
+    expect(decodeBattery((r as { body: Uint8Array }).body)).toEqual({ percent: 42, charging: true });
+  });
+});
+
+describe('speaker: frames that fell due before an audio write (PROTOCOL.md §13.6)', () => {
+  it('are played by that write, before the new record joins the buffer: no frame is skipped without a tick', () => {
+    const { toy, owner } = ownedToy();
+    const first = owner.channel.nextAudioFrame;
+    owner.request({ type: 'speaker-start', firstFrame: first }, T0 + 1);
+    const fs = (n: number, tag: number) => Array.from({ length: n }, (_, i) => Uint8Array.of(0xf8, tag, i));
+    const played = (out: ToyAction[]) => out.flatMap((a) => (a.type === 'play' ? a.frames : []));
+    const a = played(owner.central.send('speaker', owner.channel.sealAudio(fs(5, 1)).record, T0 + 2));
+    expect(a).toEqual([Uint8Array.of(0xf8, 1, 0)]); // playback starts with the 5th frame buffered
+    // 60 ms later, no tick in between: frames 1..3 fell due at +20, +40, +60
+    const b = played(owner.central.send('speaker', owner.channel.sealAudio(fs(5, 2)).record, T0 + 62));
+    expect(b).toEqual([Uint8Array.of(0xf8, 1, 1), Uint8Array.of(0xf8, 1, 2), Uint8Array.of(0xf8, 1, 3)]);
+    expect(toy.speakerStats).toMatchObject({ framesPlayed: 4, bufferedMs: 120, underruns: 0 });
+  });
+});
+
+describe('a removal while a stranger is connected (PROTOCOL.md §10.4)', () => {
+  it('the stranger (no session) is sent nothing; the remaining companion gets the new key; the actions are exactly these', () => {
+    const { toy, identity, code, owner } = ownedToy();
+    owner.request({ type: 'allow-guest-pairing' }, T0 + 1);
+    toy.button('hold', T0 + 2);
+    const guest = Session.pair(toy, identity.publicKey, code, 'guest', T0 + 3);
+    owner.replies();
+    const stranger = new FakeCentral(toy, 'stranger');
+    stranger.connect(T0 + 4);
+    const guestId = toy.pairings.find((p) => p.role === 'guest')!.companionKey;
+    const out = owner.request({ type: 'remove-pairing', keyId: companionKeyId(guestId) }, T0 + 5);
+    guest.central.absorb(out);
+    stranger.absorb(out);
+    expect(out.every((a) => typeof a === 'object' && a !== null)).toBe(true);
+    expect(out.filter((a) => a.type === 'send' && a.connection === 'stranger')).toEqual([]);
+    expect(stranger.received).toEqual([]);
+    expect(stranger.disconnected).toBe(false);
+    expect(out.map((a) => a.type + (a.type === 'send' || a.type === 'disconnect' ? `:${a.connection}` : ''))).toEqual([
+      'persist',
+      'send:owner', // ADVERTISING_KEY
+      'send:owner', // RESULT OK
+      'log',
+      'send:guest', // GOODBYE
+      'disconnect:guest',
+      'advertise',
+    ]);
+    expect(owner.replies().map((m) => m.type)).toEqual(['advertising-key', 'result']);
+    expect(out.find((a) => a.type === 'log')).toEqual({
+      type: 'log',
+      event: { kind: 'removed', companionKey: guestId, by: toy.pairings[0]!.companionKey, advertisingKey: 'rotated' },
+    });
+  });
+});
+
+describe('fragments that do not reassemble (PROTOCOL.md §4, §11)', () => {
+  const logs = (out: ToyAction[]) => out.flatMap((a) => (a.type === 'log' ? [a.event] : []));
+
+  it('before a session: a stray continuation is refused as malformed (the log names the fragment problem) and answered ERROR BAD_MESSAGE', () => {
+    const { toy } = newToy();
+    const c = new FakeCentral(toy, 'c');
+    c.connect(T0);
+    const out = c.write('control', Uint8Array.of(0x01, 0x05, 0x00), T0 + 1); // no FRAG_START
+    expect(logs(out)).toEqual([{ kind: 'refused', connection: 'c', what: 'malformed', detail: expect.stringMatching(/fragment/) }]);
+    expect(c.received).toEqual([{ kind: 'error', refusal: 'BAD_MESSAGE', retryAfterSec: 0 }]);
+  });
+
+  it('a refused message is skipped to its end, silently; a stray continuation after it is a new error, answered BAD_MESSAGE', () => {
+    const { toy } = newToy();
+    const c = new FakeCentral(toy, 'c', 23);
+    c.connect(T0);
+    const msg = new Uint8Array(50).fill(1);
+    msg[0] = 0x06; // a RECORD before a session: refused at its first fragment
+    const parts = c.frag.control.fragment(msg, 20);
+    expect(parts.length).toBeGreaterThan(2);
+    c.write('control', parts[0]!, T0 + 1);
+    expect(c.received).toEqual([{ kind: 'error', refusal: 'NOT_AUTHENTICATED', retryAfterSec: 0 }]);
+    for (const p of parts.slice(1)) expect(c.write('control', p, T0 + 2)).toEqual([]);
+    expect(c.received).toHaveLength(1);
+    // the refused message is over: a continuation now belongs to nothing
+    c.write('control', parts[1]!, T0 + 3);
+    expect(c.received.slice(1)).toEqual([{ kind: 'error', refusal: 'BAD_MESSAGE', retryAfterSec: 0 }]);
+  });
+
+  it('an empty write while a refused message is skipped is not one of its fragments: malformed, answered BAD_MESSAGE', () => {
+    const { toy } = newToy();
+    const c = new FakeCentral(toy, 'c', 23);
+    c.connect(T0);
+    const msg = new Uint8Array(50).fill(1);
+    msg[0] = 0x06;
+    const parts = c.frag.control.fragment(msg, 20);
+    c.write('control', parts[0]!, T0 + 1);
+    const malformed = toy.refusals.malformed;
+    c.write('control', new Uint8Array(0), T0 + 2);
+    expect(toy.refusals.malformed).toBe(malformed + 1);
+    expect(c.received.slice(1)).toEqual([{ kind: 'error', refusal: 'BAD_MESSAGE', retryAfterSec: 0 }]);
+  });
+
+  it('inside a session: a stray continuation or a message of no known kind is refused as malformed and nothing is sent in the clear', () => {
+    const { toy, owner } = ownedToy();
+    const id = owner.central.id;
+    const a = owner.central.write('control', Uint8Array.of(0x01, 0x05, 0x00), T0 + 1);
+    expect(logs(a)).toEqual([{ kind: 'refused', connection: id, what: 'malformed', detail: expect.stringMatching(/fragment/) }]);
+    const b = owner.central.send('control', Uint8Array.of(0x7f, 0x01), T0 + 2);
+    expect(logs(b)).toEqual([{ kind: 'refused', connection: id, what: 'malformed', detail: expect.stringMatching(/kind/) }]);
+    expect([...a, ...b].filter((x) => x.type === 'send' || x.type === 'disconnect')).toEqual([]);
+    expect(toy.hasSession(id)).toBe(true);
+  });
+
+  it('speaker: a stray continuation inside a session is refused as malformed (the log names the fragment problem), nothing plays, the session goes on', () => {
+    const { toy, owner } = ownedToy();
+    const id = owner.central.id;
+    const out = owner.central.write('speaker', Uint8Array.of(0x01, 0x05, 0x00), T0 + 1);
+    expect(out).toEqual([{ type: 'log', event: { kind: 'refused', connection: id, what: 'malformed', detail: expect.stringMatching(/fragment/) } }]);
+    expect(toy.hasSession(id)).toBe(true);
+  });
+});
+
+describe('speaker status reports (PROTOCOL.md §13.6)', () => {
+  const statusTimes = (toy: ToyCore, s: Session, from: number, to: number): number[] => {
+    const times: number[] = [];
+    for (let t = from; t <= to; t += 10) {
+      s.central.absorb(toy.tick(t));
+      if (s.replies().some((m) => m.type === 'speaker-status')) times.push(t - from);
+    }
+    return times;
+  };
+
+  it('while idle nothing is reported; while playing every 100 ms exactly', () => {
+    const { toy, owner } = ownedToy();
+    owner.request({ type: 'speaker-start', firstFrame: owner.channel.nextAudioFrame }, T0 + 1);
+    expect(owner.replies().map((m) => m.type)).toEqual(['result', 'speaker-status']);
+    expect(statusTimes(toy, owner, T0 + 10, T0 + 500)).toEqual([]); // idle: no change, not active
+    const fs = Array.from({ length: 20 }, (_, i) => Uint8Array.of(0xf8, 0, i));
+    owner.central.send('speaker', owner.channel.sealAudio(fs).record, T0 + 1000); // starts playing at +1000: a report
+    expect(owner.replies().filter((m) => m.type === 'speaker-status')).toHaveLength(1);
+    expect(statusTimes(toy, owner, T0 + 1010, T0 + 1350)).toEqual([90, 190, 290]);
+  });
+
+  it('audio outside a stream does not take the reports: the stream\'s session gets the status of a later SPEAKER_STOP', () => {
+    const { toy, identity, code, owner } = ownedToy();
+    owner.request({ type: 'allow-guest-pairing' }, T0 + 1);
+    toy.button('hold', T0 + 2);
+    const guest = Session.pair(toy, identity.publicKey, code, 'guest', T0 + 3);
+    owner.replies();
+    owner.request({ type: 'speaker-start', firstFrame: owner.channel.nextAudioFrame }, T0 + 4);
+    owner.request({ type: 'speaker-end', lastFrame: owner.channel.nextAudioFrame }, T0 + 5); // nothing buffered: done at once
+    expect(toy.speakerStats.state).toBe('done');
+    owner.replies();
+    guest.central.send('speaker', guest.channel.sealAudio([Uint8Array.of(0xf8, 1)]).record, T0 + 6);
+    expect(toy.speakerStats.framesOutsideStream).toBe(1);
+    owner.request({ type: 'speaker-stop' }, T0 + 7);
+    guest.central.absorb(toy.tick(T0 + 8));
+    expect(owner.replies().map((m) => m.type)).toEqual(['result', 'speaker-status']);
+    expect(guest.replies().filter((m) => m.type === 'speaker-status')).toEqual([]);
+  });
+});
