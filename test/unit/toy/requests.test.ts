@@ -95,6 +95,13 @@ describe('toy: authenticated requests that do not decode', () => {
     expect(results(send(req({ type: 'get-battery', id: 12 })).replies)).toEqual([{ id: 12, status: 'OK' }]);
   });
 
+  it('each is logged as a malformed refusal with why it does not decode', () => {
+    const { send } = session(0xff);
+    const { actions } = send(new Uint8Array([0x3f, 10]));
+    const logs = actions.flatMap((a) => (a.type === 'log' ? [a.event] : []));
+    expect(logs).toEqual([{ kind: 'refused', connection: 'owner', what: 'malformed', detail: expect.stringMatching(/\S/) }]);
+  });
+
   it('on an unconfirmed connection it gets no answer and does not confirm the pairing', () => {
     const { toy, send } = session(15, false);
     expect(send(new Uint8Array([0x06, 7, 101])).replies).toEqual([]);

@@ -401,3 +401,116 @@ describe('speaker status reports (PROTOCOL.md §13.6)', () => {
     expect(guest.replies().filter((m) => m.type === 'speaker-status')).toEqual([]);
   });
 });
+
+describe('inside a session, messages that are not requests (PROTOCOL.md §11, §13.9)', () => {
+  const logs = (out: ToyAction[]) => out.flatMap((a) => (a.type === 'log' ? [a.event] : []));
+
+  it('a plaintext kind inside a session is refused as malformed, naming the kind; no answer; the session goes on', () => {
+    const { toy, owner } = ownedToy();
+    const out = owner.central.send('control', encodeWire({ kind: 'info-request' }), T0 + 1);
+    expect(logs(out)).toEqual([{ kind: 'refused', connection: owner.central.id, what: 'malformed', detail: 'info-request inside a session' }]);
+    expect(out.filter((a) => a.type !== 'log')).toEqual([]);
+    expect(toy.hasSession(owner.central.id)).toBe(true);
+  });
+
+  it('a toy-to-companion message is refused as malformed, naming its type', () => {
+    const { owner } = ownedToy();
+    const b = owner.central.send('control', owner.channel.sealControl({ type: 'goodbye', id: 0, reason: GoodbyeReason.PAIRING_REMOVED }), T0 + 2);
+    expect(logs(b)).toEqual([{ kind: 'refused', connection: owner.central.id, what: 'malformed', detail: 'goodbye is toy-to-companion' }]);
+  });
+});
+
+describe('handshake refusals (PROTOCOL.md §13.2, §13.4, §13.5)', () => {
+  const logs = (out: ToyAction[]) => out.flatMap((a) => (a.type === 'log' ? [a.event] : []));
+
+  it('the failure that closes the window logs it closed with the count of failed attempts', () => {
+    const { toy, identity } = newToy({ config: { backoffBaseMs: 1 } });
+    toy.button('hold', T0);
+    const wrong = generateSetupCode();
+    let last: ToyAction[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = new FakeCentral(toy, `g${i}`);
+      c.connect(T0 + 1 + i * 1000); // past every backoff, inside the window
+      last = companionHandshake(c, 'pair', generateX25519KeyPair(), identity.publicKey, wrong, T0 + 2 + i * 1000).actions;
+      expect(logs(last)[0]).toMatchObject({ kind: 'refused', what: 'wrong-setup-code' });
+    }
+    expect(logs(last)).toContainEqual({ kind: 'pairing-window', open: false, reason: '5 failed attempts' });
+    expect(toy.pairingWindowOpen(T0 + 2 + 4 * 1000)).toBe(false);
+  });
+
+  it('a reconnect of a companion not on the list is logged not-paired without detail; a message 1 made for another toy is bad-handshake with its detail', () => {
+    const { toy, identity } = ownedToy();
+    const stranger = new FakeCentral(toy, 'stranger');
+    stranger.connect(T0 + 1);
+    const a = companionHandshake(stranger, 'reconnect', generateX25519KeyPair(), identity.publicKey, undefined, T0 + 1);
+    expect(logs(a.actions)).toEqual([{ kind: 'refused', connection: 'stranger', what: 'not-paired' }]);
+    const other = new FakeCentral(toy, 'other');
+    other.connect(T0 + 2);
+    const b = companionHandshake(other, 'reconnect', generateX25519KeyPair(), generateX25519KeyPair().publicKey, undefined, T0 + 2);
+    expect(logs(b.actions)).toEqual([{ kind: 'refused', connection: 'other', what: 'bad-handshake', detail: expect.stringMatching(/\S/) }]);
+  });
+
+  it('a full allow-list refuses the pairing with ALLOW_LIST_FULL and drops the connection', () => {
+    const { toy, identity, code, owner } = ownedToy({ maxGuests: 0 });
+    owner.request({ type: 'allow-guest-pairing' }, T0 + 1);
+    toy.button('hold', T0 + 2);
+    const c = new FakeCentral(toy, 'late');
+    c.connect(T0 + 3);
+    const out = companionHandshake(c, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 3).actions;
+    expect(c.received).toEqual([{ kind: 'error', refusal: 'ALLOW_LIST_FULL', retryAfterSec: 0 }]);
+    expect(out.filter((a) => a.type === 'disconnect')).toEqual([{ type: 'disconnect', connection: 'late', reason: expect.any(String) }]);
+    expect(toy.connectionCount).toBe(1);
+  });
+
+  it('a superseded pairing whose first record is a request is dropped without running it or answering it', () => {
+    const { toy, identity, code } = newToy();
+    toy.button('hold', T0);
+    const a = new FakeCentral(toy, 'a');
+    const b = new FakeCentral(toy, 'b');
+    a.connect(T0 + 1);
+    b.connect(T0 + 1);
+    const ha = companionHandshake(a, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 2, 'a', false);
+    const hb = companionHandshake(b, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 2, 'b', false);
+    a.send('control', ha.channel!.sealControl({ type: 'confirm', id: 1 }), T0 + 3);
+    expect(toy.pairings).toHaveLength(1);
+    const out = b.send('control', hb.channel!.sealControl({ type: 'get-info', id: 1 }), T0 + 4);
+    const got = b.received.filter((w) => w.kind === 'record').map((w) => hb.channel!.openControl((w as { record: Uint8Array }).record));
+    expect(got).toEqual([{ type: 'goodbye', id: 0, reason: GoodbyeReason.PAIRING_SUPERSEDED }]);
+    expect(out.filter((x) => x.type === 'disconnect').map((x) => (x as { connection: string }).connection)).toEqual(['b']);
+    expect(toy.executed['get-info']).toBeUndefined();
+  });
+});
+
+describe('speaker and microphone requests answer OK and are counted as executed (PROTOCOL.md §13.6, §13.7)', () => {
+  it('SPEAKER_END plays what fell due at once and reports after its RESULT even when the state does not change; so does a second SPEAKER_STOP', () => {
+    const { toy, owner } = ownedToy();
+    const first = owner.channel.nextAudioFrame;
+    owner.request({ type: 'speaker-start', firstFrame: first }, T0 + 1);
+    const fs = Array.from({ length: 6 }, (_, i) => Uint8Array.of(0xf8, 0, i));
+    owner.central.send('speaker', owner.channel.sealAudio(fs).record, T0 + 2); // playing from +2
+    owner.replies();
+    const end = owner.request({ type: 'speaker-end', lastFrame: first + 5 }, T0 + 42); // frames due at +22, +42
+    expect(end.filter((a) => a.type === 'play')).toEqual([{ type: 'play', frames: [fs[1], fs[2]] }]);
+    expect(owner.replies().map((m) => (m.type === 'result' ? `result:${m.status}` : m.type))).toEqual(['result:OK', 'speaker-status']);
+    // a second END: the state stays draining, the report still comes
+    const again = owner.request({ type: 'speaker-end', lastFrame: first + 5 }, T0 + 43); // nothing fell due since +42
+    expect(again.filter((a) => a.type === 'play')).toEqual([]);
+    expect(owner.replies().map((m) => m.type)).toEqual(['result', 'speaker-status']);
+    expect(toy.executed['speaker-end']).toBe(2);
+    owner.request({ type: 'speaker-stop' }, T0 + 44);
+    owner.replies();
+    owner.request({ type: 'speaker-stop' }, T0 + 45); // stopped → stopped
+    expect(owner.replies().map((m) => m.type)).toEqual(['result', 'speaker-status']);
+    expect(toy.executed['speaker-stop']).toBe(2);
+  });
+
+  it('MIC_STOP is executed both from the holder and from a session that does not hold the microphone', () => {
+    const { toy, owner } = ownedToy();
+    owner.request({ type: 'mic-stop' }, T0 + 1);
+    expect(toy.executed['mic-stop']).toBe(1);
+    owner.request({ type: 'mic-start' }, T0 + 2);
+    owner.request({ type: 'mic-stop' }, T0 + 3);
+    expect(toy.executed['mic-stop']).toBe(2);
+    expect(toy.microphoneActive).toBe(false);
+  });
+});
