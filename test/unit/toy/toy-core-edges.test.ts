@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SecureChannel } from '../../../src/protocol/channel.js';
-import { companionKeyId, decodeBattery, GoodbyeReason, type ControlMessage } from '../../../src/protocol/control.js';
+import { companionKeyId, decodeBattery, decodePairings, GoodbyeReason, type ControlMessage } from '../../../src/protocol/control.js';
 import { generateX25519KeyPair } from '../../../src/protocol/crypto.js';
 import { generateSetupCode } from '../../../src/protocol/setup-code.js';
 import { Reassembler } from '../../../src/protocol/fragment.js';
@@ -512,5 +512,108 @@ describe('speaker and microphone requests answer OK and are counted as executed 
     owner.request({ type: 'mic-stop' }, T0 + 3);
     expect(toy.executed['mic-stop']).toBe(2);
     expect(toy.microphoneActive).toBe(false);
+  });
+});
+
+describe('records that do not open (PROTOCOL.md §9, §13.9)', () => {
+  it('a record too short to be one is malformed, with why: the session goes on; a replay is refused alone; a forgery ends the connection without a GOODBYE', () => {
+    const { toy, owner } = ownedToy();
+    const id = owner.central.id;
+    const short = owner.central.send('control', encodeWire({ kind: 'record', record: Uint8Array.of(1, 2, 3) }), T0 + 1);
+    expect(short).toEqual([{ type: 'log', event: { kind: 'refused', connection: id, what: 'malformed', detail: expect.stringMatching(/\S/) } }]);
+    expect(toy.hasSession(id)).toBe(true);
+    const wire = owner.channel.sealControl({ type: 'get-info', id: 9 });
+    owner.central.send('control', wire, T0 + 2);
+    owner.replies();
+    const replay = owner.central.send('control', wire, T0 + 3);
+    expect(replay).toEqual([{ type: 'log', event: { kind: 'refused', connection: id, what: 'replayed-record' } }]);
+    const forged = owner.channel.sealControl({ type: 'get-info', id: 10 });
+    forged[forged.length - 1]! ^= 1;
+    const out = owner.central.send('control', forged, T0 + 4);
+    expect(out.map((a) => a.type)).toEqual(['log', 'disconnect']);
+    expect(out[0]).toEqual({ type: 'log', event: { kind: 'refused', connection: id, what: 'record-auth-failed' } });
+    expect(owner.replies()).toEqual([]);
+    expect(toy.connectionCount).toBe(0);
+  });
+});
+
+describe('the actions of refusals and drops are exactly these', () => {
+  it('a control message before a session: one log, one ERROR; a factory reset with a stranger connected: nothing sent to the stranger', () => {
+    const { toy, owner } = ownedToy();
+    const s = new FakeCentral(toy, 's');
+    s.connect(T0 + 1);
+    const refused = s.send('control', Uint8Array.of(0x06, 1, 2, 3), T0 + 2);
+    expect(refused.map((a) => a.type)).toEqual(['log', 'send']);
+    const reset = toy.button('reset', T0 + 3);
+    const kinds = reset.map((a) => a.type + (a.type === 'send' || a.type === 'disconnect' ? `:${a.connection}` : ''));
+    expect(kinds).toEqual([`send:${owner.central.id}`, `disconnect:${owner.central.id}`, 'disconnect:s', 'persist', 'log', 'advertise']);
+  });
+});
+
+describe('requests carried out are counted as executed, and their answers are right (PROTOCOL.md §10.1, §10.3)', () => {
+  it('GET_INFO, LIST_PAIRINGS (paired times in seconds), ALLOW_GUEST_PAIRING, REMOVE_PAIRING', () => {
+    const { toy, owner } = ownedToy();
+    owner.request({ type: 'get-info' }, T0 + 1);
+    owner.request({ type: 'list-pairings' }, T0 + 2);
+    const results = owner.replies().filter((m) => m.type === 'result') as Extract<ControlMessage, { type: 'result' }>[];
+    expect(results.map((r) => r.status)).toEqual(['OK', 'OK']);
+    expect(decodePairings(results[1]!.body)).toEqual([{ keyId: companionKeyId(toy.pairings[0]!.companionKey), role: 'owner', displayName: 'owner', pairedAt: Math.floor(T0 / 1000) }]);
+    owner.request({ type: 'allow-guest-pairing' }, T0 + 3);
+    owner.request({ type: 'remove-pairing', keyId: companionKeyId(toy.pairings[0]!.companionKey) }, T0 + 4);
+    expect(toy.executed).toMatchObject({ 'get-info': 1, 'list-pairings': 1, 'allow-guest-pairing': 1, 'remove-pairing': 1 });
+  });
+
+  it('the last companion removing itself: the key is erased, the log says so, and nobody is sent a key', () => {
+    const { toy, owner } = ownedToy();
+    const key = toy.pairings[0]!.companionKey;
+    const out = owner.request({ type: 'remove-pairing', keyId: companionKeyId(key) }, T0 + 1);
+    expect(out.filter((a) => a.type === 'log')).toEqual([{ type: 'log', event: { kind: 'removed', companionKey: key, by: key, advertisingKey: 'erased' } }]);
+    expect(toy.persistentState.advertisingKey).toBeUndefined();
+    expect(owner.replies().map((m) => m.type)).toEqual(['result', 'goodbye']);
+  });
+});
+
+describe('a removal while a pairing is pending (PROTOCOL.md §6.4, §10.4)', () => {
+  it('the pending companion is not on the list: it is sent no key; the actions are exactly these', () => {
+    const { toy, identity, code, owner } = ownedToy();
+    owner.request({ type: 'allow-guest-pairing' }, T0 + 1);
+    toy.button('hold', T0 + 2);
+    const guest = Session.pair(toy, identity.publicKey, code, 'guest', T0 + 3);
+    owner.request({ type: 'allow-guest-pairing' }, T0 + 4);
+    toy.button('hold', T0 + 5);
+    const pending = new FakeCentral(toy, 'pending');
+    pending.connect(T0 + 6);
+    expect(companionHandshake(pending, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 6, 'p', false).channel).toBeDefined();
+    owner.replies();
+    const guestKey = toy.pairings.find((p) => p.role === 'guest')!.companionKey;
+    const out = owner.request({ type: 'remove-pairing', keyId: companionKeyId(guestKey) }, T0 + 7);
+    expect(out.filter((a) => a.type === 'send' && a.connection === 'pending')).toEqual([]);
+    expect(out.map((a) => a.type + (a.type === 'send' || a.type === 'disconnect' ? `:${a.connection}` : ''))).toEqual([
+      'persist',
+      'send:owner',
+      'send:owner',
+      'log',
+      `send:${guest.central.id}`,
+      `disconnect:${guest.central.id}`,
+      'advertise',
+    ]);
+  });
+
+  it('a removal re-advertises from a fresh address even when the rotated key gives the same service data', () => {
+    // a random source that always gives the same bytes: the "fresh" key equals the old one
+    const code = generateSetupCode();
+    const toy = new ToyCore({ identity: generateX25519KeyPair(), setupCode: code, random: (n) => new Uint8Array(n).fill(7), now: T0 });
+    toy.start(T0);
+    toy.button('hold', T0);
+    const owner = Session.pair(toy, toy.identity.publicKey, code, 'owner', T0);
+    owner.request({ type: 'allow-guest-pairing' }, T0 + 1);
+    toy.button('hold', T0 + 2);
+    Session.pair(toy, toy.identity.publicKey, code, 'guest', T0 + 3);
+    const keyBefore = toy.persistentState.advertisingKey;
+    const guestKey = toy.pairings.find((p) => p.role === 'guest')!.companionKey;
+    const adv = owner.request({ type: 'remove-pairing', keyId: companionKeyId(guestKey) }, T0 + 5).filter((a) => a.type === 'advertise');
+    expect(toy.persistentState.advertisingKey).toBe(keyBefore);
+    expect(adv).toHaveLength(1);
+    expect(adv[0]).toMatchObject({ newAddress: true });
   });
 });
