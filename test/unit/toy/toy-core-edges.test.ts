@@ -617,3 +617,126 @@ describe('a removal while a pairing is pending (PROTOCOL.md §6.4, §10.4)', () 
     expect(adv[0]).toMatchObject({ newAddress: true });
   });
 });
+
+describe('what the inputs answer, exactly', () => {
+  it('start advertises once; a lock of exactly the longest backoff is kept as it is and not persisted (PROTOCOL.md §13.1)', () => {
+    const state = { version: 1 as const, pairings: [], failedAttempts: 9, lockedUntil: T0 + 300_000, volume: 70 };
+    const toy = new ToyCore({ identity: generateX25519KeyPair(), setupCode: generateSetupCode(), state, now: T0 });
+    expect(toy.start(T0).map((a) => a.type)).toEqual(['advertise']);
+    expect(toy.persistentState.lockedUntil).toBe(T0 + 300_000);
+  });
+
+  it('connect and a disconnect without microphone or speaker answer nothing; a hold answers its log and the advertisement', () => {
+    const { toy } = newToy();
+    expect(toy.connect('c', 247, T0)).toEqual([]);
+    expect(toy.disconnect('c', T0)).toEqual([]);
+    expect(toy.button('hold', T0).map((a) => a.type)).toEqual(['log', 'advertise']);
+  });
+
+  it('a speaker write before a session answers only its log; a first control fragment answers nothing until the message is whole', () => {
+    const { toy } = newToy();
+    const c = new FakeCentral(toy, 'c', 23);
+    c.connect(T0);
+    expect(c.write('speaker', Uint8Array.of(0xc0, 1, 2, 3), T0)).toEqual([{ type: 'log', event: { kind: 'refused', connection: 'c', what: 'speaker-write' } }]);
+    toy.button('hold', T0);
+    const parts = c.frag.control.fragment(Uint8Array.of(0x01, ...new Uint8Array(60).fill(3)), 20); // a pair-m1 in several fragments
+    expect(c.write('control', parts[0]!, T0 + 1)).toEqual([]);
+  });
+});
+
+describe('speaker writes inside a session (PROTOCOL.md §13.6)', () => {
+  const fs = (n: number, tag: number) => Array.from({ length: n }, (_, i) => Uint8Array.of(0xf8, tag, i));
+
+  it('a record in several fragments (MTU 23) is buffered whole, with no refusal; a write that plays nothing and changes nothing answers nothing', () => {
+    const { toy, owner } = ownedToy(undefined, 23);
+    owner.request({ type: 'speaker-start', firstFrame: owner.channel.nextAudioFrame }, T0 + 1);
+    owner.replies();
+    const out = owner.central.send('speaker', owner.channel.sealAudio(fs(3, 1)).record, T0 + 2);
+    expect(out).toEqual([]); // 60 ms buffered: idle, nothing due, no state change
+    expect(toy.speakerStats).toMatchObject({ state: 'idle', bufferedMs: 60 });
+    expect(toy.refusals.malformed).toBe(0);
+  });
+
+  it('a state change is reported when it happens: the underrun\'s idle at the tick it occurs', () => {
+    const { toy, owner } = ownedToy();
+    owner.request({ type: 'speaker-start', firstFrame: owner.channel.nextAudioFrame }, T0 + 1);
+    owner.central.send('speaker', owner.channel.sealAudio(fs(5, 1)).record, T0 + 1000); // playing from +1000
+    owner.replies();
+    owner.central.absorb(toy.tick(T0 + 1050)); // not yet 100 ms: no periodic report
+    expect(owner.replies()).toEqual([]);
+    owner.central.absorb(toy.tick(T0 + 1080)); // the 5th frame plays at +1080
+    owner.central.absorb(toy.tick(T0 + 1099));
+    expect(owner.replies().filter((m) => m.type === 'speaker-status')).toEqual([]);
+    owner.central.absorb(toy.tick(T0 + 1100)); // due and none: underrun, idle (not an active state: reported as a change)
+    owner.central.absorb(toy.tick(T0 + 1150)); // idle: nothing more
+    expect(owner.replies().filter((m) => m.type === 'speaker-status').map((m) => (m as { state: string }).state)).toEqual(['idle']);
+  });
+
+  it('while draining the status comes every 100 ms too', () => {
+    const { toy, owner } = ownedToy();
+    owner.request({ type: 'speaker-start', firstFrame: owner.channel.nextAudioFrame }, T0 + 1);
+    owner.central.send('speaker', owner.channel.sealAudio(fs(20, 1)).record, T0 + 1000);
+    owner.request({ type: 'speaker-end', lastFrame: owner.channel.nextAudioFrame - 1 }, T0 + 1000);
+    expect(toy.speakerStats.state).toBe('draining');
+    owner.replies();
+    const times: number[] = [];
+    for (let t = T0 + 1010; t <= T0 + 1310; t += 10) {
+      owner.central.absorb(toy.tick(t));
+      if (owner.replies().some((m) => m.type === 'speaker-status')) times.push(t - T0 - 1000);
+    }
+    expect(toy.speakerStats.state).toBe('draining');
+    expect(times).toEqual([100, 200, 300]);
+  });
+
+  it('another connection leaving does not take the reports from the stream\'s session', () => {
+    const { toy, owner } = ownedToy();
+    owner.request({ type: 'speaker-start', firstFrame: owner.channel.nextAudioFrame }, T0 + 1);
+    owner.central.send('speaker', owner.channel.sealAudio(fs(10, 1)).record, T0 + 1000);
+    owner.replies();
+    toy.connect('passer-by', 247, T0 + 1010);
+    toy.disconnect('passer-by', T0 + 1020);
+    let n = 0;
+    for (let t = T0 + 1030; t <= T0 + 1110; t += 10) {
+      owner.central.absorb(toy.tick(t));
+      n += owner.replies().filter((m) => m.type === 'speaker-status').length;
+    }
+    expect(n).toBe(1);
+  });
+
+  it('a superseded pairing whose first record is audio is dropped and its audio not taken', () => {
+    const { toy, identity, code } = newToy();
+    toy.button('hold', T0);
+    const a = new FakeCentral(toy, 'a');
+    const b = new FakeCentral(toy, 'b');
+    a.connect(T0 + 1);
+    b.connect(T0 + 1);
+    const ha = companionHandshake(a, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 2, 'a', false);
+    const hb = companionHandshake(b, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 2, 'b', false);
+    a.send('control', ha.channel!.sealControl({ type: 'confirm', id: 1 }), T0 + 3);
+    const out = b.send('speaker', hb.channel!.sealAudio(fs(3, 1)).record, T0 + 4);
+    expect(out.filter((x) => x.type === 'disconnect').map((x) => (x as { connection: string }).connection)).toEqual(['b']);
+    expect(toy.speakerStats.framesOutsideStream).toBe(0);
+  });
+});
+
+describe('the speaker\'s session is the connection, not its id (PROTOCOL.md §13.6)', () => {
+  it('a new session on the id of a connection that streamed and left gets no status of that stream', () => {
+    const { toy, identity, code } = newToy();
+    toy.button('hold', T0);
+    const kp = generateX25519KeyPair();
+    const first = new FakeCentral(toy, 'x');
+    first.connect(T0);
+    const hs = companionHandshake(first, 'pair', kp, identity.publicKey, code, T0, 'owner');
+    const ch = hs.channel!;
+    first.send('control', ch.sealControl({ type: 'speaker-start', id: 2, firstFrame: ch.nextAudioFrame }), T0 + 1);
+    first.send('speaker', ch.sealAudio(Array.from({ length: 10 }, (_, i) => Uint8Array.of(0xf8, i))).record, T0 + 1000);
+    toy.disconnect('x', T0 + 1001);
+    const again = new FakeCentral(toy, 'x');
+    again.connect(T0 + 1002);
+    const rc = companionHandshake(again, 'reconnect', kp, identity.publicKey, undefined, T0 + 1002, 'owner');
+    expect(rc.channel).toBeDefined();
+    for (let t = T0 + 1010; t <= T0 + 1400; t += 10) again.absorb(toy.tick(t)); // plays on, runs dry: state changes
+    const statuses = again.received.filter((w) => w.kind === 'record').map((w) => rc.channel!.openControl((w as { record: Uint8Array }).record)).filter((m) => m.type === 'speaker-status');
+    expect(statuses).toEqual([]);
+  });
+});
