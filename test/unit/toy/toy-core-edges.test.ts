@@ -434,6 +434,7 @@ describe('handshake refusals (PROTOCOL.md §13.2, §13.4, §13.5)', () => {
       last = companionHandshake(c, 'pair', generateX25519KeyPair(), identity.publicKey, wrong, T0 + 2 + i * 1000).actions;
       expect(logs(last)[0]).toMatchObject({ kind: 'refused', what: 'wrong-setup-code' });
     }
+    expect(last.map((x) => x.type)).toEqual(['log', 'persist', 'log', 'advertise', 'send', 'disconnect']);
     expect(logs(last)).toContainEqual({ kind: 'pairing-window', open: false, reason: '5 failed attempts' });
     expect(toy.pairingWindowOpen(T0 + 2 + 4 * 1000)).toBe(false);
   });
