@@ -11,6 +11,8 @@ import { companionKeyId, decodeBattery, decodePairings, GoodbyeReason, type Cont
 import { generateX25519KeyPair } from '../../../src/protocol/crypto.js';
 import { generateSetupCode } from '../../../src/protocol/setup-code.js';
 import { Reassembler } from '../../../src/protocol/fragment.js';
+import { AUDIO_FORMATS_SUPPORTED, AUDIO_FORMATS_V1 } from '../../../src/protocol/audio-record.js';
+import { CompanionHandshake } from '../../../src/protocol/handshake.js';
 import { encodeWire } from '../../../src/protocol/wire.js';
 import { ToyCore } from '../../../src/toy/toy-core.js';
 import type { ToyAction, ToyConfig } from '../../../src/toy/types.js';
@@ -416,6 +418,7 @@ describe('inside a session, messages that are not requests (PROTOCOL.md §11, §
   it('a toy-to-companion message is refused as malformed, naming its type', () => {
     const { owner } = ownedToy();
     const b = owner.central.send('control', owner.channel.sealControl({ type: 'goodbye', id: 0, reason: GoodbyeReason.PAIRING_REMOVED }), T0 + 2);
+    expect(b.map((x) => x.type)).toEqual(['log']);
     expect(logs(b)).toEqual([{ kind: 'refused', connection: owner.central.id, what: 'malformed', detail: 'goodbye is toy-to-companion' }]);
   });
 });
@@ -739,5 +742,64 @@ describe('the speaker\'s session is the connection, not its id (PROTOCOL.md §13
     for (let t = T0 + 1010; t <= T0 + 1400; t += 10) again.absorb(toy.tick(t)); // plays on, runs dry: state changes
     const statuses = again.received.filter((w) => w.kind === 'record').map((w) => rc.channel!.openControl((w as { record: Uint8Array }).record)).filter((m) => m.type === 'speaker-status');
     expect(statuses).toEqual([]);
+  });
+});
+
+describe('sessions as they are set up (PROTOCOL.md §6.4, §8)', () => {
+  const logs = (out: ToyAction[]) => out.flatMap((a) => (a.type === 'log' ? [a.event] : []));
+
+  it('the microphone uses the audio formats the companion announced: equal frames travel smaller to a companion that reads them', () => {
+    const size = (audioFormats: number | undefined): number => {
+      const { toy, identity, code } = newToy();
+      toy.button('hold', T0);
+      const c = new FakeCentral(toy, 'c');
+      c.connect(T0);
+      const hs = new CompanionHandshake('pair', { companion: generateX25519KeyPair(), toyPublicKey: identity.publicKey, hello: { displayName: 'owner', ...(audioFormats === undefined ? {} : { audioFormats }) }, setupCode: code });
+      c.send('control', hs.wireMessage1(), T0);
+      const m2 = c.last();
+      if (m2?.kind !== 'pair-m2') throw new Error('no message 2');
+      const ch = new SecureChannel(hs.readMessage2(m2.noise).keys);
+      c.send('control', ch.sealControl({ type: 'mic-start', id: 1 }), T0 + 1);
+      const out: ToyAction[] = [];
+      for (let i = 0; i < 4; i++) out.push(...toy.micFrame(frame(10, i), T0 + 2 + i));
+      const { values, batches } = micRecords(out, 'c', ch);
+      expect(batches).toEqual([[frame(10, 0), frame(10, 1), frame(10, 2), frame(10, 3)]]);
+      return values.reduce((a, b) => a + b, 0);
+    };
+    expect(size(AUDIO_FORMATS_SUPPORTED)).toBeLessThan(size(undefined));
+    expect(size(AUDIO_FORMATS_V1)).toBe(size(undefined));
+  });
+
+  it('a pairing\'s confirmation logs paired, the window closed and the session, once; later records log nothing', () => {
+    const { toy, identity, code } = newToy();
+    toy.button('hold', T0);
+    const c = new FakeCentral(toy, 'c');
+    c.connect(T0);
+    const hs = companionHandshake(c, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0, 'Mia', false);
+    const confirmed = c.send('control', hs.channel!.sealControl({ type: 'confirm', id: 1 }), T0 + 1);
+    expect(logs(confirmed)).toEqual([
+      { kind: 'paired', connection: 'c', role: 'owner', displayName: 'Mia' },
+      { kind: 'pairing-window', open: false, reason: 'paired' },
+      { kind: 'session', connection: 'c', mode: 'pair', displayName: 'Mia' },
+    ]);
+    expect(logs(c.send('control', hs.channel!.sealControl({ type: 'get-battery', id: 2 }), T0 + 2))).toEqual([]);
+    expect(toy.executed['get-battery']).toBe(1);
+  });
+
+  it('a reconnect logs the stored name, not the one its hello brings, and is not sent the key its hello already carried', () => {
+    const { toy, identity, code } = newToy();
+    toy.button('hold', T0);
+    const kp = generateX25519KeyPair();
+    const c = new FakeCentral(toy, 'c');
+    c.connect(T0);
+    companionHandshake(c, 'pair', kp, identity.publicKey, code, T0, 'Mia');
+    toy.disconnect('c', T0 + 1);
+    const r = new FakeCentral(toy, 'r');
+    r.connect(T0 + 2);
+    const hs = companionHandshake(r, 'reconnect', kp, identity.publicKey, undefined, T0 + 2, 'Someone else');
+    expect(hs.reply?.kind).toBe('reconnect-m2');
+    expect(logs(hs.actions)).toEqual([{ kind: 'session', connection: 'r', mode: 'reconnect', displayName: 'Mia' }]);
+    const records = r.received.filter((w) => w.kind === 'record').map((w) => hs.channel!.openControl((w as { record: Uint8Array }).record));
+    expect(records).toEqual([]);
   });
 });
