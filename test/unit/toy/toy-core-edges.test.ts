@@ -13,6 +13,8 @@ import { generateSetupCode } from '../../../src/protocol/setup-code.js';
 import { Reassembler } from '../../../src/protocol/fragment.js';
 import { AUDIO_FORMATS_SUPPORTED, AUDIO_FORMATS_V1 } from '../../../src/protocol/audio-record.js';
 import { CompanionHandshake } from '../../../src/protocol/handshake.js';
+import { ADV_SLOT_SECONDS, advertisingSlot, advertisingTag } from '../../../src/protocol/advertising.js';
+import { bytesEqual, fromHex } from '../../../src/protocol/bytes.js';
 import { encodeWire } from '../../../src/protocol/wire.js';
 import { ToyCore } from '../../../src/toy/toy-core.js';
 import type { ToyAction, ToyConfig } from '../../../src/toy/types.js';
@@ -801,5 +803,67 @@ describe('sessions as they are set up (PROTOCOL.md §6.4, §8)', () => {
     expect(logs(hs.actions)).toEqual([{ kind: 'session', connection: 'r', mode: 'reconnect', displayName: 'Mia' }]);
     const records = r.received.filter((w) => w.kind === 'record').map((w) => hs.channel!.openControl((w as { record: Uint8Array }).record));
     expect(records).toEqual([]);
+  });
+});
+
+describe('requests that change the toy answer OK and are counted (PROTOCOL.md §10.1, §13.8)', () => {
+  it('SET_VOLUME persists the volume and answers it; SPEAKER_START and MIC_START are counted as executed', () => {
+    const { toy, owner } = ownedToy();
+    const out = owner.request({ type: 'set-volume', volume: 33 }, T0 + 1);
+    expect(out[0]).toEqual({ type: 'persist', state: expect.objectContaining({ volume: 33 }) });
+    const [r] = owner.replies();
+    expect(r).toMatchObject({ type: 'result', status: 'OK', body: Uint8Array.of(33) });
+    owner.request({ type: 'speaker-start', firstFrame: owner.channel.nextAudioFrame }, T0 + 2);
+    owner.request({ type: 'mic-start' }, T0 + 3);
+    expect(toy.executed).toMatchObject({ 'set-volume': 1, 'speaker-start': 1, 'mic-start': 1 });
+  });
+
+  it('a reconnect\'s actions are exactly its message 2 and, at its confirmation, the session log', () => {
+    const { toy, identity, code } = newToy();
+    toy.button('hold', T0);
+    const kp = generateX25519KeyPair();
+    const c = new FakeCentral(toy, 'c');
+    c.connect(T0);
+    companionHandshake(c, 'pair', kp, identity.publicKey, code, T0, 'Mia');
+    const r = new FakeCentral(toy, 'r');
+    r.connect(T0 + 2);
+    const hs = companionHandshake(r, 'reconnect', kp, identity.publicKey, undefined, T0 + 2, 'Mia');
+    expect(hs.actions.map((a) => a.type)).toEqual(['send', 'log']);
+  });
+});
+
+describe('advertising within a slot (PROTOCOL.md §12)', () => {
+  const advs = (out: ToyAction[]) => out.filter((a): a is Extract<ToyAction, { type: 'advertise' }> => a.type === 'advertise');
+
+  it('an owned toy: a new slot starts at change 0; window changes count up to 7 and no further; identical data keeps the address', () => {
+    const { toy, owner } = ownedToy({ guestGrantMs: 3_600_000, pairingWindowMs: 1000 });
+    const key = fromHex(toy.persistentState.advertisingKey!);
+    owner.request({ type: 'allow-guest-pairing' }, T0 + 1);
+    const slot0 = advertisingSlot(T0);
+    const start = (slot0 + 1) * ADV_SLOT_SECONDS * 1000; // the next slot's first ms
+    const boundary = advs(toy.tick(start));
+    expect(boundary).toHaveLength(1);
+    expect(boundary[0]!.serviceData.slice(1)).toEqual(advertisingTag(key, slot0 + 1, 0));
+    let t = start;
+    const changes: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const open = advs(toy.button('hold', (t += 10)));
+      expect(open).toHaveLength(1);
+      expect(open[0]!.newAddress).toBe(true);
+      // a hold inside the open window: the same data again, from the same address
+      const again = advs(toy.button('hold', (t += 10)));
+      expect(again).toHaveLength(1);
+      expect(again[0]!.serviceData).toEqual(open[0]!.serviceData);
+      expect(again[0]!.newAddress).toBeUndefined();
+      const closed = advs(toy.tick((t += 1100)));
+      expect(closed).toHaveLength(1);
+      for (const a of [open[0]!, closed[0]!]) {
+        const n = [0, 1, 2, 3, 4, 5, 6, 7].find((k) => bytesEqual(advertisingTag(key, slot0 + 1, k), a.serviceData.slice(1)));
+        expect(n, `tag of change ${changes.length}`).toBeDefined();
+        changes.push(n!);
+      }
+    }
+    expect(advertisingSlot(t)).toBe(slot0 + 1);
+    expect(changes).toEqual([1, 2, 3, 4, 5, 6, 7, 7, 7, 7, 7, 7]);
   });
 });
