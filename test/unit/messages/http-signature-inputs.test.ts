@@ -23,7 +23,7 @@ const COMPONENTS = '("@method" "@path" "@query" "content-digest")';
 const TAIL = ';alg="ed25519";tag="plushlink-relay-v1"';
 
 /** Headers validly signed by Alice over exactly `input` (the member value after `sig1=`), with `signature` as given or the real one. */
-function signedWith(input: string, signature?: string): Record<string, string> {
+function signedWith(input: string, signature?: string): { 'content-digest': string; 'signature-input': string; signature: string } {
   const digest = contentDigest(req.body);
   const sig = ed25519Sign(alice.signSecretKey, signatureBase(req, digest, input));
   return { 'content-digest': digest, 'signature-input': `sig1=${input}`, signature: signature ?? `sig1=:${toBase64(sig)}:` };
@@ -114,10 +114,11 @@ describe('verifyRequest refuses member shapes outside §3.1 before asking the ve
 
   it('a Signature or Signature-Input with a second member beside sig1: RELAY_BAD_SIGNATURE', () => {
     const h = signedWith(input);
-    for (const extra of [
+    const extras: Record<string, string>[] = [
       { signature: `${h.signature}, sig2=:${toBase64(new Uint8Array(64))}:` },
       { 'signature-input': `${h['signature-input']}, sig2=("@method");created=${NOW}` },
-    ]) {
+    ];
+    for (const extra of extras) {
       expect(verifyCounting({ ...h, ...extra }), Object.keys(extra)[0]).toEqual({ code: 'RELAY_BAD_SIGNATURE', verifierCalls: 0 });
     }
   });
