@@ -32,6 +32,8 @@ describe('relay problems (docs/RELAY.md §7)', () => {
     const schema = toProblem({ validation: [], statusCode: 400, message: 'params/messageId must match pattern' });
     expect(schema).toMatchObject({ code: 'RELAY_BAD_REQUEST', statusCode: 400 });
     expect(schema.message).toContain('params/messageId must match pattern');
+    // A schema violation is the client's by its validation details, whatever status it carries.
+    expect(toProblem({ validation: [{ instancePath: '/to' }], message: 'querystring/to must match pattern' })).toMatchObject({ code: 'RELAY_BAD_REQUEST', statusCode: 400 });
     expect(toProblem({ code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415, message: 'Unsupported Media Type' })).toMatchObject({
       code: 'RELAY_BAD_REQUEST',
       statusCode: 400,

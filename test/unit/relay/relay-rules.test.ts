@@ -322,6 +322,41 @@ describe('routes (docs/RELAY.md §2, §4, §5)', () => {
     expect(open).toBe(0);
   });
 
+  it('a client that goes away ends its long poll and its subscription at once', async () => {
+    const inner = sqlite();
+    let open = 0;
+    const store: RelayStore = {
+      ...inner,
+      subscribe: (mailboxId, listener) => {
+        open++;
+        const unsubscribe = inner.subscribe(mailboxId, listener);
+        return () => {
+          open--;
+          unsubscribe();
+        };
+      },
+    };
+    const { gran, relay, clock } = await family({ perKey: false, perAddress: false }, store);
+    const url = await relay.listen();
+    const req = signed(gran.id, 'GET', relayPaths.pending(gran.mailbox, 30), undefined, { clock });
+    const abort = new AbortController();
+    const poll = fetch(url + req.url, { headers: req.headers, signal: abort.signal }).catch(() => undefined);
+    const deadline = Date.now() + 10_000;
+    while (open === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(open).toBe(1);
+    abort.abort();
+    await poll;
+    while (open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(open).toBe(0);
+  });
+
+  it('an upload sent as JSON is RELAY_BAD_REQUEST: envelopes travel as octet-stream', async () => {
+    const { c, child, gran } = await family({ perKey: false, perAddress: false });
+    const e = envelope(child, [gran]);
+    const r = await c.call(child.id, 'PUT', relayPaths.upload(e.id, [gran.mailbox]), { envelope: Buffer.from(e.bytes).toString('base64') });
+    expect(r).toMatchObject({ status: 400, code: 'RELAY_BAD_REQUEST' });
+  });
+
   it('closing the relay answers a waiting long poll at once', async () => {
     const { c, gran, relay } = await family({ perKey: false, perAddress: false });
     relays.splice(relays.indexOf(relay), 1);

@@ -1,0 +1,55 @@
+/**
+ * The relay's Ed25519 verifier on node:crypto (docs/RELAY.md §3.3 step 5): it agrees with the
+ * library's signer, refuses a non-canonical S (S ≥ L) whatever its bytes, and answers false,
+ * without throwing, for anything malformed.
+ */
+import { describe, expect, it } from 'vitest';
+import { nativeEd25519Verify } from '@plushlink/relay';
+import { generateFamilyIdentity } from '../../../src/messages/index.js';
+import { ed25519Sign } from '../../../src/protocol/crypto.js';
+
+const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+
+/** S + k as 32 little-endian bytes (k small, S = L here). */
+function plus(s: Uint8Array, k: number): Uint8Array {
+  const out = Uint8Array.from(s);
+  let carry = k;
+  for (let i = 0; i < 32 && carry; i++) {
+    const v = out[i]! + carry;
+    out[i] = v & 0xff;
+    carry = v >> 8;
+  }
+  return out;
+}
+
+describe('nativeEd25519Verify', () => {
+  const id = generateFamilyIdentity('signer');
+  const message = new TextEncoder().encode('"@method": GET');
+  const sig = ed25519Sign(id.signSecretKey, message);
+
+  it('verifies a signature and refuses another message, key or signature', () => {
+    expect(nativeEd25519Verify(id.signPublicKey, message, sig)).toBe(true);
+    expect(nativeEd25519Verify(id.signPublicKey, new TextEncoder().encode('"@method": PUT'), sig)).toBe(false);
+    expect(nativeEd25519Verify(generateFamilyIdentity('other').signPublicKey, message, sig)).toBe(false);
+    const flipped = Uint8Array.from(sig);
+    flipped[10]! ^= 1;
+    expect(nativeEd25519Verify(id.signPublicKey, message, flipped)).toBe(false);
+  });
+
+  it('refuses S = L and S just above L (their high bytes equal L’s), and answers at once', () => {
+    for (const k of [0, 1, 2]) {
+      const s = plus(L, k);
+      const forged = new Uint8Array(64);
+      forged.set(sig.subarray(0, 32));
+      forged.set(s, 32);
+      expect(nativeEd25519Verify(id.signPublicKey, message, forged), `S = L + ${k}`).toBe(false);
+    }
+  });
+
+  it('answers false for a key or signature of the wrong length', () => {
+    expect(nativeEd25519Verify(id.signPublicKey.subarray(0, 31), message, sig)).toBe(false);
+    expect(nativeEd25519Verify(new Uint8Array([...id.signPublicKey, 0]), message, sig)).toBe(false);
+    expect(nativeEd25519Verify(id.signPublicKey, message, sig.subarray(0, 63))).toBe(false);
+    expect(nativeEd25519Verify(id.signPublicKey, message, new Uint8Array([...sig, 0]))).toBe(false);
+  });
+});
