@@ -286,6 +286,35 @@ describe('routes (docs/RELAY.md §2, §4, §5)', () => {
     expect(more.envelopes.at(-1)!.messageId).toBe((100).toString(16).padStart(32, '0'));
   });
 
+  it('a receipts page: at most 100, `more` and a `next` cursor exactly when there are more', async () => {
+    const { c, child, gran, relay, clock } = await family({ perKey: false, perAddress: false });
+    const e = envelope(child, [gran]);
+    const sender = toHex(child.id.signPublicKey);
+    const ack = async (i: number) => {
+      const messageId = i.toString(16).padStart(32, '0');
+      await relay.store.putEnvelope(
+        { messageId, sender, bytes: e.bytes, hash: envelopeHash(e.bytes), receivedAt: clock.now(), expiresAt: clock.now() + DAY, to: [gran.mailbox] },
+        { maxEnvelopes: 1000, maxBytes: 64 * MIB },
+      );
+      const r = { messageId, mailboxId: gran.mailbox, sender, recipient: toHex(gran.id.signPublicKey), recipientBox: toHex(gran.id.boxPublicKey), signature: new Uint8Array(64), at: clock.now() + i, expiresAt: clock.now() + DAY };
+      expect(await relay.store.acknowledge(r)).toBe(true);
+    };
+    for (let i = 1; i <= 100; i++) await ack(i);
+    type Page = { receipts: { messageId: string; at: number }[]; more: boolean; next?: string };
+    const full = (await c.call(child.id, 'GET', relayPaths.receipts())).json as Page;
+    expect(full.receipts).toHaveLength(100);
+    expect(full.more).toBe(false);
+    expect('next' in full).toBe(false);
+    await ack(101);
+    const page = (await c.call(child.id, 'GET', relayPaths.receipts())).json as Page;
+    expect(page.receipts).toHaveLength(100);
+    expect(page.more).toBe(true);
+    const last = page.receipts[99]!;
+    expect(page.next).toBe(`${last.at}-${last.messageId}-${gran.mailbox}`);
+    const rest = (await c.call(child.id, 'GET', relayPaths.receipts(page.next))).json as Page;
+    expect(rest).toMatchObject({ more: false, receipts: [{ messageId: (101).toString(16).padStart(32, '0') }] });
+  });
+
   it('a long poll on an empty mailbox answers an empty list after the wait, not before', async () => {
     const { c, gran } = await family({ perKey: false, perAddress: false });
     const started = Date.now();

@@ -118,6 +118,10 @@ describe('SQLite store life cycle', () => {
     await expect(s.acknowledge(receipt)).rejects.toThrow(/receipt sender is not the envelope sender/);
     expect(await s.getEnvelope(m.mailboxId, e.messageId)).toEqual(e.bytes);
     expect(await s.listReceipts(hex(0xb0b, 64), 10)).toEqual([]);
+    // A mailbox the envelope is not pending in: nothing to acknowledge, whoever is named.
+    const other = mailbox(2);
+    await s.createMailbox(other);
+    expect(await s.acknowledge({ ...receipt, mailboxId: other.mailboxId })).toBe(false);
     // The envelope's own sender: acknowledged.
     expect(await s.acknowledge({ ...receipt, sender: e.sender })).toBe(true);
   });
