@@ -21,6 +21,7 @@ describe('relay problems (docs/RELAY.md §7)', () => {
   it('maps the relay’s own errors: a RelayProblem as it is, a spent nonce as RELAY_REPLAYED, a PlushlinkError with a relay code by that code', () => {
     const p = problem('RELAY_CONFLICT', 'x');
     expect(toProblem(p)).toBe(p);
+    expect(new NonceReplayedError()).toMatchObject({ code: 'RELAY_REPLAYED', name: 'NonceReplayedError' });
     expect(toProblem(new NonceReplayedError())).toMatchObject({ code: 'RELAY_REPLAYED', statusCode: 401 });
     expect(toProblem(new PlushlinkError('RELAY_CLOCK_SKEW', 'late'))).toMatchObject({ code: 'RELAY_CLOCK_SKEW', statusCode: 401, message: 'late' });
     // A library error whose code is not a relay problem is the relay's failure, not the client's.

@@ -206,6 +206,20 @@ describe('SQLite store wake-ups', () => {
     onB.stop();
   });
 
+  it('a duplicate upload that delivers to a new mailbox wakes that mailbox (docs/RELAY.md §2: answered within 1 s)', async () => {
+    const s = open(freshPath());
+    await s.init();
+    const [a, b] = [mailbox(1), mailbox(2)];
+    await s.createMailbox(a);
+    await s.createMailbox(b);
+    const e = envelope(1, [a.mailboxId]);
+    expect((await s.putEnvelope(e, ROOMY)).result).toBe('stored');
+    const onB = called(s, b.mailboxId, 5000);
+    expect(await s.putEnvelope({ ...e, to: [a.mailboxId, b.mailboxId] }, ROOMY)).toEqual({ result: 'duplicate', delivered: [b.mailboxId] });
+    expect(await onB.result).toBe(true);
+    onB.stop();
+  });
+
   it('a listener that throws does not stop the others or the delivery', async () => {
     const s = open(freshPath());
     await s.init();
