@@ -104,6 +104,8 @@ const FOLDERS: Record<string, FolderPlan> = {
       // Written for this folder's mutation run; last, so that a mutant they alone kill is one the
       // suites above let survive.
       'test/unit/relay/problems.test.ts',
+      'test/unit/relay/native-ed25519.test.ts',
+      'test/unit/relay/open-store.test.ts',
       'test/unit/relay/sqlite-store.test.ts',
       'test/unit/relay/relay-rules.test.ts',
     ],
