@@ -93,21 +93,22 @@ const FOLDERS: Record<string, FolderPlan> = {
   'relay/src': {
     mutate: ['relay/src/**/*.ts', '!relay/src/index.ts', '!relay/src/serve.ts', '!relay/src/store/postgres.ts'],
     tests: [
+      'test/unit/relay/problems.test.ts',
+      'test/unit/relay/native-ed25519.test.ts',
+      'test/unit/relay/open-store.test.ts',
+      'test/unit/relay/sqlite-store.test.ts',
       'test/unit/messages/relay-vectors.test.ts',
       'test/attack/relay-auth.test.ts',
       'test/attack/relay-mailbox.test.ts',
       // SQLite halves only: test/helpers/postgres.ts skips PostgreSQL under a mutation run.
       'test/integration/relay-store-conformance.test.ts',
+      // Signed requests through the whole relay, the slowest files: a mutant of the
+      // authentication hook that no earlier file kills runs all of them (relay-rules' per-key
+      // budget alone sends 600 requests).
+      'test/unit/relay/relay-rules.test.ts',
       'test/integration/relay-api.test.ts',
       'test/integration/relay-client-contract.test.ts',
       'test/property/relay-signature.test.ts',
-      // Written for this folder's mutation run; last, so that a mutant they alone kill is one the
-      // suites above let survive.
-      'test/unit/relay/problems.test.ts',
-      'test/unit/relay/native-ed25519.test.ts',
-      'test/unit/relay/open-store.test.ts',
-      'test/unit/relay/sqlite-store.test.ts',
-      'test/unit/relay/relay-rules.test.ts',
     ],
   },
 };
