@@ -1,5 +1,6 @@
 /** Drives the sans-IO ToyCore directly with a fake clock: centrals that fragment, write and read back. */
 import { SecureChannel } from '../../../src/protocol/channel.js';
+import type { ControlMessage } from '../../../src/protocol/control.js';
 import { generateX25519KeyPair, type X25519KeyPair } from '../../../src/protocol/crypto.js';
 import { Fragmenter, Reassembler } from '../../../src/protocol/fragment.js';
 import { CompanionHandshake, type HandshakeMode } from '../../../src/protocol/handshake.js';
@@ -99,4 +100,39 @@ export function companionHandshake(central: FakeCentral, mode: HandshakeMode, co
 /** Wire-level record of a control request sealed by `channel` (not delivered). */
 export function sealedControl(channel: SecureChannel, m: Parameters<SecureChannel['sealControl']>[0]): Uint8Array {
   return channel.sealControl(m);
+}
+
+/** A confirmed session of a companion to a ToyCore over its own FakeCentral: requests, audio, and the control replies not read yet. */
+export class CompanionSession {
+  private read = 0;
+  private nextId = 2;
+  constructor(
+    readonly toy: ToyCore,
+    readonly central: FakeCentral,
+    readonly channel: SecureChannel,
+  ) {}
+  /** Pairs (the toy's window must be open) and confirms; the replies so far are read. */
+  static pair(toy: ToyCore, key: Uint8Array, code: SetupCode, name: string, now = T0, mtu = 247): CompanionSession {
+    const central = new FakeCentral(toy, name, mtu);
+    central.connect(now);
+    const hs = companionHandshake(central, 'pair', generateX25519KeyPair(), key, code, now, name);
+    if (!hs.channel) throw new Error(`no session: ${hs.reply?.kind}`);
+    const s = new CompanionSession(toy, central, hs.channel);
+    s.replies();
+    return s;
+  }
+  request(m: Record<string, unknown> & { type: string }, now: number): ToyAction[] {
+    const id = this.nextId++;
+    return this.central.send('control', this.channel.sealControl({ ...m, id } as ControlMessage), now);
+  }
+  audio(fs: Uint8Array[], now: number): ToyAction[] {
+    return this.central.send('speaker', this.channel.sealAudio(fs).record, now);
+  }
+  /** The control records the toy sent since the last call, opened. */
+  replies(): ControlMessage[] {
+    const out: ControlMessage[] = [];
+    for (const w of this.central.received.slice(this.read)) if (w.kind === 'record') out.push(this.channel.openControl(w.record));
+    this.read = this.central.received.length;
+    return out;
+  }
 }

@@ -18,36 +18,9 @@ import { bytesEqual, fromHex } from '../../../src/protocol/bytes.js';
 import { encodeWire } from '../../../src/protocol/wire.js';
 import { ToyCore } from '../../../src/toy/toy-core.js';
 import type { ToyAction, ToyConfig } from '../../../src/toy/types.js';
-import { FakeCentral, T0, companionHandshake, newToy } from '../../property/helpers/toy-harness.js';
+import { CompanionSession as Session, FakeCentral, T0, companionHandshake, newToy } from '../../property/helpers/toy-harness.js';
 
 /** One companion's confirmed session on a ToyCore: requests and the toy's decoded replies. */
-class Session {
-  private read = 0;
-  private nextId = 2;
-  constructor(
-    readonly toy: ToyCore,
-    readonly central: FakeCentral,
-    readonly channel: SecureChannel,
-  ) {}
-  static pair(toy: ToyCore, key: Uint8Array, code: Parameters<typeof companionHandshake>[4], name: string, now = T0, mtu = 247): Session {
-    const central = new FakeCentral(toy, name, mtu);
-    central.connect(now);
-    const hs = companionHandshake(central, 'pair', generateX25519KeyPair(), key, code, now, name);
-    if (!hs.channel) throw new Error(`no session: ${hs.reply?.kind}`);
-    const s = new Session(toy, central, hs.channel);
-    s.replies();
-    return s;
-  }
-  request(m: Record<string, unknown> & { type: string }, now: number): ToyAction[] {
-    return this.central.send('control', this.channel.sealControl({ ...m, id: this.nextId++ } as ControlMessage), now);
-  }
-  replies(): ControlMessage[] {
-    const out: ControlMessage[] = [];
-    for (const w of this.central.received.slice(this.read)) if (w.kind === 'record') out.push(this.channel.openControl(w.record));
-    this.read = this.central.received.length;
-    return out;
-  }
-}
 
 function ownedToy(config?: ToyConfig, mtu = 247) {
   const { toy, identity, code } = newToy({ config });

@@ -5,48 +5,16 @@
  * checks (§13.2, §13.5, §6.4); the backoff lock across power cycles (§13.1).
  */
 import { describe, expect, it } from 'vitest';
-import { SecureChannel } from '../../../src/protocol/channel.js';
 import { companionKeyId, type ControlMessage } from '../../../src/protocol/control.js';
 import { generateX25519KeyPair } from '../../../src/protocol/crypto.js';
 import { generateSetupCode, type SetupCode } from '../../../src/protocol/setup-code.js';
 import { ToyCore } from '../../../src/toy/toy-core.js';
 import { emptyToyState, type ToyAction, type ToyPersistentState } from '../../../src/toy/types.js';
-import { FakeCentral, T0, companionHandshake } from '../../property/helpers/toy-harness.js';
+import { CompanionSession as Session, FakeCentral, T0, companionHandshake } from '../../property/helpers/toy-harness.js';
 
 const frames = (n: number, tag = 0): Uint8Array[] => Array.from({ length: n }, (_, i) => Uint8Array.of(0xf8, tag, i));
 
 /** One companion's confirmed session on a ToyCore: requests, audio, and the toy's decoded replies. */
-class Session {
-  private read = 0;
-  private nextId = 2;
-  constructor(
-    readonly toy: ToyCore,
-    readonly central: FakeCentral,
-    readonly channel: SecureChannel,
-  ) {}
-  static pair(toy: ToyCore, key: Uint8Array, code: SetupCode, name: string, now = T0): Session {
-    const central = new FakeCentral(toy, name);
-    central.connect(now);
-    const hs = companionHandshake(central, 'pair', generateX25519KeyPair(), key, code, now, name);
-    if (!hs.channel) throw new Error(`no session: ${hs.reply?.kind}`);
-    const s = new Session(toy, central, hs.channel);
-    s.replies();
-    return s;
-  }
-  request(m: Record<string, unknown> & { type: string }, now: number): ToyAction[] {
-    const id = this.nextId++;
-    return this.central.send('control', this.channel.sealControl({ ...m, id } as ControlMessage), now);
-  }
-  audio(fs: Uint8Array[], now: number): ToyAction[] {
-    return this.central.send('speaker', this.channel.sealAudio(fs).record, now);
-  }
-  replies(): ControlMessage[] {
-    const out: ControlMessage[] = [];
-    for (const w of this.central.received.slice(this.read)) if (w.kind === 'record') out.push(this.channel.openControl(w.record));
-    this.read = this.central.received.length;
-    return out;
-  }
-}
 
 function toyWith(state?: ToyPersistentState, now = T0) {
   const identity = generateX25519KeyPair();
