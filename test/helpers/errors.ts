@@ -13,3 +13,14 @@ export function codeOf(fn: () => unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The PlushlinkError `f` throws (any other throw is rethrown; no throw fails the test). */
+export function errorOf(f: () => unknown): PlushlinkError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof PlushlinkError) return e;
+    throw e;
+  }
+  throw new Error('no error');
+}

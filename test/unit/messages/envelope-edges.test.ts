@@ -22,6 +22,7 @@ import {
   sealVoiceMessage,
 } from '../../../src/messages/index.js';
 import { codeOf } from '../../helpers/errors.js';
+import { errorOf } from '../../helpers/errors.js';
 
 const grandma = generateFamilyIdentity('Grandma');
 const mia = generateFamilyIdentity('Mia');
@@ -33,15 +34,6 @@ const OFF_CONTENT_LEN = 94;
 const OFF_CREATED = 21;
 const FIXED = 98;
 
-const errorOf = (f: () => unknown): PlushlinkError => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof PlushlinkError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-};
 /** Replaces the signature of `env` by the sender's signature over its (modified) bytes. */
 function resign(env: Uint8Array, sender = grandma): Uint8Array {
   const signed = env.subarray(0, env.length - 64);

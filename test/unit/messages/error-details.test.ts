@@ -21,6 +21,7 @@ import {
   sealVoiceMessage,
   serializeFamilyIdentity,
 } from '../../../src/messages/index.js';
+import { errorOf } from '../../helpers/errors.js';
 
 const grandma = generateFamilyIdentity('Grandma');
 const grandpa = generateFamilyIdentity('Grandpa');
@@ -29,15 +30,6 @@ const NOW = 1_767_225_600_000;
 const SIGNATURE_CONTEXT = utf8('plushlink/voice-message/v1/signature\0');
 const FIXED = 98;
 
-const errorOf = (f: () => unknown): PlushlinkError => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof PlushlinkError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-};
 const causeOf = (e: PlushlinkError): unknown => (e as { cause?: unknown }).cause;
 
 describe('envelope errors', () => {

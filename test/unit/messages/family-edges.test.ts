@@ -20,6 +20,7 @@ import {
   sameFamilyKey,
 } from '../../../src/messages/index.js';
 import { codeOf } from '../../helpers/errors.js';
+import { errorOf } from '../../helpers/errors.js';
 
 const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 /** RFC 4648 base32 without padding (an independent encoder, for payloads the library would not make). */
@@ -54,15 +55,6 @@ function unb32(s: string): Uint8Array {
   }
   return Uint8Array.from(out);
 }
-const errorOf = (f: () => unknown): PlushlinkError => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof PlushlinkError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-};
 
 describe('family key codes: canonical base32 and the payload', () => {
   it('our encoder agrees with familyKeyCode', () => {
