@@ -29,6 +29,23 @@ function ownedToy(config?: ToyConfig, mtu = 247) {
   return { toy, identity, code, owner };
 }
 
+/**
+ * Two pairings read in one window (§6.4): `a` confirms first at T0 + 3, so `b`'s pending pairing
+ * is superseded; `b` has a session but has not sent its first record yet.
+ */
+function supersededPairing() {
+    const { toy, identity, code } = newToy();
+    toy.button('hold', T0);
+    const a = new FakeCentral(toy, 'a');
+    const b = new FakeCentral(toy, 'b');
+    a.connect(T0 + 1);
+    b.connect(T0 + 1);
+    const ha = companionHandshake(a, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 2, 'a', false);
+    const hb = companionHandshake(b, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 2, 'b', false);
+    a.send('control', ha.channel!.sealControl({ type: 'confirm', id: 1 }), T0 + 3);
+  return { toy, a, b, ha, hb };
+}
+
 /** The microphone records in `actions` for `connection`, opened by the companion's channel. */
 function micRecords(actions: ToyAction[], connection: string, channel: SecureChannel): { values: number[]; batches: Uint8Array[][]; firstFrames: number[] } {
   const reasm = new Reassembler(1024);
@@ -442,15 +459,7 @@ describe('handshake refusals (PROTOCOL.md §13.2, §13.4, §13.5)', () => {
   });
 
   it('a superseded pairing whose first record is a request is dropped without running it or answering it', () => {
-    const { toy, identity, code } = newToy();
-    toy.button('hold', T0);
-    const a = new FakeCentral(toy, 'a');
-    const b = new FakeCentral(toy, 'b');
-    a.connect(T0 + 1);
-    b.connect(T0 + 1);
-    const ha = companionHandshake(a, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 2, 'a', false);
-    const hb = companionHandshake(b, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 2, 'b', false);
-    a.send('control', ha.channel!.sealControl({ type: 'confirm', id: 1 }), T0 + 3);
+    const { toy, b, hb } = supersededPairing();
     expect(toy.pairings).toHaveLength(1);
     const out = b.send('control', hb.channel!.sealControl({ type: 'get-info', id: 1 }), T0 + 4);
     const got = b.received.filter((w) => w.kind === 'record').map((w) => hb.channel!.openControl((w as { record: Uint8Array }).record));
@@ -683,15 +692,7 @@ describe('speaker writes inside a session (PROTOCOL.md §13.6)', () => {
   });
 
   it('a superseded pairing whose first record is audio is dropped and its audio not taken', () => {
-    const { toy, identity, code } = newToy();
-    toy.button('hold', T0);
-    const a = new FakeCentral(toy, 'a');
-    const b = new FakeCentral(toy, 'b');
-    a.connect(T0 + 1);
-    b.connect(T0 + 1);
-    const ha = companionHandshake(a, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 2, 'a', false);
-    const hb = companionHandshake(b, 'pair', generateX25519KeyPair(), identity.publicKey, code, T0 + 2, 'b', false);
-    a.send('control', ha.channel!.sealControl({ type: 'confirm', id: 1 }), T0 + 3);
+    const { toy, b, hb } = supersededPairing();
     const out = b.send('speaker', hb.channel!.sealAudio(fs(3, 1)).record, T0 + 4);
     expect(out.filter((x) => x.type === 'disconnect').map((x) => (x as { connection: string }).connection)).toEqual(['b']);
     expect(toy.speakerStats.framesOutsideStream).toBe(0);
