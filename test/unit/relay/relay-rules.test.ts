@@ -466,6 +466,27 @@ describe('the relay process', () => {
     expect(await relay.store.getEnvelope(gran.mailbox, e.id)).toBeUndefined();
   });
 
+  it('close() stops the sweeper timer', async () => {
+    const inner = sqlite();
+    let sweeps = 0;
+    const store: RelayStore = {
+      ...inner,
+      expire: (now) => {
+        sweeps++;
+        return inner.expire(now);
+      },
+    };
+    const { relay } = await rig({ perKey: false, perAddress: false, sweepIntervalMs: 10 }, store);
+    const deadline = Date.now() + 5000;
+    while (sweeps === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(sweeps).toBeGreaterThan(0);
+    relays.splice(relays.indexOf(relay), 1);
+    await relay.close();
+    const after = sweeps;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sweeps).toBe(after);
+  });
+
   it('per-address limits count each client address apart', async () => {
     const { relay } = await rig({ perKey: false, perAddress: { max: 1, windowMs: 3_600_000 } });
     const get = (remoteAddress: string) => relay.app.inject({ method: 'GET', url: '/v1/health', remoteAddress });
