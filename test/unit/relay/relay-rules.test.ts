@@ -219,6 +219,51 @@ describe('problem answers (docs/RELAY.md §7)', () => {
     });
   });
 
+  it("every route refuses what does not match its schema with RELAY_BAD_REQUEST, before it looks anything up", async () => {
+    const { c, child, gran } = await family({ perKey: false, perAddress: false });
+    const e = envelope(child, [gran]);
+    const mid = e.id;
+    const mb = gran.mailbox;
+    const sender = toHex(child.id.signPublicKey);
+    const keys = { signPublicKey: toHex(gran.id.signPublicKey), boxPublicKey: toHex(gran.id.boxPublicKey) };
+    const cases: [string, 'GET' | 'PUT' | 'POST' | 'DELETE', string, (object | Uint8Array)?][] = [
+      ['upload: bad message id', 'PUT', `/v1/envelopes/XYZ?to=${mb}`, e.bytes],
+      ['upload: no to', 'PUT', `/v1/envelopes/${mid}`, e.bytes],
+      ['upload: bad to', 'PUT', `/v1/envelopes/${mid}?to=zz`, e.bytes],
+      ['upload: unknown parameter', 'PUT', `/v1/envelopes/${mid}?to=${mb}&x=1`, e.bytes],
+      ['list: bad mailbox id', 'GET', '/v1/mailboxes/XYZ/envelopes'],
+      ['list: wait not a number', 'GET', `/v1/mailboxes/${mb}/envelopes?wait=soon`],
+      ['list: wait below 0', 'GET', `/v1/mailboxes/${mb}/envelopes?wait=-1`],
+      ['list: wait over 30', 'GET', `/v1/mailboxes/${mb}/envelopes?wait=31`],
+      ['list: unknown parameter', 'GET', `/v1/mailboxes/${mb}/envelopes?x=1`],
+      ['fetch: bad mailbox id', 'GET', `/v1/mailboxes/XYZ/envelopes/${mid}`],
+      ['fetch: bad message id', 'GET', `/v1/mailboxes/${mb}/envelopes/XYZ`],
+      ['discard: bad message id', 'DELETE', `/v1/mailboxes/${mb}/envelopes/XYZ`],
+      ['receipt: bad message id', 'POST', `/v1/mailboxes/${mb}/envelopes/XYZ/receipt`, { signature: `${'A'.repeat(86)}==` }],
+      ['receipt: no signature', 'POST', `/v1/mailboxes/${mb}/envelopes/${mid}/receipt`, {}],
+      ['receipt: short signature', 'POST', `/v1/mailboxes/${mb}/envelopes/${mid}/receipt`, { signature: 'AAAA' }],
+      ['receipt: unknown field', 'POST', `/v1/mailboxes/${mb}/envelopes/${mid}/receipt`, { signature: `${'A'.repeat(86)}==`, x: 1 }],
+      ['mailbox: bad id', 'PUT', '/v1/mailboxes/XYZ', keys],
+      ['mailbox: missing key', 'PUT', `/v1/mailboxes/${mb}`, { signPublicKey: keys.signPublicKey }],
+      ['mailbox: bad key', 'PUT', `/v1/mailboxes/${mb}`, { ...keys, boxPublicKey: 'zz' }],
+      ['mailbox info: bad id', 'GET', '/v1/mailboxes/XYZ'],
+      ['mailbox delete: bad id', 'DELETE', '/v1/mailboxes/XYZ'],
+      ['allow: bad sender', 'PUT', `/v1/mailboxes/${mb}/senders/zz`],
+      ['allow: bad mailbox id', 'PUT', `/v1/mailboxes/XYZ/senders/${sender}`],
+      ['disallow: bad sender', 'DELETE', `/v1/mailboxes/${mb}/senders/zz`],
+      ['receipts: bad cursor', 'GET', '/v1/receipts?after=junk'],
+      ['receipts: unknown parameter', 'GET', '/v1/receipts?x=1'],
+      ['receipts delete: bad message id', 'DELETE', '/v1/receipts/XYZ'],
+    ];
+    for (const [name, method, url, body] of cases) {
+      const r = await c.call(name.startsWith('upload') ? child.id : gran.id, method, url, body);
+      expect(r, name).toMatchObject({ status: 400, code: 'RELAY_BAD_REQUEST' });
+    }
+    // Nothing was stored or changed by them.
+    expect((await c.list(gran)).json).toEqual({ envelopes: [], more: false });
+    expect(((await c.call(gran.id, 'GET', relayPaths.mailbox(mb))).json as { senders: string[] }).senders).toEqual([sender]);
+  });
+
   it('no such route, a trailing slash or other letter case: RELAY_NOT_FOUND', async () => {
     const { c, gran } = await family({ perKey: false, perAddress: false });
     for (const url of ['/v1/nothing', `${relayPaths.mailbox(gran.mailbox)}/`, relayPaths.mailbox(gran.mailbox).replace('/mailboxes/', '/Mailboxes/')]) {
