@@ -246,6 +246,7 @@ describe('problem answers (docs/RELAY.md §7)', () => {
       ['mailbox: bad id', 'PUT', '/v1/mailboxes/XYZ', keys],
       ['mailbox: missing key', 'PUT', `/v1/mailboxes/${mb}`, { signPublicKey: keys.signPublicKey }],
       ['mailbox: bad key', 'PUT', `/v1/mailboxes/${mb}`, { ...keys, boxPublicKey: 'zz' }],
+      ['mailbox: unknown field', 'PUT', `/v1/mailboxes/${mb}`, { ...keys, admin: true }],
       ['mailbox info: bad id', 'GET', '/v1/mailboxes/XYZ'],
       ['mailbox delete: bad id', 'DELETE', '/v1/mailboxes/XYZ'],
       ['allow: bad sender', 'PUT', `/v1/mailboxes/${mb}/senders/zz`],
