@@ -161,6 +161,23 @@ describe('SQLite store wake-ups', () => {
     onB.stop();
   });
 
+  it('stores on different files do not wake each other', async () => {
+    const a = open(freshPath());
+    const b = open(freshPath());
+    await a.init();
+    await b.init();
+    const m = mailbox(1);
+    await a.createMailbox(m);
+    await b.createMailbox(m);
+    const onA = called(a, m.mailboxId, 300);
+    const onB = called(b, m.mailboxId, 5000);
+    await b.putEnvelope(envelope(1, [m.mailboxId]), ROOMY);
+    expect(await onB.result).toBe(true);
+    expect(await onA.result).toBe(false);
+    onA.stop();
+    onB.stop();
+  });
+
   it('stores opened on one file under different names (a symbolic link) share wake-ups', async () => {
     const path = freshPath();
     const link = join(root, `link-${n}`);
