@@ -144,26 +144,12 @@ describe('SQLite store listings', () => {
 });
 
 describe('SQLite store wake-ups', () => {
-  it('in-memory stores are each their own: a delivery in one wakes nobody in another', async () => {
-    const a = open(':memory:');
-    const b = open(':memory:');
-    await a.init();
-    await b.init();
-    const m = mailbox(1);
-    await a.createMailbox(m);
-    await b.createMailbox(m);
-    const onA = called(a, m.mailboxId, 300);
-    const onB = called(b, m.mailboxId, 5000);
-    await b.putEnvelope(envelope(1, [m.mailboxId]), ROOMY);
-    expect(await onB.result).toBe(true);
-    expect(await onA.result).toBe(false);
-    onA.stop();
-    onB.stop();
-  });
-
-  it('stores on different files do not wake each other', async () => {
-    const a = open(freshPath());
-    const b = open(freshPath());
+  it.each([
+    ['in-memory stores are each their own', () => ':memory:'],
+    ['stores on different files do not wake each other', () => freshPath()],
+  ])('%s: a delivery in one wakes nobody in the other', async (_name, where) => {
+    const a = open(where());
+    const b = open(where());
     await a.init();
     await b.init();
     const m = mailbox(1);
