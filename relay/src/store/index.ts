@@ -25,7 +25,15 @@ export function isPostgresUrl(db: string): boolean {
  * ({@link DEFAULT_SQLITE_PATH} when `db` is undefined or empty).
  */
 export function openStore(db: string | undefined): RelayStore {
+  const target = storeTarget(db);
+  return target.kind === 'postgres' ? openPostgresStore({ url: target.url }) : openSqliteStore({ path: target.path });
+}
+
+/** Where `openStore(db)` keeps its data: the trimmed `db`, or {@link DEFAULT_SQLITE_PATH} when blank. */
+export type StoreTarget = { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string };
+
+/** The store `db` names, without opening it (see {@link openStore}). */
+export function storeTarget(db: string | undefined): StoreTarget {
   const target = db?.trim() ? db.trim() : DEFAULT_SQLITE_PATH;
-  if (isPostgresUrl(target)) return openPostgresStore({ url: target });
-  return openSqliteStore({ path: target });
+  return isPostgresUrl(target) ? { kind: 'postgres', url: target } : { kind: 'sqlite', path: target };
 }
