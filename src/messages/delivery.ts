@@ -8,7 +8,7 @@
  * Pure: no `node:` imports.
  */
 import { fromBase64, toHex } from '../protocol/bytes.js';
-import { ed25519Verify } from '../protocol/crypto.js';
+import type { Ed25519Verifier } from '../protocol/crypto.js';
 import { PlushlinkError, isPlushlinkError, type ErrorCode } from '../protocol/errors.js';
 import { peekVoiceMessage } from './envelope.js';
 import type { FamilyPublicKey } from './family.js';
@@ -134,8 +134,8 @@ export interface SyncOutboxOptions {
   continueOnFailure?: boolean;
   /** Most receipt listings one sync makes (default 50). */
   maxReceiptPages?: number;
-  /** Ed25519 verification for receipts (default: the pure one). */
-  verify?: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+  /** Ed25519 verification for receipts (default: the installed back end's; under the library's policy either way). */
+  verify?: Ed25519Verifier;
 }
 
 /** Errors after which the next upload would fail just the same. */
@@ -179,7 +179,6 @@ interface Loaded {
  */
 export async function syncOutbox(store: DeliveryStore, relay: DeliveryRelay, options: SyncOutboxOptions): Promise<SyncOutboxReport> {
   const { signal, events } = options;
-  const verify = options.verify ?? ed25519Verify;
   const maxPages = Math.max(1, options.maxReceiptPages ?? 50);
   const report: SyncOutboxReport = {
     delivered: [],
@@ -238,7 +237,7 @@ export async function syncOutbox(store: DeliveryStore, relay: DeliveryRelay, opt
     } catch {
       return { reason: 'bad-signature' };
     }
-    return verifyDeliveryReceipt(member, r.messageId, env.hash, sig, verify) ? { keyId } : { reason: 'bad-signature' };
+    return verifyDeliveryReceipt(member, r.messageId, env.hash, sig, options.verify) ? { keyId } : { reason: 'bad-signature' };
   };
 
   const isComplete = (env: Loaded, id: string): boolean => {

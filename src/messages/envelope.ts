@@ -15,11 +15,12 @@ import {
   aeadOpen,
   aeadSeal,
   ed25519Sign,
-  ed25519Verify,
   randomBytes,
   sha512,
+  withEd25519Policy,
   x25519,
   x25519KeyPairFromSecret,
+  type Ed25519Verifier,
   type RandomSource,
 } from '../protocol/crypto.js';
 import { bytesEqual, concatBytes, fromHex, toHex, utf8, wipe } from '../protocol/bytes.js';
@@ -114,10 +115,11 @@ export interface OpenVoiceMessageOptions<T extends Uint8Array | Pick<FamilyPubli
    */
   trustedSenders?: ReadonlyArray<T>;
   /**
-   * Ed25519 verification (default: the pure one). A server injects a native one; it must refuse
-   * a non-canonical S as the default does.
+   * Ed25519 verification (default: the installed back end's). A server injects a native one; it
+   * runs under the library's Ed25519 policy either way (PROTOCOL §18: a non-canonical S and a
+   * small-order sender key are refused before it is called).
    */
-  verify?: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+  verify?: Ed25519Verifier;
 }
 
 interface ParsedEnvelope {
@@ -276,11 +278,11 @@ function senderKeyOf(t: Uint8Array | Pick<FamilyPublicKey, 'signPublicKey'>): Ui
 function verifyEnvelope<T extends Uint8Array | Pick<FamilyPublicKey, 'signPublicKey'>>(
   bytes: Uint8Array,
   trustedSenders: ReadonlyArray<T> | undefined,
-  verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean = ed25519Verify,
+  verify?: Ed25519Verifier,
 ): { p: ParsedEnvelope; info: VoiceMessageInfo; trusted: T | undefined } {
   const p = parseEnvelope(bytes);
   // 4. signature
-  if (!verify(p.sender, concatBytes(SIGNATURE_CONTEXT, p.signed), p.signature)) {
+  if (!withEd25519Policy(verify)(p.sender, concatBytes(SIGNATURE_CONTEXT, p.signed), p.signature)) {
     throw new PlushlinkError('BAD_SIGNATURE', 'voice message signature does not verify');
   }
   // 5. trusted sender

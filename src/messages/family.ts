@@ -9,6 +9,8 @@
  */
 import {
   ed25519KeyPairFromSeed,
+  isLowOrderX25519Key,
+  isSmallOrderEd25519Key,
   randomBytes,
   sha512,
   x25519KeyPairFromSecret,
@@ -156,7 +158,8 @@ export function familyKeyCode(key: FamilyPublicKey): string {
 /**
  * Parses a family key code. Whitespace and case are ignored. Checks, in order: prefix and
  * base32 (`BAD_QR_PAYLOAD`), version byte (`UNKNOWN_VERSION`), length (`BAD_QR_PAYLOAD`),
- * checksum (`BAD_CHECKSUM`), name (`BAD_QR_PAYLOAD`).
+ * checksum (`BAD_CHECKSUM`), name (`BAD_QR_PAYLOAD`), keys (`INVALID_KEY`: a small-order
+ * signing key or a low-order box key names no one, docs/MESSAGES.md §2.1).
  */
 export function parseFamilyKeyCode(code: string): FamilyPublicKey {
   if (typeof code !== 'string') throw new PlushlinkError('BAD_QR_PAYLOAD', 'family key code must be a string');
@@ -186,11 +189,15 @@ export function parseFamilyKeyCode(code: string): FamilyPublicKey {
   } catch (e) {
     throw new PlushlinkError('BAD_QR_PAYLOAD', 'invalid display name', undefined, { cause: e });
   }
-  return {
-    name,
-    signPublicKey: body.slice(1, 33),
-    boxPublicKey: body.slice(33, 65),
-  };
+  const signPublicKey = body.slice(1, 33);
+  const boxPublicKey = body.slice(33, 65);
+  if (isSmallOrderEd25519Key(signPublicKey)) {
+    throw new PlushlinkError('INVALID_KEY', 'the signing key is a small-order point: anyone could sign as it');
+  }
+  if (isLowOrderX25519Key(boxPublicKey)) {
+    throw new PlushlinkError('INVALID_KEY', 'the box key is a low-order point: nothing can be sealed to it');
+  }
+  return { name, signPublicKey, boxPublicKey };
 }
 
 /**

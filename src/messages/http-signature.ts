@@ -21,7 +21,7 @@ import {
   type Parameters,
 } from 'structured-headers';
 import { bytesEqual, fromBase64Url, fromHex, toBase64, toBase64Url, toHex, utf8 } from '../protocol/bytes.js';
-import { ed25519Sign, ed25519Verify, randomBytes, sha512, type RandomSource } from '../protocol/crypto.js';
+import { ed25519Sign, isSmallOrderEd25519Key, randomBytes, sha512, withEd25519Policy, type Ed25519Verifier, type RandomSource } from '../protocol/crypto.js';
 import { PlushlinkError } from '../protocol/errors.js';
 
 /** The covered components, in this order (docs/RELAY.md §3.1). */
@@ -89,8 +89,11 @@ export interface VerifyRequestOptions {
   now: number;
   /** Accepted clock skew each way, seconds (default {@link DEFAULT_MAX_SKEW_S}). */
   maxSkewS?: number;
-  /** Ed25519 verification (default: the pure one); a server injects a native one. */
-  verify?: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+  /**
+   * Ed25519 verification (default: the installed back end's); a server injects a native one. It
+   * runs under the library's Ed25519 policy either way (PROTOCOL §18).
+   */
+  verify?: Ed25519Verifier;
 }
 
 /** `sha-512=:<base64>:` for these bytes (RFC 9530). */
@@ -230,6 +233,9 @@ export function verifyRequest(request: SignableRequest, headers: HeaderSource, o
   }
   if (typeof created !== 'number' || !Number.isSafeInteger(created) || created < 0) throw refuse('RELAY_BAD_SIGNATURE', 'created must be an integer');
   if (typeof keyId !== 'string' || !/^[0-9a-f]{64}$/.test(keyId)) throw refuse('RELAY_BAD_SIGNATURE', 'keyid must be 64 lower-case hex characters');
+  if (isSmallOrderEd25519Key(fromHex(keyId))) {
+    throw refuse('RELAY_BAD_SIGNATURE', 'keyid is a small-order Ed25519 point: anyone can sign under it');
+  }
   let nonceOk = false;
   if (typeof nonce === 'string') {
     try {
@@ -256,7 +262,7 @@ export function verifyRequest(request: SignableRequest, headers: HeaderSource, o
 
   const publicKey = fromHex(keyId);
   const base = signatureBase(request, digestField, serializeInnerList(input));
-  const verify = options.verify ?? ed25519Verify;
+  const verify = withEd25519Policy(options.verify);
   if (!verify(publicKey, base, signature)) throw refuse('RELAY_BAD_SIGNATURE', 'signature does not verify');
   return { publicKey, keyId, nonce: nonce as string, created };
 }

@@ -6,7 +6,7 @@
  */
 import * as v from 'valibot';
 import { concatBytes, fromHex, toHex, utf8 } from '../protocol/bytes.js';
-import { ed25519Sign, ed25519Verify, sha512 } from '../protocol/crypto.js';
+import { ed25519Sign, sha512, withEd25519Policy, type Ed25519Verifier } from '../protocol/crypto.js';
 import { PlushlinkError, type ErrorCode } from '../protocol/errors.js';
 import { keyIdOf, type FamilyIdentity, type FamilyPublicKey } from './family.js';
 
@@ -55,17 +55,18 @@ export function signDeliveryReceipt(recipient: FamilyIdentity, messageId: string
 
 /**
  * True when `signature` is `recipient`'s receipt for the envelope whose SHA-512 is `hash`.
- * `verify` defaults to the pure Ed25519; the relay injects a native one.
+ * `verify` defaults to the installed back end's Ed25519; the relay injects a native one. Either
+ * runs under the library's Ed25519 policy (PROTOCOL §18: small-order keys, non-canonical S refused).
  */
 export function verifyDeliveryReceipt(
   recipient: Pick<FamilyPublicKey, 'signPublicKey' | 'boxPublicKey'>,
   messageId: string,
   hash: Uint8Array,
   signature: Uint8Array,
-  verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean = ed25519Verify,
+  verify?: Ed25519Verifier,
 ): boolean {
   if (signature.length !== 64) return false;
-  return verify(recipient.signPublicKey, receiptMessage(messageId, mailboxIdOf(recipient), hash), signature);
+  return withEd25519Policy(verify)(recipient.signPublicKey, receiptMessage(messageId, mailboxIdOf(recipient), hash), signature);
 }
 
 /** Routes (paths relative to the origin). Ids are validated by the caller. */

@@ -11,7 +11,8 @@
  *
  * A back end computes raw primitives. Everything PROTOCOL §18 decides is decided here, once, for
  * every back end: key, nonce and signature sizes, the all-zero X25519 result (LOW_ORDER_POINT),
- * the HKDF length range, a failed tag (DECRYPT_FAILED), a non-canonical Ed25519 S. So both back
+ * the HKDF length range, a failed tag (DECRYPT_FAILED), a non-canonical Ed25519 S, a small-order
+ * Ed25519 key. So both back
  * ends keep the same policy by construction, and every vector runs against both
  * (test/unit/protocol/crypto-backends.test.ts, the Wycheproof, Noise and own-vector tests).
  *
@@ -154,6 +155,20 @@ export function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array
   return out;
 }
 
+/** Any scalar does: X25519 clamps it to a multiple of the cofactor 8 (RFC 7748 §5). */
+const LOW_ORDER_PROBE = new Uint8Array(DH_LEN).fill(0x5a);
+
+/**
+ * True when the 32-byte X25519 `publicKey` is a low-order point: every shared secret with it is
+ * all zeros, so {@link x25519} refuses it (`LOW_ORDER_POINT`) whatever the secret (PROTOCOL §18).
+ * False for any other 32-byte value; `INVALID_KEY` for another length.
+ */
+export function isLowOrderX25519Key(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== DH_LEN) throw new PlushlinkError('INVALID_KEY', `X25519 public key must be ${DH_LEN} bytes`);
+  const out = backend.x25519(LOW_ORDER_PROBE, publicKey);
+  return out === undefined || allZero(out);
+}
+
 /** SHA-512 (FIPS 180-4) of `data`, or of `data || more`. */
 export function sha512(data: Uint8Array, more?: Uint8Array): Uint8Array {
   return more === undefined ? backend.sha512(data) : backend.sha512(data, more);
@@ -268,16 +283,72 @@ function ed25519CanonicalS(signature: Uint8Array): boolean {
 }
 
 /**
- * Ed25519 verification; false for any malformed input (never throws on attacker input).
- * Rejects a non-canonical S ≥ L (RFC 8032 §5.1.7, signature malleability) before any back end
- * sees it (tweetnacl alone accepts S + L; PROTOCOL §18).
+ * The y-coordinates (little-endian, sign bit clear) of the eight Ed25519 points of order dividing
+ * 8, and the two non-canonical encodings y + p that are below 2^255 (p ≡ 0, p + 1 ≡ 1). A point
+ * is known by its y up to the sign of x, so these seven values, with either sign bit, are every
+ * encoding of a small-order point (PROTOCOL §18).
  */
-export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32 || signature.length !== 64) return false;
-  if (!ed25519CanonicalS(signature)) return false;
-  try {
-    return backend.ed25519Verify(publicKey, message, signature) === true;
-  } catch {
-    return false;
-  }
+const ED25519_SMALL_ORDER_Y: readonly Uint8Array[] = [
+  // 0: the two points of order 4, (±√−1, 0)
+  new Uint8Array(32),
+  // 1: the neutral point (order 1)
+  Uint8Array.from([1, ...new Array<number>(31).fill(0)]),
+  // the four points of order 8 share two y-values
+  Uint8Array.from([
+    0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+    0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05,
+  ]),
+  Uint8Array.from([
+    0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+    0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
+  ]),
+  // p − 1 = −1: the point (0, −1) of order 2
+  Uint8Array.from([0xec, ...new Array<number>(30).fill(0xff), 0x7f]),
+  // p ≡ 0 and p + 1 ≡ 1, not canonical
+  Uint8Array.from([0xed, ...new Array<number>(30).fill(0xff), 0x7f]),
+  Uint8Array.from([0xee, ...new Array<number>(30).fill(0xff), 0x7f]),
+];
+
+/**
+ * True when `publicKey` encodes an Ed25519 point of small order (order 1, 2, 4 or 8), in any
+ * encoding a verifier might accept. Anyone can make signatures that verify under such a key
+ * (with S = 0, about one message in eight), so it names no one: {@link ed25519Verify} refuses
+ * every signature under it, and the relay refuses it as a `keyid` (PROTOCOL §18, RELAY §3.3).
+ */
+export function isSmallOrderEd25519Key(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== 32) return false;
+  return ED25519_SMALL_ORDER_Y.some((y) => {
+    let diff = (publicKey[31]! & 0x7f) ^ y[31]!;
+    for (let i = 0; i < 31; i++) diff |= publicKey[i]! ^ y[i]!;
+    return diff === 0;
+  });
 }
+
+/** An Ed25519 verifier: true when `signature` is valid for `message` under `publicKey`. */
+export type Ed25519Verifier = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+
+/**
+ * `verify` (default: the installed back end's) under plushlink's Ed25519 policy (PROTOCOL §18):
+ * false, before `verify` sees them, for wrong sizes, a non-canonical S ≥ L (RFC 8032 §5.1.7,
+ * signature malleability; tweetnacl alone accepts S + L) and a small-order public key
+ * ({@link isSmallOrderEd25519Key}; tweetnacl and OpenSSL both accept signatures under one);
+ * false when `verify` throws. Every verifier plushlink is given (a server's native one) passes
+ * through this, so the policy does not depend on the verifier.
+ */
+export function withEd25519Policy(verify?: Ed25519Verifier): Ed25519Verifier {
+  return (publicKey, message, signature) => {
+    if (publicKey.length !== 32 || signature.length !== 64) return false;
+    if (!ed25519CanonicalS(signature) || isSmallOrderEd25519Key(publicKey)) return false;
+    try {
+      return (verify ?? backend.ed25519Verify)(publicKey, message, signature) === true;
+    } catch {
+      return false;
+    }
+  };
+}
+
+/**
+ * Ed25519 verification with the installed back end, under the policy of
+ * {@link withEd25519Policy}; false for any malformed input (never throws on attacker input).
+ */
+export const ed25519Verify: Ed25519Verifier = withEd25519Policy();

@@ -11,9 +11,9 @@ export {
 } from './bytes.js';
 export {
   AEAD_NONCE_LEN, aeadOpen, aeadSeal, aeadSealWithHeader, cryptoBackend, type CryptoBackend, type CryptoBackendInfo, DH_LEN,
-  type Ed25519KeyPair, ed25519KeyPairFromSeed, ed25519Sign, ed25519Verify, generateEd25519KeyPair, generateX25519KeyPair, HASH_LEN,
-  HKDF_MAX_LEN, hkdfSha512, hmacSha512, KEY_LEN, noiseHkdf, pureCryptoBackend, randomBytes, type RandomSource, sha512, TAG_LEN,
-  useCryptoBackend, x25519, type X25519KeyPair, x25519KeyPairFromSecret, x25519PublicKey,
+  type Ed25519KeyPair, ed25519KeyPairFromSeed, ed25519Sign, ed25519Verify, type Ed25519Verifier, generateEd25519KeyPair, generateX25519KeyPair, HASH_LEN,
+  HKDF_MAX_LEN, hkdfSha512, hmacSha512, isLowOrderX25519Key, isSmallOrderEd25519Key, KEY_LEN, noiseHkdf, pureCryptoBackend, randomBytes, type RandomSource, sha512, TAG_LEN,
+  useCryptoBackend, withEd25519Policy, x25519, type X25519KeyPair, x25519KeyPairFromSecret, x25519PublicKey,
 } from './crypto.js';
 export { base32Decode, base32Encode, CROCKFORD_ALPHABET, crockfordValue } from './base32.js';
 export {

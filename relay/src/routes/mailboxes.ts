@@ -1,6 +1,6 @@
 /** Mailboxes and their allow-lists (docs/RELAY.md §2, §4). */
 import type { FastifyInstance } from 'fastify';
-import { fromHex } from 'plushlink/protocol';
+import { fromHex, isLowOrderX25519Key, isSmallOrderEd25519Key } from 'plushlink/protocol';
 import { keyIdHexOf, mailboxIdOf } from 'plushlink/messages';
 import { signerOf, type RouteContext } from '../app.js';
 import { problem } from '../problems.js';
@@ -29,6 +29,8 @@ export async function mailboxRoutes(app: FastifyInstance, ctx: RouteContext): Pr
       const keys = { signPublicKey: fromHex(signPublicKey), boxPublicKey: fromHex(boxPublicKey) };
       const mailboxId = mailboxIdOf(keys);
       if (mailboxId !== request.params.mailboxId) throw problem('RELAY_BAD_REQUEST', 'the mailbox id is not the one these keys give');
+      // A low-order box key names no one (RELAY §4): nothing could be sealed to the mailbox.
+      if (isLowOrderX25519Key(keys.boxPublicKey)) throw problem('RELAY_BAD_REQUEST', 'the box key is a low-order X25519 point');
       const keyId = keyIdHexOf(keys.boxPublicKey);
       const result = await store.createMailbox({ mailboxId, keyId, signPublicKey, boxPublicKey, createdAt: now() });
       return reply.code(result === 'created' ? 201 : 200).send({ mailboxId, keyId, created: result === 'created' });
@@ -67,6 +69,10 @@ export async function mailboxRoutes(app: FastifyInstance, ctx: RouteContext): Pr
   };
   app.put<{ Params: { mailboxId: string; sender: string } }>('/mailboxes/:mailboxId/senders/:sender', { schema: senderSchema }, async (request) => {
     const mailbox = await ownedMailbox(ctx, request, request.params.mailboxId);
+    // A small-order signing key names no one (RELAY §4): anyone could sign as it.
+    if (isSmallOrderEd25519Key(fromHex(request.params.sender))) {
+      throw problem('RELAY_BAD_REQUEST', 'the sender key is a small-order Ed25519 point: anyone could sign as it');
+    }
     return { changed: await store.allowSender(mailbox.mailboxId, request.params.sender, now()) };
   });
   app.delete<{ Params: { mailboxId: string; sender: string } }>('/mailboxes/:mailboxId/senders/:sender', { schema: senderSchema }, async (request) => {

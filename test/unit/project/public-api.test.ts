@@ -88,7 +88,7 @@ const API: Record<string, string[]> = {
     'ADVERTISING_KEY_LEN', 'ADV_DATA_LEN', 'ADV_FLAG_OWNED', 'ADV_FLAG_PAIRING', 'ADV_SLOT_SECONDS', 'ADV_TAG_LEN', 'AEAD_NONCE_LEN',
     'AUDIO_FORMATS_SUPPORTED', 'AUDIO_FORMATS_V1', 'AdvertisementInfo', 'AudioBatch', 'AudioFormats', 'BatteryInfo', 'CROCKFORD_ALPHABET',
     'Capability', 'Channel', 'CipherState', 'CompanionHandshake', 'CompanionHandshakeOptions', 'CompanionHello', 'ControlMessage', 'ControlRequest',
-    'ControlType', 'CryptoBackend', 'CryptoBackendInfo', 'DEFAULT_MAX_MESSAGE', 'DEFAULT_REKEY_INTERVAL_MS', 'DH_LEN', 'EPOCH_SIZE', 'Ed25519KeyPair',
+    'ControlType', 'CryptoBackend', 'CryptoBackendInfo', 'DEFAULT_MAX_MESSAGE', 'DEFAULT_REKEY_INTERVAL_MS', 'DH_LEN', 'EPOCH_SIZE', 'Ed25519KeyPair', 'Ed25519Verifier',
     'ErrorCode', 'FRAG_END', 'FRAG_START', 'FRAME_MS', 'Fragmenter', 'GoodbyeReason', 'GoodbyeReasonName', 'HASH_LEN', 'HKDF_MAX_LEN', 'HandshakeMode',
     'HandshakeOptions', 'HandshakePattern', 'HandshakeState', 'KEY_LEN', 'MAX_COUNTER', 'MAX_FRAMES_PER_RECORD', 'MAX_FRAME_BYTES',
     'MAX_NOISE_MESSAGE', 'MIN_FRAGMENT_PAYLOAD', 'MessagePattern', 'NoiseVector', 'OpenedRecord', 'PAIRING_PROTOCOL', 'PAYLOAD_VERSION',
@@ -103,12 +103,12 @@ const API: Record<string, string[]> = {
     'decodeToyInfo', 'decodeWire', 'ed25519KeyPairFromSeed', 'ed25519Sign', 'ed25519Verify', 'encodeAudioPayload', 'encodeAudioPayloadInto',
     'encodeBattery', 'encodeCompanionHello', 'encodeControl', 'encodeMicStartResult', 'encodePairings', 'encodeTlv', 'encodeToyHello', 'encodeToyInfo', 'encodeWire',
     'firstFragmentKind', 'formatSetupCode', 'formatSetupQr', 'framesIn', 'framesPerRecord', 'fromBase64', 'fromBase64Url', 'fromHex', 'fromUtf8', 'generateEd25519KeyPair', 'generateSetupCode',
-    'generateX25519KeyPair', 'getPattern', 'goodbyeReasonName', 'handshakePrologue', 'hkdfSha512', 'hmacSha512', 'isPlushlinkError',
+    'generateX25519KeyPair', 'getPattern', 'goodbyeReasonName', 'handshakePrologue', 'hkdfSha512', 'hmacSha512', 'isLowOrderX25519Key', 'isPlushlinkError', 'isSmallOrderEd25519Key',
     'isSupportedSuite', 'msUntilNextSlot', 'nextEpochKey', 'noiseHkdf', 'parseAdvertisement', 'parseProtocolName', 'parseSetupCode',
     'parseSetupInput', 'parseSetupQr', 'pureCryptoBackend', 'randomBytes', 'readUint', 'reconnectReadSlot', 'refusalErrorCode',
     'resolveAdvertisingTag', 'runVector', 'runVectorFile', 'setupCodeCheck', 'setupCodePsk', 'setupCodesEqual', 'sha512', 'toBase64', 'toBase64Url',
     'toHex', 'toyKeyFingerprint', 'toyReadMessage1', 'u16be', 'u32be', 'undecodableRequestAnswer', 'useCryptoBackend', 'usesEqualFrames', 'utf8',
-    'wipe', 'x25519', 'x25519KeyPairFromSecret', 'x25519PublicKey',
+    'wipe', 'withEd25519Policy', 'x25519', 'x25519KeyPairFromSecret', 'x25519PublicKey',
   ],
 };
 

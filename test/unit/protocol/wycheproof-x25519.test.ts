@@ -11,7 +11,7 @@
  *   - any other flag on an `acceptable` case has no policy yet and fails the test.
  */
 import { expect } from 'vitest';
-import { x25519 } from '../../../src/protocol/crypto.js';
+import { isLowOrderX25519Key, x25519 } from '../../../src/protocol/crypto.js';
 import { toHex } from '../../../src/protocol/bytes.js';
 import { hex, thrownCode, wycheproofSuite, type XdhCompGroup, type XdhCompTest } from '../../helpers/wycheproof.js';
 
@@ -54,6 +54,9 @@ wycheproofSuite<XdhCompGroup, XdhCompTest>({
     const pub = hex(t.public);
     const shared = hex(t.shared);
     const decision = decide(t);
+    // isLowOrderX25519Key (a key refused where it enters, MESSAGES §2.1) says exactly which
+    // public keys x25519 refuses, whatever the secret.
+    if (pub.length === 32) expect(isLowOrderX25519Key(pub)).toBe(decision === 'refuse');
     if (decision === 'accept') {
       expect(toHex(x25519(priv, pub))).toBe(t.shared);
     } else if (decision === 'refuse') {
