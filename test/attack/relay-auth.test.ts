@@ -6,8 +6,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '@plushlink/relay';
 import { toHex } from '../../src/protocol/bytes.js';
-import { relayPaths, signDeliveryReceipt, signRequest } from '../../src/messages/index.js';
-import { InjectClient, TestClock, envelope, member, prepareBackend, signed, startRelay, type Member, type StoreFactory } from '../helpers/relay.js';
+import { keyIdHexOf, mailboxIdOf, relayPaths, signDeliveryReceipt, signRequest, signatureBase } from '../../src/messages/index.js';
+import { nodeCryptoBackend } from '../../src/crypto-node/index.js';
+import { edEncode, forgeUnderSmallOrderKey, smallOrderEncodings, torsionPoints } from '../helpers/ed25519-torsion.js';
+import {
+  InjectClient,
+  TestClock,
+  envelope,
+  member,
+  prepareBackend,
+  signed,
+  startRelay,
+  type Member,
+  type SignedInject,
+  type StoreFactory,
+} from '../helpers/relay.js';
 
 let factory: StoreFactory;
 let relay: RelayServer;
@@ -229,5 +242,102 @@ describe('relay request authentication', () => {
     const res = await send({ ...good, headers: { ...good.headers, signature: `sig1=:${malleated.toString('base64')}:` } });
     expect(res).toMatchObject({ status: 401, code: 'RELAY_BAD_SIGNATURE' });
     expect((await send(good)).status).toBe(200);
+  });
+});
+
+describe('requests under a small-order keyid (docs/PROTOCOL.md §18, docs/RELAY.md §3.3 step 2)', () => {
+  const TORSION = torsionPoints();
+  /** Two of the small-order keys: the point of order 4 with y = 0, and the neutral point. */
+  const ZERO_KEY = new Uint8Array(32);
+  const NEUTRAL_KEY = Uint8Array.from([1, ...new Array<number>(31).fill(0)]);
+  let nonceCounter = 0;
+
+  /**
+   * A whole request forged under `key` by someone who holds no secret key at all: the request is
+   * built as `signed` builds it (the keyid is `key`; the throwaway signature is replaced), and the
+   * nonce varied until OpenSSL's raw Ed25519 verify (node:crypto, no plushlink policy) accepts
+   * R ‖ 0 over the signature base, R one of the eight small-order points.
+   */
+  function tryForge(key: Uint8Array, method: SignedInject['method'], target: string, body?: Uint8Array | object, tries = 64) {
+    const throwaway = member('attacker').id;
+    for (let i = 0; i < tries; i++) {
+      // A fresh nonce every time, so that no test's request is another's replay.
+      const nonce = new Uint8Array(16);
+      new DataView(nonce.buffer).setUint32(0, nonceCounter++);
+      const req = signed({ ...throwaway, signPublicKey: key }, method, target, body, { clock, nonce });
+      expect(req.headers['signature-input']).toContain(`keyid="${toHex(key)}"`);
+      const requestBody = new Uint8Array(req.payload ?? new Uint8Array(0));
+      const base = signatureBase({ method, target, body: requestBody }, req.headers['content-digest']!, req.headers['signature-input']!.slice('sig1='.length));
+      const signature = forgeUnderSmallOrderKey(key, base, nodeCryptoBackend.ed25519Verify, TORSION);
+      if (signature === undefined) continue;
+      const headers = { ...req.headers, signature: `sig1=:${Buffer.from(signature).toString('base64')}:` };
+      return { req: { ...req, headers }, base, signature, nonce: req.headers['signature-input']!.match(/nonce="([^"]*)"/)![1]!, body: requestBody };
+    }
+    return undefined;
+  }
+  function forge(key: Uint8Array, method: SignedInject['method'], target: string, body?: Uint8Array | object) {
+    const f = tryForge(key, method, target, body);
+    if (f === undefined) throw new Error(`no forgery under ${toHex(key)} in 64 nonces`);
+    return f;
+  }
+
+  /** The forged signature is one a plain Ed25519 verifier takes: only the policy refuses it. */
+  function expectRawAccepts(key: Uint8Array, f: NonNullable<ReturnType<typeof tryForge>>): void {
+    expect(nodeCryptoBackend.ed25519Verify(key, f.base, f.signature)).toBe(true);
+  }
+
+  it('a mailbox created under keyid 00…00 by a forged request: 401 RELAY_BAD_SIGNATURE, no mailbox, no nonce spent', async () => {
+    const mallory = member('mallory');
+    const keys = { signPublicKey: ZERO_KEY, boxPublicKey: mallory.id.boxPublicKey };
+    const mailboxId = mailboxIdOf(keys);
+    const f = forge(ZERO_KEY, 'PUT', relayPaths.mailbox(mailboxId), { signPublicKey: toHex(ZERO_KEY), boxPublicKey: toHex(keys.boxPublicKey) });
+    expectRawAccepts(ZERO_KEY, f);
+    const res = await send(f.req);
+    expect(res).toMatchObject({ status: 401, code: 'RELAY_BAD_SIGNATURE' });
+    expect(res.type).toContain('application/problem+json');
+    expect(await relay.store.getMailbox(mailboxId)).toBeUndefined();
+    expect(await relay.store.nonceSpent(toHex(ZERO_KEY), f.nonce)).toBe(false);
+    // The same steps with a real key create the mailbox (so the refusal was about the key).
+    expect((await c.createMailbox(mallory)).status).toBe(201);
+  });
+
+  it('every encoding of a small-order point the raw verifier takes a forgery under is refused on mailbox creation', async () => {
+    const forgedUnder = new Set<string>();
+    for (const key of smallOrderEncodings(TORSION)) {
+      const mailboxId = mailboxIdOf({ signPublicKey: key, boxPublicKey: gran.id.boxPublicKey });
+      const f = tryForge(key, 'PUT', relayPaths.mailbox(mailboxId), { signPublicKey: toHex(key), boxPublicKey: toHex(gran.id.boxPublicKey) }, 16);
+      if (f === undefined) continue; // OpenSSL refuses this (non-canonical) encoding outright
+      forgedUnder.add(toHex(key));
+      expectRawAccepts(key, f);
+      expect(await send(f.req), toHex(key)).toMatchObject({ status: 401, code: 'RELAY_BAD_SIGNATURE' });
+      expect(await relay.store.getMailbox(mailboxId), toHex(key)).toBeUndefined();
+    }
+    // At least the eight canonical encodings were forged under, so the loop tested something.
+    for (const t of TORSION) expect(forgedUnder, toHex(edEncode(t))).toContain(toHex(edEncode(t)));
+  });
+
+  it('a forged upload under a small-order keyid: 401 RELAY_BAD_SIGNATURE, nothing stored', async () => {
+    const e = envelope(gran, [child]);
+    const f = forge(NEUTRAL_KEY, 'PUT', relayPaths.upload(e.id, [child.mailbox]), e.bytes);
+    expectRawAccepts(NEUTRAL_KEY, f);
+    expect(await send(f.req)).toMatchObject({ status: 401, code: 'RELAY_BAD_SIGNATURE' });
+    expect(await relay.store.getEnvelope(child.mailbox, e.id)).toBeUndefined();
+    expect(await relay.store.nonceSpent(toHex(NEUTRAL_KEY), f.nonce)).toBe(false);
+  });
+
+  it('a mailbox that names a small-order owner (put in the store directly) cannot be read or deleted by a forged request', async () => {
+    const keys = { signPublicKey: ZERO_KEY, boxPublicKey: member('old').id.boxPublicKey };
+    const mailboxId = mailboxIdOf(keys);
+    await relay.store.createMailbox({ mailboxId, keyId: keyIdHexOf(keys.boxPublicKey), signPublicKey: toHex(ZERO_KEY), boxPublicKey: toHex(keys.boxPublicKey), createdAt: clock.now() });
+    for (const [method, target] of [
+      ['GET', relayPaths.pending(mailboxId)],
+      ['GET', relayPaths.mailbox(mailboxId)],
+      ['DELETE', relayPaths.mailbox(mailboxId)],
+    ] as const) {
+      const f = forge(ZERO_KEY, method, target);
+      expectRawAccepts(ZERO_KEY, f);
+      expect(await send(f.req), `${method} ${target}`).toMatchObject({ status: 401, code: 'RELAY_BAD_SIGNATURE' });
+    }
+    expect(await relay.store.getMailbox(mailboxId)).toBeDefined();
   });
 });
