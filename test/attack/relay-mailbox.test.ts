@@ -5,7 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '@plushlink/relay';
-import { toHex } from '../../src/protocol/bytes.js';
+import { fromHex, toHex } from '../../src/protocol/bytes.js';
+import { x25519 } from '../../src/protocol/crypto.js';
+import { smallOrderEncodings, torsionPoints } from '../helpers/ed25519-torsion.js';
+import { codeOf } from '../helpers/errors.js';
 import { mailboxIdOf, relayPaths, sealVoiceMessage } from '../../src/messages/index.js';
 import { InjectClient, TestClock, envelope, member, prepareBackend, startRelay, type Member, type StoreFactory } from '../helpers/relay.js';
 
@@ -179,5 +182,47 @@ describe("another family's mailbox", () => {
       expect(r.status, name).toBeLessThan(500);
       expect(['RELAY_BAD_REQUEST', 'RELAY_BAD_ENVELOPE', 'RELAY_NOT_FOUND'], `${name}: ${r.code}`).toContain(r.code);
     }
+  });
+});
+
+describe('keys that name no one (docs/RELAY.md §4, docs/PROTOCOL.md §18)', () => {
+  it('the owner cannot allow a small-order Ed25519 sender key, in any encoding: RELAY_BAD_REQUEST, allow-list unchanged', async () => {
+    const before = await relay.store.listSenders(child.mailbox);
+    expect(before).toContain(toHex(gran.id.signPublicKey));
+    for (const key of smallOrderEncodings(torsionPoints())) {
+      const r = await c.call(child.id, 'PUT', relayPaths.sender(child.mailbox, toHex(key)));
+      expect(r, toHex(key)).toMatchObject({ status: 400, code: 'RELAY_BAD_REQUEST' });
+      expect(await relay.store.isSenderAllowed(child.mailbox, toHex(key)), toHex(key)).toBe(false);
+    }
+    expect(await relay.store.listSenders(child.mailbox)).toEqual(before);
+    // A real key is added by the same request (so the refusal was about the key).
+    const aunt = member('aunt');
+    expect((await c.allow(child, aunt)).json).toEqual({ changed: true });
+    await c.call(child.id, 'DELETE', relayPaths.sender(child.mailbox, toHex(aunt.id.signPublicKey)));
+  });
+
+  it('a mailbox whose box key is a low-order X25519 point is not created: RELAY_BAD_REQUEST', async () => {
+    // u = 0, u = 1, the two points of order 8, p − 1, and the non-canonical p and p + 1.
+    const lowOrder = [
+      '0000000000000000000000000000000000000000000000000000000000000000',
+      '0100000000000000000000000000000000000000000000000000000000000000',
+      'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+      '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+      'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+      'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+      'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    ];
+    const owner = member('owner');
+    for (const box of lowOrder) {
+      // Low order indeed: every shared secret with it is all zeros.
+      expect(codeOf(() => x25519(owner.id.boxSecretKey, fromHex(box))), box).toBe('LOW_ORDER_POINT');
+      // The owner signs with its real key, and the id is the one these keys give.
+      const mailboxId = mailboxIdOf({ signPublicKey: owner.id.signPublicKey, boxPublicKey: fromHex(box) });
+      const r = await c.call(owner.id, 'PUT', relayPaths.mailbox(mailboxId), { signPublicKey: toHex(owner.id.signPublicKey), boxPublicKey: box });
+      expect(r, box).toMatchObject({ status: 400, code: 'RELAY_BAD_REQUEST' });
+      expect(await relay.store.getMailbox(mailboxId), box).toBeUndefined();
+    }
+    // The same owner with its real box key opens its mailbox.
+    expect((await c.createMailbox(owner)).status).toBe(201);
   });
 });
