@@ -3,14 +3,15 @@
  * (docs/RELAY.md §3) and of mailbox ids and delivery receipts (§1, §5), so that a client in
  * another language can check itself byte for byte. Run: `npx tsx scripts/gen-relay-vectors.ts`.
  * test/unit/messages/relay-vectors.test.ts checks that the code reproduces every value and that the
- * negative cases are refused with their codes.
+ * negative cases are refused with their codes (two of them signatures forged under small-order
+ * keyids, docs/PROTOCOL.md §18).
  *
  * Every secret is derived from a public label (SHA-512(label)[0..32]): test keys only.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { fromUtf8, toHex, utf8 } from '../src/protocol/bytes.js';
-import { sha512 } from '../src/protocol/crypto.js';
+import { fromHex, fromUtf8, toBase64, toHex, utf8 } from '../src/protocol/bytes.js';
+import { pureCryptoBackend, sha512 } from '../src/protocol/crypto.js';
 import {
   contentDigest,
   envelopeHash,
@@ -65,6 +66,52 @@ function request(signer: FamilyIdentity, name: string, method: string, target: s
   };
 }
 
+/**
+ * A negative case: the request `base` re-made under `keyid` = a small-order Ed25519 point, by
+ * someone who holds no key for it (docs/PROTOCOL.md §18, docs/RELAY.md §3.3 step 2). The signature
+ * is R ‖ 0 with R among `candidates` (the multiples of the key's point): with S = 0 the
+ * verification equation asks R = −[k]A, itself such a multiple, and as k = SHA-512(R ‖ A ‖ M)
+ * depends on R, each candidate is right by chance; the nonce is varied until a plain Ed25519
+ * verifier (tweetnacl, without plushlink's policy) accepts one. The relay must refuse it anyway:
+ * RELAY_BAD_SIGNATURE.
+ */
+function smallOrderKeyid(
+  name: string,
+  base: ReturnType<typeof request>,
+  keyHex: string,
+  candidates: readonly string[],
+  nonceLabel: string,
+  throwaway: FamilyIdentity,
+) {
+  const key = fromHex(keyHex);
+  const body = fromHex(base.body);
+  for (let i = 0; i < 64; i++) {
+    const nonce = label(`${nonceLabel} ${i}`).slice(0, 16);
+    // signRequest with the small-order key as keyid; its signature (by a real key) is replaced.
+    const headers = signRequest({ method: base.method, target: base.target, body }, { signPublicKey: key, signSecretKey: throwaway.signSecretKey }, { created: CREATED, nonce });
+    const signatureBaseBytes = signatureBase({ method: base.method, target: base.target, body }, headers['content-digest'], headers['signature-input'].slice('sig1='.length));
+    for (const r of candidates) {
+      const signature = new Uint8Array(64);
+      signature.set(fromHex(r), 0);
+      if (!pureCryptoBackend.ed25519Verify(key, signatureBaseBytes, signature)) continue;
+      return {
+        name,
+        request: base.name,
+        change: { headers: { 'signature-input': headers['signature-input'], signature: `sig1=:${toBase64(signature)}:` } },
+        forgery: { publicKey: keyHex, signatureBase: fromUtf8(signatureBaseBytes), signature: toHex(signature) },
+        expectedError: 'RELAY_BAD_SIGNATURE',
+      };
+    }
+  }
+  throw new Error(`no forgery under ${keyHex}`);
+}
+
+/** The neutral point, the point of order 2, and the two points of order 4 (x = ±√−1, y = 0). */
+const NEUTRAL = '01' + '00'.repeat(31);
+const ORDER_2 = 'ec' + 'ff'.repeat(30) + '7f';
+const ORDER_4 = '00'.repeat(32);
+const ORDER_4_NEG = '00'.repeat(31) + '80';
+
 export function buildRelayVectors(): unknown {
   const child = identity('child');
   const gran = identity('gran');
@@ -112,6 +159,9 @@ export function buildRelayVectors(): unknown {
       { name: 'path changed', request: get.name, change: { target: relayPaths.pending(mailboxIdOf(child)) }, expectedError: 'RELAY_BAD_SIGNATURE' },
       { name: 'created 301 s before now', request: get.name, change: { now: CREATED + 301 }, expectedError: 'RELAY_CLOCK_SKEW' },
       { name: 'other tag', request: get.name, change: { replace: ['tag="plushlink-relay-v1"', 'tag="other"'] }, expectedError: 'RELAY_BAD_SIGNATURE' },
+      // R = the neutral point, S = 0: valid for every message under the neutral point.
+      smallOrderKeyid('keyid the neutral point (order 1), forged signature', get, NEUTRAL, [NEUTRAL], 'relay vector small-order nonce neutral', child),
+      smallOrderKeyid('keyid 00…00 (a point of order 4), forged signature', get, ORDER_4, [NEUTRAL, ORDER_4, ORDER_2, ORDER_4_NEG], 'relay vector small-order nonce zero', child),
     ],
   };
 }

@@ -1,8 +1,9 @@
 /**
  * fixtures/vectors/relay.json (docs/RELAY.md §3, §5): the generator reproduces the committed
  * file, every example request verifies (with the pure and the native Ed25519), the signature base
- * is the RFC 9421 text, the negative cases are refused with their codes, and mailbox ids and
- * receipts match.
+ * is the RFC 9421 text, the negative cases are refused with their codes (among them requests
+ * under small-order keyids whose forged signatures a plain Ed25519 verifier accepts, docs/PROTOCOL.md
+ * §18), and mailbox ids and receipts match.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -28,7 +29,14 @@ const v = JSON.parse(readFileSync(new URL('../../../fixtures/vectors/relay.json'
   people: Record<'name' | 'signSeed' | 'signPublicKey' | 'boxSecretKey' | 'boxPublicKey' | 'keyId' | 'mailboxId', string>[];
   requests: Req[];
   receipt: { recipient: string; messageId: string; mailboxId: string; envelopeHash: string; envelope: string; signature: string };
-  negative: { name: string; request: string; change: { drop?: string[]; body?: string; target?: string; now?: number; replace?: [string, string] }; expectedError: string }[];
+  negative: {
+    name: string;
+    request: string;
+    change: { drop?: string[]; body?: string; target?: string; now?: number; replace?: [string, string]; headers?: Record<string, string> };
+    /** A signature made without any key under a small-order keyid (docs/PROTOCOL.md §18). */
+    forgery?: { publicKey: string; signatureBase: string; signature: string };
+    expectedError: string;
+  }[];
 };
 
 describe.each(CRYPTO_BACKENDS)('relay vectors (fixtures/vectors/relay.json) [$name back end]', (backend) => {
@@ -71,6 +79,7 @@ describe.each(CRYPTO_BACKENDS)('relay vectors (fixtures/vectors/relay.json) [$na
       const headers = { ...r.headers };
       for (const d of n.change.drop ?? []) delete headers[d];
       if (n.change.replace) headers['signature-input'] = headers['signature-input']!.replace(n.change.replace[0], n.change.replace[1]);
+      Object.assign(headers, n.change.headers);
       const request = { method: r.method, target: n.change.target ?? r.target, body: fromHex(n.change.body ?? r.body) };
       let code: string | undefined;
       try {
@@ -79,6 +88,33 @@ describe.each(CRYPTO_BACKENDS)('relay vectors (fixtures/vectors/relay.json) [$na
         code = isPlushlinkError(e) ? e.code : String(e);
       }
       expect(code, n.name).toBe(n.expectedError);
+    }
+  });
+
+  it('the small-order keyid cases: a plain Ed25519 verifier accepts the forged signature; verifyRequest refuses it with any verifier', () => {
+    const forged = v.negative.filter((n) => n.forgery !== undefined);
+    expect(forged.map((n) => n.forgery!.publicKey).sort()).toEqual(['00'.repeat(32), '01' + '00'.repeat(31)]);
+    for (const n of forged) {
+      const f = n.forgery!;
+      const r = v.requests.find((x) => x.name === n.request)!;
+      const headers = { ...r.headers, ...n.change.headers };
+      // The case is the request as the vector writes it: the base is that of these headers.
+      expect(headers['signature-input']).toContain(`keyid="${f.publicKey}"`);
+      expect(f.signatureBase.split('\n').slice(0, 4)).toEqual(r.signatureBase.split('\n').slice(0, 4));
+      expect(f.signatureBase.split('\n')[4]).toBe(`"@signature-params": ${headers['signature-input']!.slice(5)}`);
+      expect(Buffer.from(headers.signature!.slice(6, -1), 'base64').toString('hex')).toBe(f.signature);
+      // The back end's raw verifier (no plushlink policy) accepts it: only the policy refuses.
+      expect(backend.ed25519Verify(fromHex(f.publicKey), utf8(f.signatureBase), fromHex(f.signature)), n.name).toBe(true);
+      expect(nativeEd25519Verify(fromHex(f.publicKey), utf8(f.signatureBase), fromHex(f.signature)), n.name).toBe(false);
+      for (const verify of [undefined, nativeEd25519Verify, backend.ed25519Verify, () => true]) {
+        let code: string | undefined;
+        try {
+          verifyRequest({ method: r.method, target: r.target, body: fromHex(r.body) }, headers, { now: r.created, ...(verify ? { verify } : {}) });
+        } catch (e) {
+          code = isPlushlinkError(e) ? e.code : String(e);
+        }
+        expect(code, n.name).toBe('RELAY_BAD_SIGNATURE');
+      }
     }
   });
 
