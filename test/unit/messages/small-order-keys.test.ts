@@ -3,8 +3,8 @@
  * anyone can make signatures that a plain Ed25519 verifier accepts under a small-order key, so
  * such a key names no one. Every place src/messages checks a signature refuses them whatever
  * verifier it is given: a request's `keyid` (docs/RELAY.md §3.3 step 2, before the digest), an
- * envelope's sender (docs/MESSAGES.md §3.2 check 4), a delivery receipt's recipient (§5), and a
- * family key code refuses them as keys (§2.1, `INVALID_KEY`).
+ * envelope's sender (docs/MESSAGES.md §3.2 check 4), a delivery receipt's recipient (docs/RELAY.md
+ * §5), and a family key code refuses them as keys (docs/MESSAGES.md §2.1, `INVALID_KEY`).
  *
  * The forged signatures are R ‖ 0 with R a small-order point (test/helpers/ed25519-torsion.ts);
  * each test shows the back end's raw verifier accepts its forgery, so what refuses it is the
