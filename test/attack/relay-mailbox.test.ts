@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '@plushlink/relay';
 import { fromHex, toHex } from '../../src/protocol/bytes.js';
 import { x25519 } from '../../src/protocol/crypto.js';
-import { smallOrderEncodings, torsionPoints } from '../helpers/ed25519-torsion.js';
+import { LOW_ORDER_X25519_HEX, smallOrderEncodings, torsionPoints } from '../helpers/ed25519-torsion.js';
 import { codeOf } from '../helpers/errors.js';
 import { mailboxIdOf, relayPaths, sealVoiceMessage } from '../../src/messages/index.js';
 import { InjectClient, TestClock, envelope, member, prepareBackend, startRelay, type Member, type StoreFactory } from '../helpers/relay.js';
@@ -202,16 +202,7 @@ describe('keys that name no one (docs/RELAY.md §4, docs/PROTOCOL.md §18)', () 
   });
 
   it('a mailbox whose box key is a low-order X25519 point is not created: RELAY_BAD_REQUEST', async () => {
-    // u = 0, u = 1, the two points of order 8, p − 1, and the non-canonical p and p + 1.
-    const lowOrder = [
-      '0000000000000000000000000000000000000000000000000000000000000000',
-      '0100000000000000000000000000000000000000000000000000000000000000',
-      'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
-      '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
-      'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-      'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-      'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-    ];
+    const lowOrder = LOW_ORDER_X25519_HEX;
     const owner = member('owner');
     for (const box of lowOrder) {
       // Low order indeed: every shared secret with it is all zeros.

@@ -156,3 +156,17 @@ export function forgeUnderSmallOrderKey(
   }
   return undefined;
 }
+
+/**
+ * X25519 public keys of low order (RFC 7748 §6.1 sets them apart): u = 0, u = 1, the two points
+ * of order 8, p − 1, and the non-canonical p and p + 1 (docs/PROTOCOL.md §18).
+ */
+export const LOW_ORDER_X25519_HEX: readonly string[] = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+];

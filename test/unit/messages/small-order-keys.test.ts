@@ -34,7 +34,7 @@ import {
 } from '../../../src/messages/index.js';
 import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../../helpers/backends.js';
 import { codeOf } from '../../helpers/errors.js';
-import { edEncode, forgeUnderSmallOrderKey, smallOrderEncodings, torsionPoints } from '../../helpers/ed25519-torsion.js';
+import { edEncode, forgeUnderSmallOrderKey, LOW_ORDER_X25519_HEX, smallOrderEncodings, torsionPoints } from '../../helpers/ed25519-torsion.js';
 
 const TORSION = torsionPoints();
 const ENCODINGS = smallOrderEncodings(TORSION);
@@ -46,19 +46,7 @@ const NOW = 1_764_676_800;
 /** The context an envelope signature covers (docs/MESSAGES.md §3.1). */
 const ENVELOPE_SIGNATURE_CONTEXT = utf8('plushlink/voice-message/v1/signature\0');
 
-/**
- * X25519 public keys of low order (RFC 7748 §6.1 sets them apart): u = 0, u = 1, the two points
- * of order 8, p − 1, and the non-canonical p and p + 1.
- */
-const LOW_ORDER_X25519 = [
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
-  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-].map(fromHex);
+const LOW_ORDER_X25519 = LOW_ORDER_X25519_HEX.map(fromHex);
 
 describe.each(CRYPTO_BACKENDS)('small-order keys in src/messages [$name back end]', (backend) => {
   useCryptoBackendInSuite(backend);
