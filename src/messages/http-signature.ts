@@ -233,7 +233,8 @@ export function verifyRequest(request: SignableRequest, headers: HeaderSource, o
   }
   if (typeof created !== 'number' || !Number.isSafeInteger(created) || created < 0) throw refuse('RELAY_BAD_SIGNATURE', 'created must be an integer');
   if (typeof keyId !== 'string' || !/^[0-9a-f]{64}$/.test(keyId)) throw refuse('RELAY_BAD_SIGNATURE', 'keyid must be 64 lower-case hex characters');
-  if (isSmallOrderEd25519Key(fromHex(keyId))) {
+  const publicKey = fromHex(keyId);
+  if (isSmallOrderEd25519Key(publicKey)) {
     throw refuse('RELAY_BAD_SIGNATURE', 'keyid is a small-order Ed25519 point: anyone can sign under it');
   }
   let nonceOk = false;
@@ -260,7 +261,6 @@ export function verifyRequest(request: SignableRequest, headers: HeaderSource, o
     throw refuse('RELAY_CLOCK_SKEW', `created is outside ±${skew} s of the relay's clock`, { created, now: options.now });
   }
 
-  const publicKey = fromHex(keyId);
   const base = signatureBase(request, digestField, serializeInnerList(input));
   const verify = withEd25519Policy(options.verify);
   if (!verify(publicKey, base, signature)) throw refuse('RELAY_BAD_SIGNATURE', 'signature does not verify');

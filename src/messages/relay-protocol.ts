@@ -65,7 +65,6 @@ export function verifyDeliveryReceipt(
   signature: Uint8Array,
   verify?: Ed25519Verifier,
 ): boolean {
-  if (signature.length !== 64) return false;
   return withEd25519Policy(verify)(recipient.signPublicKey, receiptMessage(messageId, mailboxIdOf(recipient), hash), signature);
 }
 

@@ -12,8 +12,7 @@
  * A back end computes raw primitives. Everything PROTOCOL §18 decides is decided here, once, for
  * every back end: key, nonce and signature sizes, the all-zero X25519 result (LOW_ORDER_POINT),
  * the HKDF length range, a failed tag (DECRYPT_FAILED), a non-canonical Ed25519 S, a small-order
- * Ed25519 key. So both back
- * ends keep the same policy by construction, and every vector runs against both
+ * Ed25519 key. So both back ends keep the same policy by construction, and every vector runs against both
  * (test/unit/protocol/crypto-backends.test.ts, the Wycheproof, Noise and own-vector tests).
  *
  * Pure: no I/O, no `node:` imports.
@@ -333,10 +332,21 @@ export type Ed25519Verifier = (publicKey: Uint8Array, message: Uint8Array, signa
  * signature malleability; tweetnacl alone accepts S + L) and a small-order public key
  * ({@link isSmallOrderEd25519Key}; tweetnacl and OpenSSL both accept signatures under one);
  * false when `verify` throws. Every verifier plushlink is given (a server's native one) passes
- * through this, so the policy does not depend on the verifier.
+ * through this, so the policy does not depend on the verifier. A verifier this returned (and
+ * {@link ed25519Verify}) comes back as it is, so the policy is not applied twice.
  */
 export function withEd25519Policy(verify?: Ed25519Verifier): Ed25519Verifier {
-  return (publicKey, message, signature) => {
+  if (verify === undefined) return ed25519Verify;
+  if (underPolicy.has(verify)) return verify;
+  return policed(verify);
+}
+
+/** Verifiers that already apply the policy: {@link withEd25519Policy} returns such a one as it is. */
+const underPolicy = new WeakSet<Ed25519Verifier>();
+
+/** `verify` (the installed back end's when undefined, looked up at each call) under the policy. */
+function policed(verify: Ed25519Verifier | undefined): Ed25519Verifier {
+  const checked: Ed25519Verifier = (publicKey, message, signature) => {
     if (publicKey.length !== 32 || signature.length !== 64) return false;
     if (!ed25519CanonicalS(signature) || isSmallOrderEd25519Key(publicKey)) return false;
     try {
@@ -345,10 +355,12 @@ export function withEd25519Policy(verify?: Ed25519Verifier): Ed25519Verifier {
       return false;
     }
   };
+  underPolicy.add(checked);
+  return checked;
 }
 
 /**
  * Ed25519 verification with the installed back end, under the policy of
  * {@link withEd25519Policy}; false for any malformed input (never throws on attacker input).
  */
-export const ed25519Verify: Ed25519Verifier = withEd25519Policy();
+export const ed25519Verify: Ed25519Verifier = policed(undefined);

@@ -112,6 +112,11 @@ describe.each(CRYPTO_BACKENDS)('signatures under small-order keys [$name back en
     expect(ed25519Verify(pair.publicKey, messages[0]!, sig)).toBe(true);
     expect(withEd25519Policy(() => true)(pair.publicKey, messages[1]!, sig)).toBe(true);
     expect(withEd25519Policy(() => false)(pair.publicKey, messages[0]!, sig)).toBe(false);
+    // A verifier already under the policy comes back as it is (not checked twice).
+    const policed = withEd25519Policy(backend.ed25519Verify);
+    expect(withEd25519Policy(policed)).toBe(policed);
+    expect(withEd25519Policy()).toBe(ed25519Verify);
+    expect(withEd25519Policy(ed25519Verify)).toBe(ed25519Verify);
     expect(
       withEd25519Policy(() => {
         throw new Error('boom');
