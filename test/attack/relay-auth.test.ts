@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '@plushlink/relay';
 import { toHex } from '../../src/protocol/bytes.js';
-import { keyIdHexOf, mailboxIdOf, relayPaths, signDeliveryReceipt, signRequest, signatureBase } from '../../src/messages/index.js';
+import { keyIdHexOf, mailboxIdOf, relayPaths, signDeliveryReceipt, signRequest } from '../../src/messages/index.js';
 import { nodeCryptoBackend } from '../../src/crypto-node/index.js';
-import { edEncode, forgeUnderSmallOrderKey, smallOrderEncodings, torsionPoints } from '../helpers/ed25519-torsion.js';
+import { edEncode, forgeRequestSignature, smallOrderEncodings, torsionPoints } from '../helpers/ed25519-torsion.js';
 import {
   InjectClient,
   TestClock,
@@ -267,11 +267,9 @@ describe('requests under a small-order keyid (docs/PROTOCOL.md §18, docs/RELAY.
       const req = signed({ ...throwaway, signPublicKey: key }, method, target, body, { clock, nonce });
       expect(req.headers['signature-input']).toContain(`keyid="${toHex(key)}"`);
       const requestBody = new Uint8Array(req.payload ?? new Uint8Array(0));
-      const base = signatureBase({ method, target, body: requestBody }, req.headers['content-digest']!, req.headers['signature-input']!.slice('sig1='.length));
-      const signature = forgeUnderSmallOrderKey(key, base, nodeCryptoBackend.ed25519Verify, TORSION);
-      if (signature === undefined) continue;
-      const headers = { ...req.headers, signature: `sig1=:${Buffer.from(signature).toString('base64')}:` };
-      return { req: { ...req, headers }, base, signature, nonce: req.headers['signature-input']!.match(/nonce="([^"]*)"/)![1]!, body: requestBody };
+      const f = forgeRequestSignature(key, { method, target, body: requestBody }, req.headers, nodeCryptoBackend.ed25519Verify, TORSION);
+      if (f === undefined) continue;
+      return { req: { ...req, headers: f.headers }, base: f.base, signature: f.signature, nonce: req.headers['signature-input']!.match(/nonce="([^"]*)"/)![1]!, body: requestBody };
     }
     return undefined;
   }

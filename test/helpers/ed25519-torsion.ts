@@ -6,6 +6,7 @@
  * Curve: −x² + y² = 1 + d·x²·y² over p = 2^255 − 19 (RFC 8032 §5.1). Slow and not constant
  * time: for tests only.
  */
+import { signatureBase } from '../../src/messages/http-signature.js';
 
 const P = 2n ** 255n - 19n;
 const mod = (a: bigint): bigint => ((a % P) + P) % P;
@@ -155,6 +156,28 @@ export function forgeUnderSmallOrderKey(
     if (ok) return signature;
   }
   return undefined;
+}
+
+/**
+ * A signed request's headers with its signature replaced by one forged under the small-order key
+ * its `keyid` names (docs/RELAY.md §3.2: the signature covers the signature base), or undefined
+ * when no R works for this base (the caller varies the nonce and tries again). Returns the base
+ * and the forged signature as well, so a test can show that `rawVerify` accepts them.
+ */
+export function forgeRequestSignature<H extends { 'content-digest'?: string; 'signature-input'?: string; signature?: string }>(
+  key: Uint8Array,
+  request: { method: string; target: string; body?: Uint8Array },
+  headers: H,
+  rawVerify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean,
+  points: readonly EdPoint[] = torsionPoints(),
+): { headers: H; base: Uint8Array; signature: Uint8Array } | undefined {
+  const input = headers['signature-input'];
+  const digest = headers['content-digest'];
+  if (input === undefined || digest === undefined || !input.startsWith('sig1=')) throw new Error('not a signed request');
+  const base = signatureBase({ method: request.method, target: request.target, body: request.body ?? new Uint8Array(0) }, digest, input.slice('sig1='.length));
+  const signature = forgeUnderSmallOrderKey(key, base, rawVerify, points);
+  if (signature === undefined) return undefined;
+  return { headers: { ...headers, signature: `sig1=:${Buffer.from(signature).toString('base64')}:` }, base, signature };
 }
 
 /**

@@ -27,14 +27,12 @@ import {
   sealVoiceMessage,
   signDeliveryReceipt,
   signRequest,
-  signatureBase,
   verifyDeliveryReceipt,
   verifyRequest,
-  type SignatureHeaders,
 } from '../../../src/messages/index.js';
 import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../../helpers/backends.js';
 import { codeOf } from '../../helpers/errors.js';
-import { edEncode, forgeUnderSmallOrderKey, LOW_ORDER_X25519_HEX, smallOrderEncodings, torsionPoints } from '../../helpers/ed25519-torsion.js';
+import { edEncode, forgeRequestSignature, forgeUnderSmallOrderKey, LOW_ORDER_X25519_HEX, smallOrderEncodings, torsionPoints } from '../../helpers/ed25519-torsion.js';
 
 const TORSION = torsionPoints();
 const ENCODINGS = smallOrderEncodings(TORSION);
@@ -56,15 +54,12 @@ describe.each(CRYPTO_BACKENDS)('small-order keys in src/messages [$name back end
 
   /** A request to `target` under `keyid` = `key`, its signature forged: raw-accepted over the base. */
   function forgedRequest(key: Uint8Array, target: string, body = new Uint8Array(0)) {
+    const request = { method: 'PUT', target, body };
     for (let i = 0; i < 64; i++) {
-      const nonce = new Uint8Array(16).fill(i);
       // signRequest with the small-order key as keyid; its signature (by gran's secret) is replaced.
-      const h = signRequest({ method: 'PUT', target, body }, { signPublicKey: key, signSecretKey: gran.signSecretKey }, { created: NOW, nonce });
-      const base = signatureBase({ method: 'PUT', target, body }, h['content-digest'], h['signature-input'].slice('sig1='.length));
-      const signature = forgeUnderSmallOrderKey(key, base, raw, TORSION);
-      if (signature === undefined) continue;
-      const headers: SignatureHeaders = { ...h, signature: `sig1=:${Buffer.from(signature).toString('base64')}:` };
-      return { headers, base, signature, request: { method: 'PUT', target, body } };
+      const h = signRequest(request, { signPublicKey: key, signSecretKey: gran.signSecretKey }, { created: NOW, nonce: new Uint8Array(16).fill(i) });
+      const f = forgeRequestSignature(key, request, h, raw, TORSION);
+      if (f !== undefined) return { ...f, request };
     }
     throw new Error(`no forgery under ${toHex(key)}`);
   }
