@@ -11,6 +11,7 @@ import { nodeCryptoBackend } from '../../src/crypto-node/index.js';
 import { edEncode, forgeRequestSignature, smallOrderEncodings, torsionPoints } from '../helpers/ed25519-torsion.js';
 import {
   InjectClient,
+  expectProblemDocument,
   TestClock,
   envelope,
   member,
@@ -50,6 +51,7 @@ afterAll(async () => {
 
 async function send(req: { method: string; url: string; headers: Record<string, string>; payload?: Buffer }) {
   const res = await relay.app.inject(req as never);
+  expectProblemDocument(res, req.url);
   const type = res.headers['content-type'];
   const code = String(type).includes('json') ? (res.json() as { code?: string }).code : undefined;
   return { status: res.statusCode, code, type };

@@ -21,6 +21,8 @@ import {
   type FamilyPublicKey,
   type SignRequestOptions,
 } from '../../src/messages/index.js';
+import { expect } from 'vitest';
+import { isRelayProblemCode, problemType, RELAY_PROBLEMS } from '../../src/messages/index.js';
 import { throwawayPostgres } from './postgres.js';
 
 /** The back ends every relay suite runs on. */
@@ -112,6 +114,30 @@ export function member(name: string): Member {
   return { id, pub: { name, signPublicKey: id.signPublicKey, boxPublicKey: id.boxPublicKey }, mailbox: mailboxIdOf(id) };
 }
 
+/**
+ * Checks an answer of the relay against docs/RELAY.md §7: every refusal (status ≥ 400) is an
+ * `application/problem+json` document with exactly the RFC 9457 members the relay sends, a known
+ * code whose status it carries, the type derived from that code, a title and a detail that say
+ * something, and the request's path (no query) as instance. Returns the problem's code.
+ */
+export function expectProblemDocument(res: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, target: string): string | undefined {
+  if (res.statusCode < 400) return undefined;
+  expect(String(res.headers['content-type']), `${res.statusCode} ${target}`).toContain('application/problem+json');
+  const body = res.json() as Record<string, unknown>;
+  expect(Object.keys(body).sort(), target).toEqual(['code', 'detail', 'instance', 'status', 'title', 'type']);
+  const code = body.code;
+  expect(typeof code === 'string' && isRelayProblemCode(code), `${String(code)} is a relay problem code`).toBe(true);
+  const known = code as keyof typeof RELAY_PROBLEMS;
+  expect(body.status, known).toBe(res.statusCode);
+  expect(RELAY_PROBLEMS[known], known).toBe(res.statusCode);
+  expect(body.type, known).toBe(problemType(known));
+  for (const member of ['title', 'detail'] as const) {
+    expect(typeof body[member] === 'string' && (body[member] as string).trim().length > 0, `${known}: a ${member} that says something`).toBe(true);
+  }
+  expect(body.instance, known).toBe(target.split('?')[0]);
+  return known;
+}
+
 /** Thin signed client over `app.inject` (status + parsed JSON or bytes). */
 export class InjectClient {
   constructor(
@@ -122,6 +148,7 @@ export class InjectClient {
   async call(who: FamilyIdentity, method: SignedInject['method'], target: string, body?: Uint8Array | object, options: SignRequestOptions = {}) {
     const req = signed(who, method, target, body, { ...options, clock: this.clock });
     const res = await this.relay.app.inject(req);
+    expectProblemDocument(res, target);
     const type = String(res.headers['content-type'] ?? '');
     const json = type.includes('json') ? (res.json() as Record<string, unknown>) : undefined;
     return { status: res.statusCode, json, body: res.rawPayload, headers: res.headers, code: json?.code as string | undefined };
