@@ -1,5 +1,5 @@
 /**
- * `npm run mutation [-- <folder>] [--concurrency N] [--dry-run] [--with-static] [--only <glob>]`: StrykerJS mutation testing of
+ * `npm run mutation [-- <folder>] [--concurrency N] [--dry-run] [--with-static] [--only <glob>]… [--force]`: StrykerJS mutation testing of
  * one folder of the project (default src/protocol), with the test files that cover that folder
  * (see FOLDERS) so that one folder fits in about half an hour on two cores. Not part of
  * `npm test`.
@@ -114,7 +114,7 @@ const FOLDERS: Record<string, FolderPlan> = {
 };
 
 function usage(code: number): never {
-  console.error(`usage: npm run mutation [-- <folder>] [--concurrency N] [--dry-run] [--with-static] [--only <glob>]\n  folders: ${Object.keys(FOLDERS).join(', ')}`);
+  console.error(`usage: npm run mutation [-- <folder>] [--concurrency N] [--dry-run] [--with-static] [--only <glob>[:<lines>]]… [--force]\n  folders: ${Object.keys(FOLDERS).join(', ')}`);
   process.exit(code);
 }
 
@@ -123,7 +123,8 @@ let folder = 'src/protocol';
 let concurrency = 2;
 let dryRunOnly = false;
 let ignoreStatic = true;
-let only: string | undefined;
+const only: string[] = [];
+let force = false;
 for (let i = 0; i < args.length; i++) {
   const a = args[i]!;
   if (a === '--concurrency') {
@@ -132,9 +133,10 @@ for (let i = 0; i < args.length; i++) {
   } else if (a === '--dry-run') dryRunOnly = true;
   else if (a === '--with-static') ignoreStatic = false;
   else if (a === '--only') {
-    only = args[++i];
-    if (!only) usage(2);
-  }
+    const glob = args[++i];
+    if (!glob) usage(2);
+    only.push(glob);
+  } else if (a === '--force') force = true;
   else if (a === '-h' || a === '--help') usage(0);
   else if (a.startsWith('-')) usage(2);
   else folder = a.replace(/\/+$/, '');
@@ -161,17 +163,22 @@ const shared = resolve(ROOT, '..', 'shared');
 if (!process.env.PLUSHLINK_SHARED_DIR && existsSync(shared)) process.env.PLUSHLINK_SHARED_DIR = shared;
 if (!process.env.PLUSHLINK_SHARED_DIR) console.warn(`${shared} is missing: the Noise and Wycheproof vector tests are skipped (set PLUSHLINK_SHARED_DIR)`);
 
-// --only: mutate part of the folder (same report and incremental file). A later run of the
-// whole folder reuses those results (incremental) and tests only the rest, so a long folder can be
-// done in steps that each end with a report.
-if (only !== undefined && !only.startsWith(`${folder}/`)) usage(2);
+// --only (repeatable): mutate part of the folder (same report and incremental file): a glob, or
+// one file with a range (`relay/src/app.ts:120-140`, Stryker's mutate ranges). Results of the
+// rest of the folder are kept from the incremental file, so a long folder can be done in steps
+// that each end with a whole report.
+// --force: test the mutants in scope again even where the incremental file has a result for them,
+// e.g. after a change to a test helper, which Stryker's incremental diff does not see (it tracks
+// the mutated files and the test files only).
+if (only.some((o) => !o.startsWith(`${folder}/`))) usage(2);
 const stryker = new Stryker({
-  mutate: only === undefined ? plan.mutate : [only, ...plan.mutate.filter((m) => m.startsWith('!'))],
+  mutate: only.length === 0 ? plan.mutate : [...only, ...plan.mutate.filter((m) => m.startsWith('!'))],
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts', related: false },
   coverageAnalysis: 'perTest',
   concurrency,
   incremental: true,
+  force,
   incrementalFile: join(outDir, 'stryker-incremental.json'),
   reporters: ['json', 'html', 'progress-append-only', 'plushlink-live'],
   appendPlugins: [join(ROOT, 'scripts', 'mutation-live-reporter.mjs')],
