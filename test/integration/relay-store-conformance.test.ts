@@ -400,6 +400,37 @@ function conformance(make: () => Harness): void {
       expect(await s.putEnvelope({ ...e, to: [a!.mailboxId] }, ROOMY)).toEqual({ result: 'duplicate', delivered: [a!.mailboxId] });
     });
 
+    it("a duplicate that delivers somewhere keeps the envelope's expiry the latest of its deliveries' (docs/RELAY.md §6); one that delivers nowhere leaves it", async () => {
+      const s = await open();
+      const [a, b, c] = await withMailboxes(s, 1, 2, 3);
+      const e = envelope(1, [a!.mailboxId], { expiresAt: T0 + 30 * DAY });
+      await s.putEnvelope(e, ROOMY);
+      const expiry = async (): Promise<number[]> => (await h.rows('envelopes')).map((r) => Number(r.expires_at));
+      expect(await expiry()).toEqual([T0 + 30 * DAY]);
+      // Delivered nowhere new (a holds it): the row stays as it was, whatever the upload's expiry.
+      expect(await s.putEnvelope({ ...e, receivedAt: T0 + 5 * DAY, expiresAt: T0 + 35 * DAY }, ROOMY)).toEqual({ result: 'duplicate', delivered: [] });
+      expect(await expiry()).toEqual([T0 + 30 * DAY]);
+      // Delivered to c, later: the envelope lives as long as c's delivery.
+      expect(await s.putEnvelope({ ...e, to: [a!.mailboxId, c!.mailboxId], receivedAt: T0 + 10 * DAY, expiresAt: T0 + 40 * DAY }, ROOMY)).toEqual({
+        result: 'duplicate',
+        delivered: [c!.mailboxId],
+      });
+      expect(await expiry()).toEqual([T0 + 40 * DAY]);
+      // A delivery that ends earlier never shortens it.
+      expect(await s.putEnvelope({ ...e, to: [b!.mailboxId], receivedAt: T0 + 12 * DAY, expiresAt: T0 + 20 * DAY }, ROOMY)).toEqual({
+        result: 'duplicate',
+        delivered: [b!.mailboxId],
+      });
+      expect(await expiry()).toEqual([T0 + 40 * DAY]);
+      expect((await s.expire(T0 + 20 * DAY)).deliveries).toBe(1);
+      // a's delivery ends at day 30; the envelope stays for c's.
+      expect((await s.expire(T0 + 30 * DAY)).deliveries).toBe(1);
+      expect(await s.getEnvelope(a!.mailboxId, e.messageId)).toBeUndefined();
+      expect(await s.getEnvelope(c!.mailboxId, e.messageId)).toEqual(e.bytes);
+      expect(await s.expire(T0 + 40 * DAY)).toMatchObject({ deliveries: 1, envelopes: 1 });
+      expect(await h.rows('envelopes')).toEqual([]);
+    });
+
     it('conflict: same id with other bytes changes nothing', async () => {
       const s = await open();
       const [a, b] = await withMailboxes(s, 1, 2);
