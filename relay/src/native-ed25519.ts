@@ -8,7 +8,13 @@ import { withEd25519Policy, type Ed25519Verifier } from 'plushlink/protocol';
 
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const cache = new Map<string, KeyObject>();
-const CACHE_MAX = 4096;
+/** How many public keys' KeyObjects are kept (oldest dropped first): a bound however many keyids requests name. */
+export const NATIVE_KEY_CACHE_MAX = 4096;
+
+/** The public keys (hex) whose KeyObjects are cached now, oldest first. */
+export function cachedNativeKeys(): string[] {
+  return [...cache.keys()];
+}
 
 function keyObject(publicKey: Uint8Array): KeyObject | undefined {
   const hex = Buffer.from(publicKey).toString('hex');
@@ -19,7 +25,7 @@ function keyObject(publicKey: Uint8Array): KeyObject | undefined {
   } catch {
     return undefined;
   }
-  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+  if (cache.size >= NATIVE_KEY_CACHE_MAX) cache.delete(cache.keys().next().value as string);
   cache.set(hex, k);
   return k;
 }

@@ -4,7 +4,9 @@
  * without throwing, for anything malformed.
  */
 import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { nativeEd25519Verify } from '@plushlink/relay';
+import { cachedNativeKeys, NATIVE_KEY_CACHE_MAX } from '../../../relay/src/native-ed25519.js';
 import { generateFamilyIdentity } from '../../../src/messages/index.js';
 import { ed25519Sign } from '../../../src/protocol/crypto.js';
 
@@ -51,5 +53,25 @@ describe('nativeEd25519Verify', () => {
     expect(nativeEd25519Verify(new Uint8Array([...id.signPublicKey, 0]), message, sig)).toBe(false);
     expect(nativeEd25519Verify(id.signPublicKey, message, sig.subarray(0, 63))).toBe(false);
     expect(nativeEd25519Verify(id.signPublicKey, message, new Uint8Array([...sig, 0]))).toBe(false);
+  });
+
+  it('keeps at most NATIVE_KEY_CACHE_MAX keys, dropping the oldest, and reuses a cached key without dropping another', () => {
+    // Random keyids (OpenSSL loads any 32 bytes as a key; the verdict comes later), each with a
+    // signature that fails: the cache is filled whatever the verdict, as by a flood of requests.
+    const keys = Array.from({ length: NATIVE_KEY_CACHE_MAX + 10 }, () => new Uint8Array(randomBytes(32)));
+    const hex = keys.map((k) => Buffer.from(k).toString('hex'));
+    const noSignature = new Uint8Array(64);
+    for (const k of keys) expect(nativeEd25519Verify(k, message, noSignature)).toBe(false);
+    expect(cachedNativeKeys()).toEqual(hex.slice(10));
+    // Verifying with a key already cached changes nothing (not even the oldest one's place).
+    expect(nativeEd25519Verify(keys[10]!, message, noSignature)).toBe(false);
+    expect(cachedNativeKeys()).toEqual(hex.slice(10));
+    // A dropped key is loaded again and still verifies.
+    const again = generateFamilyIdentity('late');
+    expect(nativeEd25519Verify(again.signPublicKey, message, ed25519Sign(again.signSecretKey, message))).toBe(true);
+    expect(cachedNativeKeys()).toEqual([...hex.slice(11), Buffer.from(again.signPublicKey).toString('hex')]);
+    expect(nativeEd25519Verify(keys[0]!, message, noSignature)).toBe(false);
+    expect(cachedNativeKeys()).toHaveLength(NATIVE_KEY_CACHE_MAX);
+    expect(cachedNativeKeys().at(-1)).toBe(hex[0]);
   });
 });
