@@ -9,7 +9,7 @@ import type { RelayStore } from './types.js';
 
 export type * from './types.js';
 export { openPostgresStore, DELIVERY_CHANNEL, POSTGRES_SCHEMA_VERSION, type PostgresStoreOptions } from './postgres.js';
-export { openSqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './sqlite.js';
+export { openSqliteStore, SQLITE_SCHEMA_VERSION, type SqliteConnectionSettings, type SqliteRelayStore, type SqliteStoreOptions } from './sqlite.js';
 
 /** The SQLite file used when `--db` is not given. */
 export const DEFAULT_SQLITE_PATH = './plushlink-relay.db';

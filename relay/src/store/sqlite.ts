@@ -39,6 +39,28 @@ export interface SqliteStoreOptions {
 }
 
 /**
+ * The settings a SQLite store's connection runs with (docs/RELAY.md §6), read back from SQLite
+ * itself: what an operator checks, and what the tests pin (a write acknowledged under anything
+ * but `synchronous = FULL` could be lost by a power cut).
+ */
+export interface SqliteConnectionSettings {
+  /** `wal` for a file (an in-memory database reports `memory`). */
+  journalMode: string;
+  synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+  busyTimeoutMs: number;
+  foreignKeys: boolean;
+  secureDelete: boolean;
+}
+
+/** A SQLite relay store: the store interface and its connection's settings. */
+export interface SqliteRelayStore extends RelayStore {
+  readonly kind: 'sqlite';
+  connectionSettings(): SqliteConnectionSettings;
+}
+
+const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
+
+/**
  * The schema, one migration per version. A migration runs once, inside the transaction that
  * records its version in `schema_version`; `init()` applies the missing ones (idempotent).
  */
@@ -166,7 +188,7 @@ function mailboxOf(row: MailboxRow): MailboxRecord {
 }
 
 /** Opens (creating when missing) a SQLite relay store. Call `init()` before using it. */
-export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
+export function openSqliteStore(options: SqliteStoreOptions): SqliteRelayStore {
   const db = new Database(options.path);
   db.pragma('journal_mode = WAL');
   const mode = db.pragma('journal_mode', { simple: true });
@@ -385,8 +407,21 @@ export function openSqliteStore(options: SqliteStoreOptions): RelayStore {
     return { deliveries, envelopes, receipts, nonces };
   });
 
-  const store: RelayStore = {
+  const store: SqliteRelayStore = {
     kind: 'sqlite',
+
+    connectionSettings() {
+      if (closed) throw new Error('sqlite store: closed');
+      const synchronous = SYNCHRONOUS[Number(db.pragma('synchronous', { simple: true }))];
+      if (synchronous === undefined) throw new Error('sqlite store: unknown synchronous level');
+      return {
+        journalMode: String(db.pragma('journal_mode', { simple: true })).toLowerCase(),
+        synchronous,
+        busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })),
+        foreignKeys: Number(db.pragma('foreign_keys', { simple: true })) === 1,
+        secureDelete: Number(db.pragma('secure_delete', { simple: true })) === 1,
+      };
+    },
 
     async init() {
       if (closed) throw new Error('sqlite store: closed');

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../../relay/src/store/sqlite.js';
 import type { MailboxRecord, NewEnvelope, Quotas, RelayStore } from '../../../relay/src/store/types.js';
+import type { SqliteRelayStore } from '../../../relay/src/store/sqlite.js';
 
 const T0 = Date.UTC(2026, 11, 2, 12, 0, 0);
 const DAY = 86_400_000;
@@ -42,7 +43,7 @@ function freshPath(): string {
   mkdirSync(dir);
   return join(dir, 'relay.db');
 }
-function open(path: string, options: { busyTimeoutMs?: number } = {}): RelayStore {
+function open(path: string, options: { busyTimeoutMs?: number } = {}): SqliteRelayStore {
   const s = openSqliteStore({ path, ...options });
   opened.push(s);
   return s;
@@ -249,6 +250,30 @@ describe('SQLite store wake-ups', () => {
 });
 
 describe('SQLite store on disk', () => {
+  it('runs its connection durable (docs/RELAY.md §6): WAL, synchronous FULL, a 5 s lock wait, foreign keys, secure delete', async () => {
+    const s = open(freshPath());
+    await s.init();
+    expect(s.connectionSettings()).toEqual({ journalMode: 'wal', synchronous: 'FULL', busyTimeoutMs: 5000, foreignKeys: true, secureDelete: true });
+    // The lock wait is whole, non-negative milliseconds.
+    expect(open(freshPath(), { busyTimeoutMs: 300 }).connectionSettings().busyTimeoutMs).toBe(300);
+    expect(open(freshPath(), { busyTimeoutMs: 1.9 }).connectionSettings().busyTimeoutMs).toBe(1);
+    expect(open(freshPath(), { busyTimeoutMs: -5 }).connectionSettings().busyTimeoutMs).toBe(0);
+    await s.close();
+    expect(() => s.connectionSettings()).toThrow(/closed/);
+  });
+
+  it('a read’s unsynced nonce leaves the connection at synchronous FULL for every later write (docs/RELAY.md §3.3 step 6)', async () => {
+    const s = open(freshPath());
+    await s.init();
+    expect(await s.rememberNonce('aa'.repeat(32), 'n1', Date.now() + 600_000, { durable: false })).toBe(true);
+    expect(s.connectionSettings().synchronous).toBe('FULL');
+    // Also after an insert that finds the nonce already spent.
+    expect(await s.rememberNonce('aa'.repeat(32), 'n1', Date.now() + 600_000, { durable: false })).toBe(false);
+    expect(s.connectionSettings().synchronous).toBe('FULL');
+    expect(await s.rememberNonce('aa'.repeat(32), 'n2', Date.now() + 600_000)).toBe(true);
+    expect(s.connectionSettings().synchronous).toBe('FULL');
+  });
+
   it('waits for another connection’s write lock for busyTimeoutMs, then fails', async () => {
     const path = freshPath();
     const s = open(path, { busyTimeoutMs: 300 });
