@@ -550,6 +550,17 @@ describe('the relay process', () => {
     expect(spoofed.statusCode).toBe(429);
   });
 
+  it('behind a reverse proxy (trustProxy), per-address limits count the forwarded client address (docs/RELAY.md §10)', async () => {
+    const { relay } = await rig({ perKey: false, perAddress: { max: 1, windowMs: 3_600_000 }, trustProxy: true });
+    // Every request comes from the proxy's address; the clients are told apart by X-Forwarded-For.
+    const get = (client: string) => relay.app.inject({ method: 'GET', url: '/v1/health', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': client } });
+    expect((await get('198.51.100.7')).statusCode).toBe(200);
+    expect((await get('198.51.100.8')).statusCode).toBe(200);
+    const limited = await get('198.51.100.7');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({ code: 'RELAY_RATE_LIMITED_ADDRESS' });
+  });
+
   it('with the per-address limit off, no budget is counted or announced', async () => {
     const { relay } = await rig({ perKey: false, perAddress: false });
     const res = await relay.app.inject({ method: 'GET', url: '/v1/health' });
