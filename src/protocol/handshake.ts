@@ -149,17 +149,35 @@ export function decodeCompanionHello(b: Uint8Array): CompanionHello {
 }
 
 /**
+ * Capability bits as the unsigned u32 of PROTOCOL.md §7: a bit set built with `|` or `~` may be a
+ * signed 32-bit number, so −2^31…2^32 − 1 is taken as those 32 bits; anything else (a fraction, a
+ * value wider than 32 bits) is `BAD_PAYLOAD`, never wrapped.
+ */
+function capabilityBits(n: number): number {
+  if (!Number.isInteger(n) || n < -0x80000000 || n > 0xffffffff) throw new PlushlinkError('BAD_PAYLOAD', `capabilities ${n} are not 32 bits`);
+  return n >>> 0;
+}
+
+function roleByte(role: PairingRole): number {
+  if (role === 'owner') return 0;
+  if (role === 'guest') return 1;
+  throw new PlushlinkError('BAD_PAYLOAD', `unknown role ${String(role)}`);
+}
+
+/**
  * Encodes the toy hello of `mode`'s message 2. The advertising key is required for `reconnect`
- * and refused for `pair` (`BAD_PAYLOAD`): the pairing hello must never carry it.
+ * and refused for `pair` (`BAD_PAYLOAD`): the pairing hello must never carry it. Every number
+ * must fit its item (speaker buffer 0…65535 ms, capabilities 32 bits) and the role must be one of
+ * the two: `BAD_PAYLOAD` otherwise, never a wrapped value on the wire.
  */
 export function encodeToyHello(h: ToyHello, mode: HandshakeMode): Uint8Array {
   if (mode === 'pair' && h.advertisingKey !== undefined) throw new PlushlinkError('BAD_PAYLOAD', 'a pairing hello never carries the advertising key');
   if (mode === 'reconnect' && h.advertisingKey?.length !== 32) throw new PlushlinkError('BAD_PAYLOAD', 'advertising key must be 32 bytes');
   const items: [number, Uint8Array][] = [
     [T_FIRMWARE, checkText(h.firmwareVersion, 'firmware version')],
-    [T_CAPS, u32be(h.capabilities >>> 0)],
+    [T_CAPS, u32be(capabilityBits(h.capabilities))],
     [T_SPEAKER_MS, u16be(h.speakerBufferMs)],
-    [T_ROLE, new Uint8Array([h.role === 'owner' ? 0 : 1])],
+    [T_ROLE, new Uint8Array([roleByte(h.role)])],
   ];
   if (h.advertisingKey) items.push([T_ADV_KEY, h.advertisingKey]);
   items.push(...audioFormatsItem(T_TOY_AUDIO_FORMATS, h.audioFormats));

@@ -54,12 +54,16 @@ export function decodeTlv(bytes: Uint8Array, version: number, knownTypes: Readon
   return map;
 }
 
+/** `n` as 2 big-endian bytes; `BAD_PAYLOAD` unless it is an integer 0…65535 (never wrapped). */
 export function u16be(n: number): Uint8Array {
-  return new Uint8Array([(n >>> 8) & 0xff, n & 0xff]);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffff) throw new PlushlinkError('BAD_PAYLOAD', `${n} is not an integer 0…65535`);
+  return new Uint8Array([n >>> 8, n & 0xff]);
 }
 
+/** `n` as 4 big-endian bytes; `BAD_PAYLOAD` unless it is an integer 0…2^32 − 1 (never wrapped). */
 export function u32be(n: number): Uint8Array {
-  return new Uint8Array([(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new PlushlinkError('BAD_PAYLOAD', `${n} is not an integer 0…4294967295`);
+  return new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
 }
 
 /** Reads a big-endian unsigned integer of exactly `len` bytes, or throws `BAD_PAYLOAD`. */

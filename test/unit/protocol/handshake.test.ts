@@ -31,6 +31,7 @@ import {
   type ToyHello,
 } from '../../../src/protocol/handshake.js';
 import { HandshakeState } from '../../../src/protocol/noise/handshake-state.js';
+import { u16be, u32be } from '../../../src/protocol/tlv.js';
 import { generateSetupCode, setupCodePsk, type SetupCode } from '../../../src/protocol/setup-code.js';
 import { codeOf, errorOf } from '../../helpers/errors.js';
 
@@ -213,6 +214,33 @@ describe('toy hello (PROTOCOL.md §7)', () => {
     expect(decodeToyHello(neg, 'pair').capabilities).toBe(0xffffffff);
     const high = decodeToyHello(encodeToyHello(toyHello('pair', { capabilities: 0x80000010 }), 'pair'), 'pair');
     expect(high.capabilities).toBe(0x80000010);
+  });
+
+  it('a number its item cannot hold, or an unknown role, is BAD_PAYLOAD — never wrapped onto the wire', () => {
+    // Edges that fit: speaker buffer 0 and 65535 ms, capabilities −2^31 (a signed bit set) and 2^32 − 1.
+    for (const speakerBufferMs of [0, 0xffff]) expect(decodeToyHello(encodeToyHello(toyHello('pair', { speakerBufferMs }), 'pair'), 'pair').speakerBufferMs).toBe(speakerBufferMs);
+    expect(decodeToyHello(encodeToyHello(toyHello('pair', { capabilities: -0x80000000 }), 'pair'), 'pair').capabilities).toBe(0x80000000);
+    expect(decodeToyHello(encodeToyHello(toyHello('pair', { capabilities: 0xffffffff }), 'pair'), 'pair').capabilities).toBe(0xffffffff);
+    for (const speakerBufferMs of [-1, 0x10000, 1.7, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(codeOf(() => encodeToyHello(toyHello('pair', { speakerBufferMs }), 'pair')), `speaker buffer ${speakerBufferMs}`).toBe('BAD_PAYLOAD');
+    }
+    for (const capabilities of [-0x80000001, 0x100000000, 0x100000003, 1.5, Number.NaN]) {
+      expect(codeOf(() => encodeToyHello(toyHello('pair', { capabilities }), 'pair')), `capabilities ${capabilities}`).toBe('BAD_PAYLOAD');
+    }
+    for (const role of ['admin', 'Owner', '', undefined] as unknown as ToyHello['role'][]) {
+      expect(codeOf(() => encodeToyHello(toyHello('pair', { role }), 'pair')), `role ${String(role)}`).toBe('BAD_PAYLOAD');
+    }
+  });
+
+  it('u16be / u32be write big-endian and refuse what they cannot hold (BAD_PAYLOAD)', () => {
+    expect(hx(u16be(0))).toBe('0000');
+    expect(hx(u16be(0x1234))).toBe('1234');
+    expect(hx(u16be(0xffff))).toBe('ffff');
+    expect(hx(u32be(0))).toBe('00000000');
+    expect(hx(u32be(0x01020304))).toBe('01020304');
+    expect(hx(u32be(0xffffffff))).toBe('ffffffff');
+    for (const n of [-1, 0x10000, 0.5, Number.NaN]) expect(codeOf(() => u16be(n)), `u16 ${n}`).toBe('BAD_PAYLOAD');
+    for (const n of [-1, 0x100000000, 0.5, Number.NaN]) expect(codeOf(() => u32be(n)), `u32 ${n}`).toBe('BAD_PAYLOAD');
   });
 
   it('round trips for both modes and both roles; optional audio formats absent stays absent', () => {
