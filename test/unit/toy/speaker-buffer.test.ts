@@ -114,6 +114,21 @@ describe('speaker buffer (PROTOCOL.md §13.6)', () => {
     expect(b.stats).toMatchObject({ state: 'done', framesPlayed: 7, underruns: 0, bufferedMs: 0 });
   });
 
+  it('SPEAKER_END while the last buffered frame is still playing drains: a late record of the stream still joins and plays', () => {
+    const b = new SpeakerBuffer();
+    b.start(0);
+    b.push(0, frames(5), 0);
+    expect(b.advance(80)).toHaveLength(5); // the 5th frame plays from 80 to 100; the queue is empty
+    expect(b.stats).toMatchObject({ state: 'playing', bufferedMs: 0 });
+    b.end(6, 90);
+    expect(b.stats.state).toBe('draining');
+    expect(b.streamOpen).toBe(true);
+    expect(b.push(5, frames(2, 1), 95)).toBe(2);
+    expect(b.advance(140)).toEqual([Uint8Array.of(0xf8, 1, 0), Uint8Array.of(0xf8, 1, 1)]);
+    b.advance(140);
+    expect(b.stats).toMatchObject({ state: 'done', framesPlayed: 7, underruns: 0, framesOutsideStream: 0 });
+  });
+
   it('SPEAKER_STOP discards the buffer at once; a late record does not start the speaker again', () => {
     const b = new SpeakerBuffer();
     b.start(0);
@@ -125,6 +140,10 @@ describe('speaker buffer (PROTOCOL.md §13.6)', () => {
     expect(b.push(6, frames(5), 10)).toBe(0);
     expect(b.advance(1000)).toEqual([]);
     expect(b.stats).toMatchObject({ state: 'stopped', bufferedMs: 0, framesOutsideStream: 5, overruns: 0, framesLost: 0 });
+    // a late SPEAKER_END of the stopped stream leaves it stopped (not drained to done)
+    b.end(10, 1000);
+    b.advance(2000);
+    expect(b.stats.state).toBe('stopped');
     // a new START opens a fresh stream: empty, idle, not ended
     b.start(20);
     expect(b.streamOpen).toBe(true);
