@@ -70,6 +70,13 @@ function toyItems(mode: HandshakeMode): Map<number, Uint8Array> {
   return m;
 }
 const payloadOf = (m: Map<number, Uint8Array>): Uint8Array => tlv([...m.entries()]);
+/** The writer's toy hello items for `mode` with item `type` set to `value`, or removed (undefined), as a payload. */
+function toyPayloadWith(mode: HandshakeMode, type: number, value: Uint8Array | undefined): Uint8Array {
+  const items = toyItems(mode);
+  if (value === undefined) items.delete(type);
+  else items.set(type, value);
+  return payloadOf(items);
+}
 
 interface Parties {
   toy: X25519KeyPair;
@@ -261,43 +268,29 @@ describe('toy hello (PROTOCOL.md §7)', () => {
     for (const fw of ['1', 'z'.repeat(32)]) expect(decodeToyHello(encodeToyHello(toyHello('pair', { firmwareVersion: fw }), 'pair'), 'pair').firmwareVersion).toBe(fw);
     for (const fw of ['', 'z'.repeat(33), 'ü'.repeat(16) + '1']) expect(codeOf(() => encodeToyHello(toyHello('pair', { firmwareVersion: fw }), 'pair')), fw).toBe('BAD_PAYLOAD');
     for (const v of [bytes(), utf8('z'.repeat(33)), bytes(0xc0, 0x80), bytes(0xed, 0xbf, 0xbf)]) {
-      const items = toyItems('pair');
-      items.set(0x10, v);
-      expect(codeOf(() => decodeToyHello(payloadOf(items), 'pair')), hx(v)).toBe('BAD_PAYLOAD');
+      expect(codeOf(() => decodeToyHello(toyPayloadWith('pair', 0x10, v), 'pair')), hx(v)).toBe('BAD_PAYLOAD');
     }
-    const items = toyItems('pair');
-    items.delete(0x10);
-    expect(codeOf(() => decodeToyHello(payloadOf(items), 'pair'))).toBe('BAD_PAYLOAD');
+    expect(codeOf(() => decodeToyHello(toyPayloadWith('pair', 0x10, undefined), 'pair'))).toBe('BAD_PAYLOAD');
   });
 
   it('role: 0 owner, 1 guest, anything else or a missing or wrong-width role is BAD_PAYLOAD', () => {
     for (const [v, role] of [[0, 'owner'], [1, 'guest']] as const) {
-      const items = toyItems('pair');
-      items.set(0x13, bytes(v));
-      expect(decodeToyHello(payloadOf(items), 'pair').role).toBe(role);
+      expect(decodeToyHello(toyPayloadWith('pair', 0x13, bytes(v)), 'pair').role).toBe(role);
     }
     for (const v of [bytes(2), bytes(0xff), bytes(), bytes(0, 0)]) {
-      const items = toyItems('reconnect');
-      items.set(0x13, v);
-      expect(codeOf(() => decodeToyHello(payloadOf(items), 'reconnect')), hx(v)).toBe('BAD_PAYLOAD');
+      expect(codeOf(() => decodeToyHello(toyPayloadWith('reconnect', 0x13, v), 'reconnect')), hx(v)).toBe('BAD_PAYLOAD');
     }
-    const items = toyItems('pair');
-    items.delete(0x13);
-    expect(codeOf(() => decodeToyHello(payloadOf(items), 'pair'))).toBe('BAD_PAYLOAD');
+    expect(codeOf(() => decodeToyHello(toyPayloadWith('pair', 0x13, undefined), 'pair'))).toBe('BAD_PAYLOAD');
   });
 
   it('fixed-width capabilities and speaker buffer: exactly 4 and 2 bytes, required', () => {
     const ok = decodeToyHello(payloadOf(toyItems('pair')), 'pair');
     expect(ok).toEqual({ firmwareVersion: 'fw', capabilities: 1, speakerBufferMs: 400, role: 'owner' });
     for (const [t, v] of [[0x11, bytes(0, 0, 1)], [0x11, bytes(0, 0, 0, 0, 1)], [0x12, bytes(1)], [0x12, bytes(0, 1, 0x90)]] as const) {
-      const items = toyItems('pair');
-      items.set(t, v);
-      expect(codeOf(() => decodeToyHello(payloadOf(items), 'pair')), `${t}:${hx(v)}`).toBe('BAD_PAYLOAD');
+      expect(codeOf(() => decodeToyHello(toyPayloadWith('pair', t, v), 'pair')), `${t}:${hx(v)}`).toBe('BAD_PAYLOAD');
     }
     for (const t of [0x11, 0x12]) {
-      const items = toyItems('pair');
-      items.delete(t);
-      expect(codeOf(() => decodeToyHello(payloadOf(items), 'pair')), String(t)).toBe('BAD_PAYLOAD');
+      expect(codeOf(() => decodeToyHello(toyPayloadWith('pair', t, undefined), 'pair')), String(t)).toBe('BAD_PAYLOAD');
     }
   });
 
@@ -313,21 +306,16 @@ describe('toy hello (PROTOCOL.md §7)', () => {
     expect(codeOf(() => decodeToyHello(payloadOf(toyItems('reconnect')), 'pair'))).toBe('BAD_PAYLOAD');
     expect(codeOf(() => decodeToyHello(payloadOf(toyItems('pair')), 'reconnect'))).toBe('BAD_PAYLOAD');
     for (const n of [0, 31, 33]) {
-      const items = toyItems('reconnect');
-      items.set(0x14, new Uint8Array(n));
-      expect(codeOf(() => decodeToyHello(payloadOf(items), 'reconnect')), `reconnect ${n}`).toBe('BAD_PAYLOAD');
-      expect(codeOf(() => decodeToyHello(payloadOf(items), 'pair')), `pair ${n}`).toBe('BAD_PAYLOAD');
+      const payload = toyPayloadWith('reconnect', 0x14, new Uint8Array(n));
+      expect(codeOf(() => decodeToyHello(payload, 'reconnect')), `reconnect ${n}`).toBe('BAD_PAYLOAD');
+      expect(codeOf(() => decodeToyHello(payload, 'pair')), `pair ${n}`).toBe('BAD_PAYLOAD');
     }
   });
 
   it('audio formats (0x15) read with format 1 set; exactly one byte; unknown version refused', () => {
-    const items = toyItems('pair');
-    items.set(0x15, bytes(0x00));
-    expect(decodeToyHello(payloadOf(items), 'pair').audioFormats).toBe(1);
-    items.set(0x15, bytes(0x06));
-    expect(decodeToyHello(payloadOf(items), 'pair').audioFormats).toBe(7);
-    items.set(0x15, bytes(1, 1));
-    expect(codeOf(() => decodeToyHello(payloadOf(items), 'pair'))).toBe('BAD_PAYLOAD');
+    expect(decodeToyHello(toyPayloadWith('pair', 0x15, bytes(0x00)), 'pair').audioFormats).toBe(1);
+    expect(decodeToyHello(toyPayloadWith('pair', 0x15, bytes(0x06)), 'pair').audioFormats).toBe(7);
+    expect(codeOf(() => decodeToyHello(toyPayloadWith('pair', 0x15, bytes(1, 1)), 'pair'))).toBe('BAD_PAYLOAD');
     for (const f of [-1, 256, 2.5]) expect(codeOf(() => encodeToyHello(toyHello('pair', { audioFormats: f }), 'pair')), String(f)).toBe('BAD_PAYLOAD');
     // the companion-hello audio type 0x02 is not the toy's: ignored
     const other = toyItems('pair');
