@@ -288,9 +288,11 @@ export class CompanionHandshake {
   }
 
   /**
-   * Reads the toy's message 2. Throws `HANDSHAKE_FAILED` (wrapping the Noise error) when it
-   * does not authenticate — the toy is not the pinned one, or the setup code differs — or
-   * `BAD_PAYLOAD`/`UNKNOWN_VERSION` when its payload is malformed.
+   * Reads the toy's message 2. Throws `HANDSHAKE_FAILED` (wrapping the Noise error as `cause`)
+   * when it does not authenticate — the toy is not the pinned one, or the setup code differs —
+   * and, unwrapped, `MESSAGE_TOO_SHORT` for a message shorter than its keys and tag,
+   * `LOW_ORDER_POINT` for a low-order ephemeral key, `BAD_PAYLOAD`/`UNKNOWN_VERSION` when its
+   * payload is malformed.
    */
   readMessage2(message2: Uint8Array): { toy: ToyHello; keys: SessionKeys } {
     let payload: Uint8Array;
@@ -328,9 +330,10 @@ export interface ToyHandshakeOptions {
   random?: RandomSource;
   /**
    * Decides, as soon as the companion's static key is decrypted and before the `ss` DH,
-   * whether this companion may go on; false → `NOT_PAIRED`. The toy passes its allow-list
-   * for `reconnect`, so that an unknown companion costs one X25519 and is refused exactly like
-   * a message 1 that does not authenticate (PROTOCOL.md §13.4, §14.3).
+   * whether this companion may go on; false → `NOT_PAIRED`. Applied in both modes. The toy
+   * passes its allow-list for `reconnect`, so that an unknown companion costs one X25519 and is
+   * refused exactly like a message 1 that does not authenticate (PROTOCOL.md §13.4, §14.3); for
+   * `pair` the allow-list does not decide (§6.1) and the toy passes none.
    */
   acceptCompanion?: (companionPublicKey: Uint8Array) => boolean;
 }
