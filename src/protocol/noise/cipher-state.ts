@@ -8,11 +8,19 @@ import { PlushlinkError } from '../errors.js';
 /** The largest counter value a CipherState will use (2^53 − 1: JS safe integers; 2^64 − 1 is reserved by Noise). */
 export const MAX_NONCE = Number.MAX_SAFE_INTEGER;
 
-/** Encodes a Noise ChaChaPoly nonce: 4 zero bytes then the counter as 64-bit little-endian. */
+const U64_MAX = 0xffffffffffffffffn;
+
+/**
+ * Encodes a Noise ChaChaPoly nonce: 4 zero bytes then the counter as 64-bit little-endian.
+ * `RangeError` for a counter outside 0…2^64 − 1 or not an integer: it is never wrapped onto
+ * another nonce (−1 would otherwise be REKEY's 2^64 − 1, 2^64 would be 0 again).
+ */
 export function chachaNonce(n: number | bigint): Uint8Array {
   const out = new Uint8Array(AEAD_NONCE_LEN);
   if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return writeChachaNonce(out, n);
+  if (typeof n === 'number' && !Number.isInteger(n)) throw new RangeError(`nonce counter ${n} is not an integer`);
   let v = BigInt(n);
+  if (v < 0n || v > U64_MAX) throw new RangeError(`nonce counter ${n} is outside 0…2^64 − 1`);
   for (let i = 4; i < 12; i++) {
     out[i] = Number(v & 0xffn);
     v >>= 8n;

@@ -248,6 +248,8 @@ export class HandshakeState {
     const m = this.pattern.messages[this.index];
     if (!m) throw new PlushlinkError('HANDSHAKE_STATE', 'handshake already finished');
     if ((m.fromInitiator === this.initiator) !== writing) {
+      // An out-of-turn call is a failure like any other: the state is unusable from now on.
+      this.failed = true;
       throw new PlushlinkError('WRONG_ROLE', `it is not this party's turn to ${writing ? 'write' : 'read'} message ${this.index + 1}`);
     }
   }

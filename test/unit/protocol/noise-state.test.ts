@@ -51,6 +51,12 @@ describe('CipherState nonces (Noise §5.1, PROTOCOL.md §6.1)', () => {
     for (const bad of [1.5, 2 ** 32 + 0.5, Number.NaN, Number.POSITIVE_INFINITY]) expect(code(() => chachaNonce(bad)), String(bad)).toBe('RangeError');
   });
 
+  it('a counter outside 0…2^64 − 1 is a RangeError, never wrapped onto another nonce (−1 would be REKEY’s, 2^64 would be 0)', () => {
+    for (const bad of [-1, -(2 ** 53), -1n, 2n ** 64n, 2n ** 64n + 1n, 2 ** 64]) expect(code(() => chachaNonce(bad)), String(bad)).toBe('RangeError');
+    expect(chachaNonce(0n)).toEqual(explicitNonce(0n));
+    expect(chachaNonce(2n ** 53n)).toEqual(explicitNonce(2n ** 53n));
+  });
+
   it('a CipherState at a counter above 2^32 seals with exactly that nonce, and its peer opens it', () => {
     const k = randomBytes(32);
     const ad = Uint8Array.of(1, 2);
@@ -176,6 +182,12 @@ describe('HandshakeState turns (Noise §5.3)', () => {
     expect(code(() => init.readMessage(new Uint8Array(32)))).toBe('WRONG_ROLE');
     expect(resp.messageIndex).toBe(0);
     expect(init.messageIndex).toBe(0);
+    // Like any failure, it ends the handshake: every later call is HANDSHAKE_STATE (the header's promise).
+    for (const h of [init, resp]) {
+      expect(h.isMyTurn).toBe(false);
+      expect(code(() => h.writeMessage())).toBe('HANDSHAKE_STATE');
+      expect(code(() => h.readMessage(new Uint8Array(32)))).toBe('HANDSHAKE_STATE');
+    }
   });
 
   it('after the last message both write and read are HANDSHAKE_STATE', () => {
