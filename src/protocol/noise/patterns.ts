@@ -119,7 +119,8 @@ function deepFreeze<T>(o: T): T {
 }
 
 function parsePattern(fullName: string): HandshakePattern {
-  const m = /^([A-Z0-9]+?)((?:psk\d+)(?:\+psk\d+)*)?$/.exec(fullName);
+  // Modifiers in canonical spelling only (Noise spec §10.2): `psk0`, `psk12`, never `psk00`.
+  const m = /^([A-Z0-9]+?)((?:psk(?:0|[1-9]\d*))(?:\+psk(?:0|[1-9]\d*))*)?$/.exec(fullName);
   const baseName = m?.[1];
   const text = baseName === undefined ? undefined : BASE[baseName];
   if (!m || baseName === undefined || text === undefined) {
@@ -128,6 +129,7 @@ function parsePattern(fullName: string): HandshakePattern {
   const base = parseBase(baseName, text);
   const messages = base.messages.map((mp) => ({ fromInitiator: mp.fromInitiator, tokens: [...mp.tokens] }));
   const mods = m[2] ? m[2].split('+') : [];
+  if (new Set(mods).size !== mods.length) throw new PlushlinkError('UNSUPPORTED_PROTOCOL', `a modifier appears twice in ${fullName}`);
   for (const mod of mods) {
     const n = Number(mod.slice(3));
     if (n === 0) messages[0]!.tokens.unshift('psk');

@@ -107,6 +107,14 @@ describe('patterns and protocol names', () => {
     for (const bad of ['IKpsk3', 'ZZ', 'IKpskX', 'ik', '']) expect(code(() => getPattern(bad)), bad).toBe('UNSUPPORTED_PROTOCOL');
   });
 
+  it('modifiers only in canonical spelling and each once (Noise §10.2): two psks in different places are fine, a repeat or a leading zero is not', () => {
+    expect(getPattern('NNpsk0+psk2').messages.map((m) => m.tokens)).toEqual([
+      ['psk', 'e'],
+      ['e', 'ee', 'psk'],
+    ]);
+    for (const bad of ['NNpsk00', 'IKpsk01', 'NNpsk0+psk0', 'XXpsk3+psk3', 'NNpsk2+psk0+psk2']) expect(code(() => getPattern(bad)), bad).toBe('UNSUPPORTED_PROTOCOL');
+  });
+
   it('only Noise_<pattern>_25519_ChaChaPoly_SHA512 is accepted', () => {
     expect(parseProtocolName('Noise_XX_25519_ChaChaPoly_SHA512')).toMatchObject({ dh: '25519', cipher: 'ChaChaPoly', hash: 'SHA512' });
     for (const bad of ['Noise_XX_25519_ChaChaPoly_SHA256', 'Noise_XX_448_ChaChaPoly_SHA512', 'Noise_XX_25519_AESGCM_SHA512', 'NoisePSK_XX_25519_ChaChaPoly_SHA512', 'Noise_XX_25519_ChaChaPoly', 'Noise_XX_25519_ChaChaPoly_SHA512_x']) {
