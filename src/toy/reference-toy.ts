@@ -174,10 +174,16 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
         // returns; bleno queues its commands in call order); otherwise they wait their turn.
         const run = (): Promise<void> => {
           if (this.stopped) return Promise.resolve();
-          const steps: Promise<unknown>[] = [];
-          if (rotate) steps.push(p.stopAdvertising(), Promise.resolve(p.rotateAddress!()));
-          steps.push(p.advertise(data));
-          return Promise.all(steps).then(() => undefined);
+          // An adapter that throws instead of rejecting is a failed advertisement like any other:
+          // reported once, and the queue goes on (it must never stay "in flight" for ever).
+          try {
+            const steps: Promise<unknown>[] = [];
+            if (rotate) steps.push(p.stopAdvertising(), Promise.resolve(p.rotateAddress!()));
+            steps.push(p.advertise(data));
+            return Promise.all(steps).then(() => undefined);
+          } catch (e) {
+            return Promise.reject(e);
+          }
         };
         const started = idle ? run() : undefined;
         started?.catch(() => undefined); // reported once, by the chain below
@@ -240,8 +246,11 @@ export class ReferenceToy extends EventEmitter<ReferenceToyEvents> {
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         if (run !== this.micRun) return;
         const r = await iter.next();
+        // The microphone may have stopped (or restarted) while the source produced this frame:
+        // it belongs to a stream that is over, and must not reach the toy core (PROTOCOL.md §13.7).
+        if (run !== this.micRun) return;
         if (r.done) {
-          if (run === this.micRun) this.run(this.core.micEnded(this.clock()));
+          this.run(this.core.micEnded(this.clock()));
           return;
         }
         k++;

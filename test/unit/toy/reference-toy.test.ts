@@ -322,17 +322,16 @@ describe('stop()', () => {
 });
 
 describe('actions the driver carries out', () => {
-  it('an adapter that throws is reported as an error event, and the rest of the core’s answer still runs', async () => {
-    const peripheral = fakePeripheral();
-    const { toy: t, errors, act } = await toy({ peripheral });
+  it('an action that throws while it is carried out (here the app’s play listener) is reported as an error event, and the rest of the core’s answer still runs', async () => {
+    const { toy: t, errors, act } = await toy({});
     await t.flush();
-    const boom = new Error('adapter broke');
-    peripheral.advertiseImpl = () => {
+    const boom = new Error('speaker broke');
+    t.on('play', () => {
       throw boom;
-    };
+    });
     const logs: unknown[] = [];
     t.on('log', (e) => logs.push(e));
-    act({ type: 'advertise', serviceData: Uint8Array.of(9) }, { type: 'log', event: { kind: 'factory-reset' } });
+    act({ type: 'play', frames: [Uint8Array.of(1)] }, { type: 'log', event: { kind: 'factory-reset' } });
     expect(errors).toEqual([boom]);
     expect(logs).toEqual([{ kind: 'factory-reset' }]);
   });
@@ -428,6 +427,26 @@ describe('advertising queue (PROTOCOL.md §12 "Address")', () => {
     expect(rejections).toEqual([]);
     peripheral.advertiseImpl = undefined;
     act({ type: 'advertise', serviceData: Uint8Array.of(2) });
+    expect(peripheral.calls.at(-1)).toBe('advertise 02');
+    await t.flush();
+    expect(errors).toEqual([boom]);
+  });
+
+  it('an adapter that throws instead of rejecting is a failed advertisement: one error, and the next goes out at once', async () => {
+    const peripheral = fakePeripheral();
+    const { toy: t, errors, act } = await toy({ peripheral });
+    await t.flush();
+    const boom = new Error('adapter threw');
+    peripheral.advertiseImpl = () => {
+      throw boom;
+    };
+    act({ type: 'advertise', serviceData: Uint8Array.of(1) });
+    await t.flush();
+    expect(errors).toEqual([boom]);
+    expect(rejections).toEqual([]);
+    peripheral.advertiseImpl = undefined;
+    act({ type: 'advertise', serviceData: Uint8Array.of(2) });
+    // Issued at once (nothing is left "in flight" by the throw), not queued behind it.
     expect(peripheral.calls.at(-1)).toBe('advertise 02');
     await t.flush();
     expect(errors).toEqual([boom]);
@@ -660,6 +679,25 @@ describe('microphone pump (PROTOCOL.md §13.7)', () => {
     expect(old2.returned()).toBe(1);
     expect(cur.returned()).toBe(0);
     expect(rejections).toEqual([]);
+  });
+
+  it('a frame the old source delivers after MIC stop or a restart never reaches the core, not even the new stream', async () => {
+    const old = heldSource();
+    const cur = heldSource();
+    const sources = [old, cur];
+    const { toy: t, act } = await toy({ microphone: () => sources.shift()!.iterable });
+    const mic = spyMic(t);
+    act(MIC_ON); // old waits in next()
+    await settle();
+    act(MIC_OFF);
+    act(MIC_ON); // cur starts
+    await settle();
+    old.answer({ done: false, value: frame(7) }); // the old stream's frame arrives late
+    await settle();
+    expect(mic.fed.map((f) => f.id)).toEqual([]);
+    cur.answer({ done: false, value: frame(100) });
+    await settle();
+    expect(mic.fed.map((f) => f.id)).toEqual([100]);
   });
 
   it('a source that throws is reported as an error event and ends the stream like a source that ran out', async () => {
