@@ -415,38 +415,25 @@ describe('advertising queue (PROTOCOL.md §12 "Address")', () => {
     expect(peripheral.calls.at(-1)).toBe('advertise 04');
   });
 
-  it('a failed advertisement is reported once as an error event; the next one still goes out, at once', async () => {
+  // An adapter that rejects, and one that throws instead of rejecting: the same failed advertisement.
+  it.each([
+    ['rejects', (e: Error) => () => Promise.reject(e)],
+    ['throws instead of rejecting', (e: Error) => () => {
+      throw e;
+    }],
+  ] as const)('an adapter that %s: the advertisement is reported once as an error event; the next one still goes out, at once', async (_how, failWith) => {
     const peripheral = fakePeripheral();
     const { toy: t, errors, act } = await toy({ peripheral });
     await t.flush();
     const boom = new Error('advertising failed');
-    peripheral.advertiseImpl = () => Promise.reject(boom);
+    peripheral.advertiseImpl = failWith(boom);
     act({ type: 'advertise', serviceData: Uint8Array.of(1) });
     await t.flush();
     expect(errors).toEqual([boom]);
     expect(rejections).toEqual([]);
     peripheral.advertiseImpl = undefined;
     act({ type: 'advertise', serviceData: Uint8Array.of(2) });
-    expect(peripheral.calls.at(-1)).toBe('advertise 02');
-    await t.flush();
-    expect(errors).toEqual([boom]);
-  });
-
-  it('an adapter that throws instead of rejecting is a failed advertisement: one error, and the next goes out at once', async () => {
-    const peripheral = fakePeripheral();
-    const { toy: t, errors, act } = await toy({ peripheral });
-    await t.flush();
-    const boom = new Error('adapter threw');
-    peripheral.advertiseImpl = () => {
-      throw boom;
-    };
-    act({ type: 'advertise', serviceData: Uint8Array.of(1) });
-    await t.flush();
-    expect(errors).toEqual([boom]);
-    expect(rejections).toEqual([]);
-    peripheral.advertiseImpl = undefined;
-    act({ type: 'advertise', serviceData: Uint8Array.of(2) });
-    // Issued at once (nothing is left "in flight" by the throw), not queued behind it.
+    // Issued at once (nothing is left "in flight" by the failure), not queued behind it.
     expect(peripheral.calls.at(-1)).toBe('advertise 02');
     await t.flush();
     expect(errors).toEqual([boom]);
