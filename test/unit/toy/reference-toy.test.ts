@@ -217,6 +217,17 @@ async function toy(o: Parameters<typeof startToy>[0] = {}): Promise<Harness> {
   return h;
 }
 
+/** A started toy whose adapter holds every advertisement in flight until `held` resolves; calls cleared. */
+async function toyWithHeldAdvertising() {
+  const peripheral = fakePeripheral();
+  const started = await toy({ peripheral });
+  await started.toy.flush();
+  const held = deferred();
+  peripheral.advertiseImpl = () => held.promise;
+  peripheral.calls.length = 0;
+  return { ...started, peripheral, held };
+}
+
 describe('tick timer', () => {
   it('ticks the core every 10 ms by default, with the clock of the moment', async () => {
     const { toy: t } = await toy();
@@ -287,12 +298,7 @@ describe('stop()', () => {
   });
 
   it('an advertisement still queued behind one in flight never goes on the air after stop()', async () => {
-    const peripheral = fakePeripheral();
-    const { toy: t, act } = await toy({ peripheral });
-    await t.flush();
-    const held = deferred();
-    peripheral.advertiseImpl = () => held.promise;
-    peripheral.calls.length = 0;
+    const { peripheral, toy: t, act, held } = await toyWithHeldAdvertising();
     act({ type: 'advertise', serviceData: Uint8Array.of(1) });
     act({ type: 'advertise', serviceData: Uint8Array.of(2) });
     expect(peripheral.calls).toEqual(['advertise 01']);
@@ -393,12 +399,7 @@ describe('advertising queue (PROTOCOL.md §12 "Address")', () => {
   });
 
   it('advertisements never interleave: the next waits until the one in flight is done; once idle, the next is issued at once again', async () => {
-    const peripheral = fakePeripheral();
-    const { toy: t, act } = await toy({ peripheral });
-    await t.flush();
-    const held = deferred();
-    peripheral.advertiseImpl = () => held.promise;
-    peripheral.calls.length = 0;
+    const { peripheral, toy: t, act, held } = await toyWithHeldAdvertising();
     act({ type: 'advertise', serviceData: Uint8Array.of(1), newAddress: true });
     act({ type: 'advertise', serviceData: Uint8Array.of(2), newAddress: true });
     await settle();
