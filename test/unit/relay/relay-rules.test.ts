@@ -245,6 +245,7 @@ describe('problem answers (docs/RELAY.md §7)', () => {
       ['receipt: unknown field', 'POST', `/v1/mailboxes/${mb}/envelopes/${mid}/receipt`, { signature: `${'A'.repeat(86)}==`, x: 1 }],
       ['mailbox: bad id', 'PUT', '/v1/mailboxes/XYZ', keys],
       ['mailbox: missing key', 'PUT', `/v1/mailboxes/${mb}`, { signPublicKey: keys.signPublicKey }],
+      ['mailbox: missing sign key', 'PUT', `/v1/mailboxes/${mb}`, { boxPublicKey: keys.boxPublicKey }],
       ['mailbox: bad key', 'PUT', `/v1/mailboxes/${mb}`, { ...keys, boxPublicKey: 'zz' }],
       ['mailbox: unknown field', 'PUT', `/v1/mailboxes/${mb}`, { ...keys, admin: true }],
       ['mailbox info: bad id', 'GET', '/v1/mailboxes/XYZ'],
