@@ -113,7 +113,20 @@ function showConnection(s: ConnectionState, detail?: string): void {
           : `The relay cannot be reached${detail ? ` (${detail})` : ''}. Retrying…`;
 }
 
-async function onHash(): Promise<void> {
+/** The navigation being rendered; each one waits for the one before. */
+let navigation: Promise<void> = Promise.resolve();
+
+/**
+ * Shows the view the location hash names. Navigations run one after another, each reading the
+ * hash when its turn comes: a slow render (the message list after a restore) never lands on top
+ * of a later one (a click on Family right after), so the page always ends on the view asked last.
+ */
+function onHash(): Promise<void> {
+  navigation = navigation.then(showHashView, showHashView);
+  return navigation;
+}
+
+async function showHashView(): Promise<void> {
   const wanted = location.hash.slice(1) as View;
   const next = VIEWS.includes(wanted) ? wanted : 'messages';
   const changed = next !== view || main.dataset.view !== next;
