@@ -14,6 +14,20 @@ export function codeOf(fn: () => unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * What `fn` throws, named: a PlushlinkError's code, else the error's name (`RangeError` for a
+ * value out of range); undefined when it returns. For APIs whose contract includes built-in
+ * errors besides typed ones.
+ */
+export function codeOrNameOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code ?? (e as Error).name;
+  }
+  return undefined;
+}
+
 /** The PlushlinkError `f` throws (any other throw is rethrown; no throw fails the test). */
 export function errorOf(f: () => unknown): PlushlinkError {
   try {

@@ -12,21 +12,14 @@ import { CipherState, chachaNonce } from '../../../src/protocol/noise/cipher-sta
 import { HandshakeState } from '../../../src/protocol/noise/handshake-state.js';
 import { getPattern, parseProtocolName } from '../../../src/protocol/noise/patterns.js';
 import { runVector, runVectorFile, type NoiseVector } from '../../../src/protocol/noise/vectors.js';
+import { codeOrNameOf } from '../../helpers/errors.js';
 import { sharedPath } from '../../helpers/shared.js';
 
-const code = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code ?? (e as Error).name;
-  }
-  return undefined;
-};
 
 describe('CipherState', () => {
   it('takes only a 32-byte key, and without a key passes data through unchanged (Noise §5.1)', () => {
-    expect(code(() => new CipherState(new Uint8Array(31)))).toBe('INVALID_KEY');
-    expect(code(() => new CipherState().initializeKey(new Uint8Array(33)))).toBe('INVALID_KEY');
+    expect(codeOrNameOf(() => new CipherState(new Uint8Array(31)))).toBe('INVALID_KEY');
+    expect(codeOrNameOf(() => new CipherState().initializeKey(new Uint8Array(33)))).toBe('INVALID_KEY');
     const empty = new CipherState();
     expect(empty.hasKey()).toBe(false);
     const pt = Uint8Array.of(1, 2, 3);
@@ -40,7 +33,7 @@ describe('CipherState', () => {
   it('setNonce takes only a non-negative safe integer, and the next seal uses that nonce', () => {
     const k = randomBytes(32);
     const cs = new CipherState(k);
-    for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) expect(code(() => cs.setNonce(bad)), String(bad)).toBe('RangeError');
+    for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) expect(codeOrNameOf(() => cs.setNonce(bad)), String(bad)).toBe('RangeError');
     cs.setNonce(0);
     cs.setNonce(7);
     expect(cs.nonce).toBe(7);
@@ -59,7 +52,7 @@ describe('CipherState', () => {
     expect(cs.key).toEqual(k2);
     expect(cs.nonce).toBe(3);
     expect(cs.encryptWithAd(new Uint8Array(0), Uint8Array.of(5))).toEqual(aeadSeal(k2, chachaNonce(3), new Uint8Array(0), Uint8Array.of(5)));
-    expect(code(() => new CipherState().rekey())).toBe('MISSING_KEY');
+    expect(codeOrNameOf(() => new CipherState().rekey())).toBe('MISSING_KEY');
   });
 });
 
@@ -68,10 +61,10 @@ describe('HandshakeState refuses bad keys before any message', () => {
   it('a psk that is not 32 bytes: INVALID_KEY; the wrong number of psks: MISSING_KEY', () => {
     const rs = generateX25519KeyPair().publicKey;
     const s = generateX25519KeyPair();
-    expect(code(() => new HandshakeState({ protocolName: IK, initiator: true, s, rs, psks: [new Uint8Array(31)] }))).toBe('INVALID_KEY');
-    expect(code(() => new HandshakeState({ protocolName: IK, initiator: true, s, rs, psks: [] }))).toBe('MISSING_KEY');
-    expect(code(() => new HandshakeState({ protocolName: IK, initiator: true, s, rs, psks: [new Uint8Array(32), new Uint8Array(32)] }))).toBe('MISSING_KEY');
-    expect(code(() => new HandshakeState({ protocolName: IK, initiator: true, s, rs, psks: [new Uint8Array(32)] }))).toBeUndefined();
+    expect(codeOrNameOf(() => new HandshakeState({ protocolName: IK, initiator: true, s, rs, psks: [new Uint8Array(31)] }))).toBe('INVALID_KEY');
+    expect(codeOrNameOf(() => new HandshakeState({ protocolName: IK, initiator: true, s, rs, psks: [] }))).toBe('MISSING_KEY');
+    expect(codeOrNameOf(() => new HandshakeState({ protocolName: IK, initiator: true, s, rs, psks: [new Uint8Array(32), new Uint8Array(32)] }))).toBe('MISSING_KEY');
+    expect(codeOrNameOf(() => new HandshakeState({ protocolName: IK, initiator: true, s, rs, psks: [new Uint8Array(32)] }))).toBeUndefined();
   });
 
   it("a pre-message key the pattern needs (IK: the responder's static) is missing: MISSING_KEY naming it", () => {
@@ -85,9 +78,9 @@ describe('HandshakeState refuses bad keys before any message', () => {
     expect(err).toMatchObject({ code: 'MISSING_KEY' });
     expect((err as Error).message).toMatch(/pre-message key "s" of the remote party/);
     // the responder needs its own static for the same pre-message
-    expect(code(() => new HandshakeState({ protocolName: IK, initiator: false, psks: [new Uint8Array(32)] }))).toBe('MISSING_KEY');
+    expect(codeOrNameOf(() => new HandshakeState({ protocolName: IK, initiator: false, psks: [new Uint8Array(32)] }))).toBe('MISSING_KEY');
     // NN has no pre-message: nothing is required
-    expect(code(() => new HandshakeState({ protocolName: 'Noise_NN_25519_ChaChaPoly_SHA512', initiator: true }))).toBeUndefined();
+    expect(codeOrNameOf(() => new HandshakeState({ protocolName: 'Noise_NN_25519_ChaChaPoly_SHA512', initiator: true }))).toBeUndefined();
   });
 });
 
@@ -104,7 +97,7 @@ describe('patterns and protocol names', () => {
     expect(getPattern('IKpsk1')).toBe(ik); // parsed once, shared
     expect(Object.isFrozen(ik) && Object.isFrozen(ik.messages[0]!.tokens)).toBe(true);
     expect(getPattern('IK').psk).toBe(false);
-    for (const bad of ['IKpsk3', 'ZZ', 'IKpskX', 'ik', '']) expect(code(() => getPattern(bad)), bad).toBe('UNSUPPORTED_PROTOCOL');
+    for (const bad of ['IKpsk3', 'ZZ', 'IKpskX', 'ik', '']) expect(codeOrNameOf(() => getPattern(bad)), bad).toBe('UNSUPPORTED_PROTOCOL');
   });
 
   it('modifiers only in canonical spelling and each once (Noise §10.2): two psks in different places are fine, a repeat or a leading zero is not', () => {
@@ -112,13 +105,13 @@ describe('patterns and protocol names', () => {
       ['psk', 'e'],
       ['e', 'ee', 'psk'],
     ]);
-    for (const bad of ['NNpsk00', 'IKpsk01', 'NNpsk0+psk0', 'XXpsk3+psk3', 'NNpsk2+psk0+psk2']) expect(code(() => getPattern(bad)), bad).toBe('UNSUPPORTED_PROTOCOL');
+    for (const bad of ['NNpsk00', 'IKpsk01', 'NNpsk0+psk0', 'XXpsk3+psk3', 'NNpsk2+psk0+psk2']) expect(codeOrNameOf(() => getPattern(bad)), bad).toBe('UNSUPPORTED_PROTOCOL');
   });
 
   it('only Noise_<pattern>_25519_ChaChaPoly_SHA512 is accepted', () => {
     expect(parseProtocolName('Noise_XX_25519_ChaChaPoly_SHA512')).toMatchObject({ dh: '25519', cipher: 'ChaChaPoly', hash: 'SHA512' });
     for (const bad of ['Noise_XX_25519_ChaChaPoly_SHA256', 'Noise_XX_448_ChaChaPoly_SHA512', 'Noise_XX_25519_AESGCM_SHA512', 'NoisePSK_XX_25519_ChaChaPoly_SHA512', 'Noise_XX_25519_ChaChaPoly', 'Noise_XX_25519_ChaChaPoly_SHA512_x']) {
-      expect(code(() => parseProtocolName(bad)), bad).toBe('UNSUPPORTED_PROTOCOL');
+      expect(codeOrNameOf(() => parseProtocolName(bad)), bad).toBe('UNSUPPORTED_PROTOCOL');
     }
   });
 });

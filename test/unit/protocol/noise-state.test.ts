@@ -15,6 +15,7 @@ import { aeadOpen, aeadSeal, generateX25519KeyPair, randomBytes } from '../../..
 import { CipherState, MAX_NONCE, chachaNonce } from '../../../src/protocol/noise/cipher-state.js';
 import { HandshakeState, MAX_NOISE_MESSAGE } from '../../../src/protocol/noise/handshake-state.js';
 import { SymmetricState } from '../../../src/protocol/noise/symmetric-state.js';
+import { codeOrNameOf } from '../../helpers/errors.js';
 
 const caught = (f: () => unknown): (Error & { code?: string }) | undefined => {
   try {
@@ -23,10 +24,6 @@ const caught = (f: () => unknown): (Error & { code?: string }) | undefined => {
     return e as Error & { code?: string };
   }
   return undefined;
-};
-const code = (f: () => unknown): string | undefined => {
-  const e = caught(f);
-  return e === undefined ? undefined : (e.code ?? e.name);
 };
 
 /** The Noise ChaChaPoly nonce built independently of cipher-state.ts (Noise §5.1, PROTOCOL.md §6.1). */
@@ -48,11 +45,11 @@ describe('CipherState nonces (Noise §5.1, PROTOCOL.md §6.1)', () => {
 
   it('a counter that is not an integer has no nonce: a fraction, NaN or Infinity is a RangeError, never some other nonce', () => {
     // Infinity read as a 32-bit value would be 0: a second use of nonce 0 under the same key
-    for (const bad of [1.5, 2 ** 32 + 0.5, Number.NaN, Number.POSITIVE_INFINITY]) expect(code(() => chachaNonce(bad)), String(bad)).toBe('RangeError');
+    for (const bad of [1.5, 2 ** 32 + 0.5, Number.NaN, Number.POSITIVE_INFINITY]) expect(codeOrNameOf(() => chachaNonce(bad)), String(bad)).toBe('RangeError');
   });
 
   it('a counter outside 0…2^64 − 1 is a RangeError, never wrapped onto another nonce (−1 would be REKEY’s, 2^64 would be 0)', () => {
-    for (const bad of [-1, -(2 ** 53), -1n, 2n ** 64n, 2n ** 64n + 1n, 2 ** 64]) expect(code(() => chachaNonce(bad)), String(bad)).toBe('RangeError');
+    for (const bad of [-1, -(2 ** 53), -1n, 2n ** 64n, 2n ** 64n + 1n, 2 ** 64]) expect(codeOrNameOf(() => chachaNonce(bad)), String(bad)).toBe('RangeError');
     expect(chachaNonce(0n)).toEqual(explicitNonce(0n));
     expect(chachaNonce(2n ** 53n)).toEqual(explicitNonce(2n ** 53n));
   });
@@ -89,16 +86,16 @@ describe('CipherState nonces (Noise §5.1, PROTOCOL.md §6.1)', () => {
     expect(recv.decryptWithAd(ad, last)).toEqual(Uint8Array.of(7));
     expect([send.nonce, recv.nonce]).toEqual([MAX_NONCE, MAX_NONCE]);
 
-    expect(code(() => send.encryptWithAd(ad, Uint8Array.of(8)))).toBe('NONCE_EXHAUSTED');
+    expect(codeOrNameOf(() => send.encryptWithAd(ad, Uint8Array.of(8)))).toBe('NONCE_EXHAUSTED');
     expect(send.nonce).toBe(MAX_NONCE);
     // even a ciphertext that would authenticate at that nonce is refused, not opened
     const wouldOpen = aeadSeal(k, explicitNonce(2n ** 53n - 1n), ad, Uint8Array.of(8));
     expect(aeadOpen(k, explicitNonce(2n ** 53n - 1n), ad, wouldOpen)).toEqual(Uint8Array.of(8));
-    expect(code(() => recv.decryptWithAd(ad, wouldOpen))).toBe('NONCE_EXHAUSTED');
+    expect(codeOrNameOf(() => recv.decryptWithAd(ad, wouldOpen))).toBe('NONCE_EXHAUSTED');
     expect(recv.nonce).toBe(MAX_NONCE);
     // REKEY keeps the nonce (§11.3), so it does not lift the limit
     send.rekey();
-    expect(code(() => send.encryptWithAd(ad, Uint8Array.of(8)))).toBe('NONCE_EXHAUSTED');
+    expect(codeOrNameOf(() => send.encryptWithAd(ad, Uint8Array.of(8)))).toBe('NONCE_EXHAUSTED');
   });
 
   it('InitializeKey(empty) drops the key and resets the nonce: data passes through again (§5.1)', () => {
@@ -178,15 +175,15 @@ describe('HandshakeState turns (Noise §5.3)', () => {
   it('out of turn: writing the message the peer writes, or reading one this party writes, is WRONG_ROLE', () => {
     const init = new HandshakeState({ protocolName: NN, initiator: true });
     const resp = new HandshakeState({ protocolName: NN, initiator: false });
-    expect(code(() => resp.writeMessage())).toBe('WRONG_ROLE');
-    expect(code(() => init.readMessage(new Uint8Array(32)))).toBe('WRONG_ROLE');
+    expect(codeOrNameOf(() => resp.writeMessage())).toBe('WRONG_ROLE');
+    expect(codeOrNameOf(() => init.readMessage(new Uint8Array(32)))).toBe('WRONG_ROLE');
     expect(resp.messageIndex).toBe(0);
     expect(init.messageIndex).toBe(0);
     // Like any failure, it ends the handshake: every later call is HANDSHAKE_STATE (the header's promise).
     for (const h of [init, resp]) {
       expect(h.isMyTurn).toBe(false);
-      expect(code(() => h.writeMessage())).toBe('HANDSHAKE_STATE');
-      expect(code(() => h.readMessage(new Uint8Array(32)))).toBe('HANDSHAKE_STATE');
+      expect(codeOrNameOf(() => h.writeMessage())).toBe('HANDSHAKE_STATE');
+      expect(codeOrNameOf(() => h.readMessage(new Uint8Array(32)))).toBe('HANDSHAKE_STATE');
     }
   });
 
@@ -196,8 +193,8 @@ describe('HandshakeState turns (Noise §5.3)', () => {
     resp.readMessage(init.writeMessage());
     init.readMessage(resp.writeMessage());
     for (const h of [init, resp]) {
-      expect(code(() => h.writeMessage())).toBe('HANDSHAKE_STATE');
-      expect(code(() => h.readMessage(new Uint8Array(48)))).toBe('HANDSHAKE_STATE');
+      expect(codeOrNameOf(() => h.writeMessage())).toBe('HANDSHAKE_STATE');
+      expect(codeOrNameOf(() => h.readMessage(new Uint8Array(48)))).toBe('HANDSHAKE_STATE');
     }
   });
 
@@ -207,12 +204,12 @@ describe('HandshakeState turns (Noise §5.3)', () => {
     resp.readMessage(init.writeMessage());
     init.readMessage(resp.writeMessage());
     expect(init.isMyTurn).toBe(true);
-    expect(code(() => init.writeMessage())).toBe('MISSING_KEY');
+    expect(codeOrNameOf(() => init.writeMessage())).toBe('MISSING_KEY');
     expect(init.isMyTurn).toBe(false);
     expect(init.finished).toBe(false);
     expect(init.messageIndex).toBe(2);
-    expect(code(() => init.writeMessage())).toBe('HANDSHAKE_STATE');
-    expect(code(() => init.split())).toBe('HANDSHAKE_STATE');
+    expect(codeOrNameOf(() => init.writeMessage())).toBe('HANDSHAKE_STATE');
+    expect(codeOrNameOf(() => init.split())).toBe('HANDSHAKE_STATE');
   });
 
   it('a failed read ends the handshake the same way (PROTOCOL.md §6.2: the state is discarded)', () => {
@@ -221,10 +218,10 @@ describe('HandshakeState turns (Noise §5.3)', () => {
     resp.readMessage(init.writeMessage());
     const m2 = resp.writeMessage(Uint8Array.of(1));
     m2[m2.length - 1]! ^= 1;
-    expect(code(() => init.readMessage(m2))).toBe('DECRYPT_FAILED');
+    expect(codeOrNameOf(() => init.readMessage(m2))).toBe('DECRYPT_FAILED');
     expect([init.isMyTurn, init.finished, init.messageIndex]).toEqual([false, false, 1]);
-    expect(code(() => init.readMessage(m2))).toBe('HANDSHAKE_STATE');
-    expect(code(() => init.split())).toBe('HANDSHAKE_STATE');
+    expect(codeOrNameOf(() => init.readMessage(m2))).toBe('HANDSHAKE_STATE');
+    expect(codeOrNameOf(() => init.split())).toBe('HANDSHAKE_STATE');
   });
 
   it('an error from checkRemoteStatic that is not typed becomes HANDSHAKE_FAILED with that error as cause', () => {
@@ -251,9 +248,9 @@ describe('HandshakeState split (Noise §5.3 Split, PROTOCOL.md §6.1)', () => {
   it('only once finished; a second call returns the same cipher states, so no nonce is used twice', () => {
     const init = new HandshakeState({ protocolName: NN, initiator: true });
     const resp = new HandshakeState({ protocolName: NN, initiator: false });
-    expect(code(() => init.split())).toBe('HANDSHAKE_STATE');
+    expect(codeOrNameOf(() => init.split())).toBe('HANDSHAKE_STATE');
     resp.readMessage(init.writeMessage());
-    expect(code(() => resp.split())).toBe('HANDSHAKE_STATE');
+    expect(codeOrNameOf(() => resp.split())).toBe('HANDSHAKE_STATE');
     init.readMessage(resp.writeMessage());
     const a = init.split();
     const ct1 = a.send.encryptWithAd(new Uint8Array(0), Uint8Array.of(1));
@@ -285,10 +282,10 @@ describe('HandshakeState message sizes (Noise §3: at most 65535 bytes; PROTOCOL
 
   it('one byte more: the writer refuses MESSAGE_TOO_LONG (and is done), the reader too', () => {
     const init = new HandshakeState({ protocolName: NN, initiator: true });
-    expect(code(() => init.writeMessage(new Uint8Array(ePlus + 1)))).toBe('MESSAGE_TOO_LONG');
+    expect(codeOrNameOf(() => init.writeMessage(new Uint8Array(ePlus + 1)))).toBe('MESSAGE_TOO_LONG');
     expect([init.isMyTurn, init.messageIndex]).toEqual([false, 0]);
     const resp = new HandshakeState({ protocolName: NN, initiator: false });
-    expect(code(() => resp.readMessage(new Uint8Array(65536)))).toBe('MESSAGE_TOO_LONG');
+    expect(codeOrNameOf(() => resp.readMessage(new Uint8Array(65536)))).toBe('MESSAGE_TOO_LONG');
     expect(resp.messageIndex).toBe(0);
   });
 
@@ -305,7 +302,7 @@ describe('HandshakeState message sizes (Noise §3: at most 65535 bytes; PROTOCOL
     expect(m1.length).toBe(96);
     for (const cut of [31, 40, 79]) {
       const r = new HandshakeState({ protocolName: IK, initiator: false, s: toy });
-      expect(code(() => r.readMessage(m1.subarray(0, cut))), String(cut)).toBe('MESSAGE_TOO_SHORT');
+      expect(codeOrNameOf(() => r.readMessage(m1.subarray(0, cut))), String(cut)).toBe('MESSAGE_TOO_SHORT');
     }
   });
 });
@@ -314,8 +311,8 @@ describe('HandshakeState refuses remote keys of the wrong size and names a missi
   it('rs or re that is not 32 bytes: INVALID_KEY at construction', () => {
     const s = generateX25519KeyPair();
     for (const len of [31, 33]) {
-      expect(code(() => new HandshakeState({ protocolName: IK, initiator: true, s, rs: new Uint8Array(len).fill(9) })), `rs ${len}`).toBe('INVALID_KEY');
-      expect(code(() => new HandshakeState({ protocolName: NN, initiator: true, re: new Uint8Array(len).fill(9) })), `re ${len}`).toBe('INVALID_KEY');
+      expect(codeOrNameOf(() => new HandshakeState({ protocolName: IK, initiator: true, s, rs: new Uint8Array(len).fill(9) })), `rs ${len}`).toBe('INVALID_KEY');
+      expect(codeOrNameOf(() => new HandshakeState({ protocolName: NN, initiator: true, re: new Uint8Array(len).fill(9) })), `re ${len}`).toBe('INVALID_KEY');
     }
   });
 
