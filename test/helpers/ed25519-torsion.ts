@@ -26,6 +26,28 @@ const SQRT_M1 = pow(2n, (P - 1n) / 4n);
 /** The prime order of the base point's group (RFC 8032 §5.1). */
 export const ED25519_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
 
+/** A scalar (0 ≤ s < 2^256) as 32 little-endian bytes: the encoding of a signature's S (RFC 8032 §5.1.2). */
+export function scalarBytes(s: bigint): Uint8Array {
+  if (s < 0n || s >= 2n ** 256n) throw new RangeError('scalar out of range');
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = Number((s >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
+/** The scalar 32 little-endian bytes encode (a signature's S is `scalarOf(signature.subarray(32))`). */
+export function scalarOf(bytes: Uint8Array): bigint {
+  let s = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) s = (s << 8n) | BigInt(bytes[i]!);
+  return s;
+}
+
+/** `signature` with S replaced by S + L: the same equation holds, so only a canonical-S check refuses it. */
+export function malleate(signature: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(signature);
+  out.set(scalarBytes(scalarOf(signature.subarray(32, 64)) + ED25519_ORDER), 32);
+  return out;
+}
+
 /** An affine point. */
 export interface EdPoint {
   x: bigint;

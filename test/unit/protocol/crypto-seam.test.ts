@@ -22,25 +22,11 @@ import {
 } from '../../../src/protocol/crypto.js';
 import { pureCryptoBackend } from '../../../src/protocol/crypto-pure.js';
 import { CRYPTO_BACKENDS, useCryptoBackendInSuite } from '../../helpers/backends.js';
+import { ED25519_ORDER, scalarBytes } from '../../helpers/ed25519-torsion.js';
 import { codeOf } from '../../helpers/errors.js';
 
-/** The Ed25519 group order L, little-endian (RFC 8032 §5.1). */
-const L = Uint8Array.from([
-  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-]);
-
-/** L + k as 32 little-endian bytes (k may be negative; |k| small). */
-function lPlus(k: number): Uint8Array {
-  const out = new Uint8Array(32);
-  let carry = k;
-  for (let i = 0; i < 32; i++) {
-    const v = L[i]! + carry;
-    out[i] = ((v % 256) + 256) % 256;
-    carry = Math.floor(v / 256);
-  }
-  return out;
-}
+/** L + k (k may be negative) as 32 little-endian bytes. */
+const lPlus = (k: number): Uint8Array => scalarBytes(ED25519_ORDER + BigInt(k));
 
 const KEY = new Uint8Array(32).fill(3);
 const NONCE = new Uint8Array(12).fill(4);

@@ -9,20 +9,7 @@ import { nativeEd25519Verify } from '@plushlink/relay';
 import { cachedNativeKeys, NATIVE_KEY_CACHE_MAX } from '../../../relay/src/native-ed25519.js';
 import { generateFamilyIdentity } from '../../../src/messages/index.js';
 import { ed25519Sign } from '../../../src/protocol/crypto.js';
-
-const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
-
-/** S + k as 32 little-endian bytes (k small, S = L here). */
-function plus(s: Uint8Array, k: number): Uint8Array {
-  const out = Uint8Array.from(s);
-  let carry = k;
-  for (let i = 0; i < 32 && carry; i++) {
-    const v = out[i]! + carry;
-    out[i] = v & 0xff;
-    carry = v >> 8;
-  }
-  return out;
-}
+import { ED25519_ORDER, scalarBytes } from '../../helpers/ed25519-torsion.js';
 
 describe('nativeEd25519Verify', () => {
   const id = generateFamilyIdentity('signer');
@@ -40,7 +27,7 @@ describe('nativeEd25519Verify', () => {
 
   it('refuses S = L and S just above L (their high bytes equal L’s), and answers at once', () => {
     for (const k of [0, 1, 2]) {
-      const s = plus(L, k);
+      const s = scalarBytes(ED25519_ORDER + BigInt(k));
       const forged = new Uint8Array(64);
       forged.set(sig.subarray(0, 32));
       forged.set(s, 32);
