@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { createRelay, type RelayOptions, type RelayServer } from '@plushlink/relay';
 import { openSqliteStore } from '../../relay/src/store/sqlite.js';
 import { openPostgresStore } from '../../relay/src/store/postgres.js';
@@ -12,7 +13,10 @@ import type { RelayStore } from '../../relay/src/store/types.js';
 import { toHex } from '../../src/protocol/bytes.js';
 import {
   generateFamilyIdentity,
+  isRelayProblemCode,
   mailboxIdOf,
+  problemType,
+  RELAY_PROBLEMS,
   relayPaths,
   sealVoiceMessage,
   signDeliveryReceipt,
@@ -21,8 +25,6 @@ import {
   type FamilyPublicKey,
   type SignRequestOptions,
 } from '../../src/messages/index.js';
-import { expect } from 'vitest';
-import { isRelayProblemCode, problemType, RELAY_PROBLEMS } from '../../src/messages/index.js';
 import { throwawayPostgres } from './postgres.js';
 
 /** The back ends every relay suite runs on. */
